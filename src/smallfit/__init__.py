@@ -1,0 +1,14 @@
+"""smallfit: a small labeled dataset in, an honestly evaluated classifier out."""
+
+import os
+
+__version__ = "0.1.0"
+
+# Keep transformers' own log lines and bars out of our output (our bars say the same).
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+from smallfit.api import Classifier, fit  # noqa: E402
+from smallfit.data import Dataset, read_source  # noqa: E402
+from smallfit.model import Model, load  # noqa: E402
+
+__all__ = ["Classifier", "Dataset", "Model", "fit", "load", "read_source", "__version__"]

@@ -1,0 +1,144 @@
+"""The Python API: `fit` a source into a Model, and `Classifier`, a scikit-learn estimator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from smallfit.auto import fit_dataset
+from smallfit.data import Dataset, from_python, read_source
+from smallfit.model import Model
+
+
+def fit(
+    data: Any,
+    labels: Any = None,
+    *,
+    backbone: str | None = None,
+    strategy: str | None = None,
+    folds: int | None = None,
+    loocv: bool = False,
+    seed: int = 0,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    label_descriptions: dict | None = None,
+    skip_bad: bool = False,
+) -> Model:
+    """Fit a classifier to `data` and estimate how good it is.
+
+    `data` is a folder of class sub-folders, a table file, a Dataset, or Python items
+    (paths, texts, PIL images, arrays, a DataFrame) with `labels`.
+    """
+    if isinstance(data, Dataset):
+        dataset = data
+    elif isinstance(data, str | Path) and labels is None:
+        dataset = read_source(
+            data,
+            labeled=True,
+            text_column=text_column,
+            label_column=label_column,
+            skip_bad=skip_bad,
+        )
+    else:
+        dataset = from_python(data, labels, text_column=text_column)
+    params = {"zeroshot": {"descriptions": label_descriptions}} if label_descriptions else None
+    return fit_dataset(
+        dataset,
+        backbone=backbone,
+        strategy=strategy,
+        strategy_params=params,
+        folds=folds,
+        loocv=loocv,
+        seed=seed,
+    )
+
+
+class Classifier(ClassifierMixin, BaseEstimator):
+    """smallfit as a scikit-learn estimator, on lists of image paths or texts.
+
+    With `strategy=None` each `fit` compares strategies by its own cross-validation;
+    naming a strategy skips that, which is faster inside `cross_val_score` or
+    `GridSearchCV` (they do their own).
+    """
+
+    def __init__(
+        self,
+        backbone: str | None = None,
+        strategy: str | None = None,
+        folds: int | None = None,
+        random_state: int = 0,
+    ):
+        self.backbone = backbone
+        self.strategy = strategy
+        self.folds = folds
+        self.random_state = random_state
+
+    def fit(self, X, y) -> Classifier:
+        dataset = from_python(X, y)
+        self.model_ = fit_dataset(
+            dataset,
+            backbone=self.backbone,
+            strategy=self.strategy,
+            folds=self.folds,
+            seed=self.random_state,
+            estimate=self.strategy is None,
+        )
+        self.classes_ = np.array(self.model_.classes)
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        check_is_fitted(self, "model_")
+        return self.model_.predict_proba(from_python(X))
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+def evaluate_model(
+    model: Model | str | Path,
+    data: Any,
+    *,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    skip_bad: bool = False,
+) -> dict:
+    """Metrics (with 95% bootstrap intervals) of a fitted model on labeled data it never saw."""
+    from smallfit.errors import SmallfitError
+    from smallfit.evaluate import evaluate_probas
+    from smallfit.model import load
+
+    model = model if isinstance(model, Model) else load(model)
+    dataset = (
+        data
+        if isinstance(data, Dataset)
+        else read_source(
+            data,
+            labeled=True,
+            text_column=text_column,
+            label_column=label_column,
+            skip_bad=skip_bad,
+        )
+    )
+    unknown = sorted({str(v) for v in dataset.labels} - {str(c) for c in model.classes})
+    if unknown:
+        raise SmallfitError(
+            f"{dataset.source} has labels the model does not know: {', '.join(unknown)}. "
+            f"The model's classes are: {', '.join(map(str, model.classes))}."
+        )
+    by_text = {str(c): c for c in model.classes}
+    dataset = Dataset(
+        items=dataset.items,
+        modality=dataset.modality,
+        labels=[by_text[str(v)] for v in dataset.labels],
+        classes=model.classes,
+        names=dataset.names,
+        source=dataset.source,
+    )
+    metrics = evaluate_probas(dataset.y, model.predict_proba(dataset), model.classes)
+    metrics["kind"] = "holdout"
+    metrics["source"] = dataset.source
+    return metrics

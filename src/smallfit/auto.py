@@ -1,0 +1,178 @@
+"""Choosing how to fit: compare candidate strategies by cross-validation, keep the best.
+
+All candidates are scored on the same splits with the same seed. Embeddings are
+computed once per encoder (then cached), so comparing candidates costs only head fits.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from smallfit import __version__, backbones, strategies
+from smallfit.data import Dataset
+from smallfit.errors import SmallfitError
+from smallfit.evaluate import accuracy_interval, evaluate_probas, make_splits, out_of_fold
+from smallfit.model import Model
+
+
+@dataclass
+class Candidate:
+    """A strategy with its parameters, and the encoder it runs on."""
+
+    strategy: str
+    params: dict[str, Any] = field(default_factory=dict)
+    backbone: str | None = None
+
+    @property
+    def label(self) -> str:
+        shown = ",".join(f"{k}={v}" for k, v in self.params.items() if k != "descriptions")
+        return f"{self.strategy}[{shown}]" if shown else self.strategy
+
+
+# The default comparison: frozen-encoder strategies plus the no-transfer baseline.
+DEFAULT_CANDIDATES = {
+    "image": [
+        ("probe", {}),
+        ("probe", {"head": "torch", "loss": "cosine+ce"}),
+        ("prototype", {}),
+        ("classic", {}),
+    ],
+    "text": [
+        ("probe", {}),
+        ("probe", {"head": "torch", "loss": "cosine+ce"}),
+        ("prototype", {}),
+        ("zeroshot", {}),
+        ("classic", {}),
+    ],
+}
+
+
+def candidates_for(
+    modality: str, backbone: str | None, strategy: str | None, strategy_params: dict | None = None
+) -> list[Candidate]:
+    """The candidates to compare: the one the user asked for, or the default set."""
+    backbone = backbone or backbones.DEFAULTS[modality]
+    if backbones.modality_of(backbone) != modality:
+        raise SmallfitError(
+            f"Backbone {backbone} is for {backbones.modality_of(backbone)}s but the data holds "
+            f"{modality}s."
+        )
+    chosen = [(strategy, {})] if strategy else DEFAULT_CANDIDATES[modality]
+    result = []
+    for name, params in chosen:
+        cls = type(strategies.create(name))
+        if modality not in cls.modalities:
+            raise SmallfitError(f"Strategy {name} does not work on {modality} data.")
+        params = {**params, **(strategy_params or {}).get(name, {})}
+        used = cls.fixed_backbone.get(modality, backbone)
+        result.append(Candidate(name, params, used))
+    return result
+
+
+def build(candidate: Candidate, seed: int):
+    strategy = strategies.create(candidate.strategy, **candidate.params)
+    if "random_state" in strategy.get_params():
+        strategy.set_params(random_state=seed)
+    encoder = backbones.create(candidate.backbone) if candidate.backbone else None
+    return strategy, encoder
+
+
+def fit_dataset(
+    dataset: Dataset,
+    *,
+    backbone: str | None = None,
+    strategy: str | None = None,
+    strategy_params: dict | None = None,
+    folds: int | None = None,
+    loocv: bool = False,
+    seed: int = 0,
+    estimate: bool = True,
+) -> Model:
+    """Compare candidates by cross-validation, refit the best on all data, return the Model.
+
+    With `estimate=False` and a single candidate, skip cross-validation (used inside
+    scikit-learn's own model selection, which does its own).
+    """
+    dataset.check_trainable()
+    started = time.perf_counter()
+    candidates = candidates_for(dataset.modality, backbone, strategy, strategy_params)
+    for name in dict.fromkeys(c.backbone for c in candidates if c.backbone):
+        backbones.create(name).embed(dataset.items, description=f"Embedding with {name}")
+
+    leaderboard, probas_by_label = [], {}
+    splits = None
+    if estimate:
+        splits = make_splits(dataset.y, folds=folds, loocv=loocv, random_state=seed)
+        for candidate in candidates:
+            model, encoder = build(candidate, seed)
+            tic = time.perf_counter()
+            probas = out_of_fold(
+                model, dataset, encoder, splits, description=f"Cross-validating {candidate.label}"
+            )
+            probas_by_label[candidate.label] = probas
+            leaderboard.append(
+                {
+                    "candidate": candidate.label,
+                    "strategy": candidate.strategy,
+                    "params": candidate.params,
+                    "backbone": candidate.backbone,
+                    "accuracy": accuracy_interval(dataset.y, probas, random_state=seed),
+                    "cv_seconds": round(time.perf_counter() - tic, 2),
+                }
+            )
+        # Highest accuracy wins; on a tie the earlier (simpler, default-ordered) candidate.
+        best_index = int(np.argmax([row["accuracy"]["value"] for row in leaderboard]))
+    else:
+        best_index = 0
+    best = candidates[best_index]
+
+    final, encoder = build(best, seed)
+    final.fit(dataset, encoder)
+    info: dict[str, Any] = {
+        "candidates": leaderboard,
+        "metrics": {},
+        "settings": {
+            "seed": seed,
+            "folds": splits and splits.folds,
+            "repeats": splits and splits.repeats,
+            "loocv": loocv,
+        },
+        "data": {
+            "source": dataset.source,
+            "n_items": len(dataset),
+            "class_counts": {str(k): v for k, v in dataset.class_counts().items()},
+            "fingerprint": dataset.fingerprint(),
+        },
+        "versions": library_versions(),
+    }
+    if estimate:
+        metrics = evaluate_probas(
+            dataset.y, probas_by_label[best.label], dataset.classes, random_state=seed
+        )
+        metrics["kind"] = "cross-validation"
+        metrics["selected_among"] = len(candidates)
+        info["metrics"] = metrics
+    info["fit_seconds"] = round(time.perf_counter() - started, 2)
+    return Model(final, best.backbone, dataset.modality, dataset.classes, info)
+
+
+def library_versions() -> dict[str, str]:
+    import sentence_transformers
+    import sklearn
+    import timm
+    import torch
+
+    return {
+        "smallfit": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "timm": timm.__version__,
+        "sentence_transformers": sentence_transformers.__version__,
+        "scikit_learn": sklearn.__version__,
+        "numpy": np.__version__,
+    }

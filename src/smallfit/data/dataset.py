@@ -1,0 +1,125 @@
+"""The in-memory description of a labeled (or unlabeled) dataset that every other module uses."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from smallfit.errors import SmallfitError, list_some
+
+MODALITIES = ("image", "text")
+
+
+@dataclass
+class Dataset:
+    """Items of one modality, their labels (or None) and the ordered class list.
+
+    Items are image paths / PIL images / arrays for images and strings for text.
+    `names` says how each item is shown to a person (a path, or "row 12").
+    """
+
+    items: list[Any]
+    modality: str
+    labels: np.ndarray | None = None
+    classes: list[Any] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    source: str = "python objects"
+
+    def __post_init__(self) -> None:
+        if self.modality not in MODALITIES:
+            raise SmallfitError(
+                f"Unknown modality {self.modality!r}; expected one of {MODALITIES}."
+            )
+        if not self.names:
+            self.names = [f"item {i}" for i in range(len(self.items))]
+        if self.labels is not None:
+            self.labels = np.asarray(self.labels, dtype=object)
+            if len(self.labels) != len(self.items):
+                raise SmallfitError(
+                    f"Got {len(self.items)} items but {len(self.labels)} labels; they must match."
+                )
+            if not self.classes:
+                self.classes = sorted({_plain(v) for v in self.labels}, key=_sort_key)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @property
+    def y(self) -> np.ndarray:
+        """Labels as integer indices into `classes`."""
+        if self.labels is None:
+            raise SmallfitError(f"{self.source} has no labels.")
+        index = {c: i for i, c in enumerate(self.classes)}
+        try:
+            return np.array([index[_plain(v)] for v in self.labels], dtype=np.int64)
+        except KeyError as err:
+            raise SmallfitError(
+                f"Label {err.args[0]!r} is not one of the model's classes: {self.classes}."
+            ) from None
+
+    def subset(self, indices) -> Dataset:
+        """The items at `indices`, keeping the full class list (so folds agree on columns)."""
+        indices = np.asarray(indices, dtype=np.int64)
+        return Dataset(
+            items=[self.items[i] for i in indices],
+            modality=self.modality,
+            labels=None if self.labels is None else self.labels[indices],
+            classes=list(self.classes),
+            names=[self.names[i] for i in indices],
+            source=self.source,
+        )
+
+    def class_counts(self) -> dict[Any, int]:
+        counts = np.bincount(self.y, minlength=len(self.classes))
+        return {c: int(n) for c, n in zip(self.classes, counts, strict=True)}
+
+    def check_trainable(self) -> None:
+        """Refuse data no classifier can be trained on, naming what is wrong."""
+        if self.labels is None:
+            raise SmallfitError(f"{self.source} has no labels, so no classifier can be trained.")
+        if len(self.classes) < 2:
+            found = self.classes[0] if self.classes else "none"
+            raise SmallfitError(
+                f"{self.source} has fewer than two classes (found: {found}). "
+                "A classifier needs at least two classes with examples."
+            )
+
+    def fingerprint(self) -> str:
+        """A short hash of item contents and labels, stored with a model to identify its data."""
+        from smallfit.backbones.cache import item_key
+
+        digest = hashlib.sha256()
+        labels = self.labels if self.labels is not None else [None] * len(self)
+        for item, label in zip(self.items, labels, strict=True):
+            digest.update(item_key(item).encode())
+            digest.update(repr(_plain(label)).encode())
+        return digest.hexdigest()[:16]
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalars to Python scalars, so labels compare, sort and serialise to JSON."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _sort_key(value: Any):
+    return (0, value, "") if isinstance(value, int | float) else (1, 0, str(value))
+
+
+def check_no_missing_labels(labels, names: list[str], source: str) -> None:
+    """Name the rows whose label is missing or empty."""
+    missing = [n for n, v in zip(names, labels, strict=True) if _is_missing(v)]
+    if missing:
+        raise SmallfitError(
+            f"{len(missing)} item(s) in {source} have no label:\n{list_some(missing)}"
+        )
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and np.isnan(value):
+        return True
+    return isinstance(value, str) and not value.strip()

@@ -1,0 +1,75 @@
+"""Reading text tables (CSV, TSV, JSONL, Parquet) and choosing their text and label columns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from smallfit.errors import SmallfitError, list_some
+
+TABLE_EXTENSIONS = {".csv", ".tsv", ".jsonl", ".ndjson", ".parquet", ".pq"}
+TEXT_NAMES = ("text", "sentence", "review", "content", "document", "body", "message")
+LABEL_NAMES = ("label", "labels", "class", "category", "target", "y")
+
+
+def is_table_path(path: Path) -> bool:
+    return path.suffix.lower() in TABLE_EXTENSIONS
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a table by its extension; errors say which file and why."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            return pd.read_csv(path, keep_default_na=False, na_values=[""])
+        if suffix == ".tsv":
+            return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""])
+        if suffix in (".jsonl", ".ndjson"):
+            return pd.read_json(path, lines=True)
+        return pd.read_parquet(path)
+    except Exception as err:  # noqa: BLE001 - pandas raises many types; the user needs one message
+        raise SmallfitError(f"Cannot read table {path}: {err}") from None
+
+
+def choose_column(
+    frame: pd.DataFrame,
+    given: str | None,
+    preferred: tuple[str, ...],
+    role: str,
+    source: str,
+    exclude: set[str] = frozenset(),
+) -> str:
+    """The column to use for `role`: the one given, else an unambiguous conventional name."""
+    columns = [str(c) for c in frame.columns]
+    if given is not None:
+        if given not in columns:
+            raise SmallfitError(
+                f"{source} has no column {given!r}. Its columns are: {', '.join(columns)}."
+            )
+        return given
+    lowered = {c.lower(): c for c in columns if c not in exclude}
+    for name in preferred:
+        if name in lowered:
+            return lowered[name]
+    if role == "text":
+        texty = [c for c in columns if c not in exclude and frame[c].dtype == object]
+        if len(texty) == 1:
+            return texty[0]
+    flag = f"--{role}-column"
+    raise SmallfitError(
+        f"Cannot tell which column of {source} holds the {role}; pass {flag}. "
+        f"Its columns are: {', '.join(columns)}."
+    )
+
+
+def check_texts(texts: list, names: list[str], source: str) -> list[str]:
+    """Texts as strings; name the rows that are empty."""
+    empty = [
+        n for n, t in zip(names, texts, strict=True) if not isinstance(t, str) or not t.strip()
+    ]
+    if empty:
+        raise SmallfitError(
+            f"{len(empty)} row(s) in {source} have an empty text:\n{list_some(empty)}"
+        )
+    return list(texts)

@@ -1,0 +1,99 @@
+"""Cross-validation around the whole strategy, giving out-of-fold probabilities.
+
+Each fold fits a fresh clone of the strategy on the fold's training part only, so
+everything the strategy learns (inner C search, prototypes, TF-IDF vocabulary) stays
+inside the fold. With a frozen encoder the embeddings come from its cache, so only
+heads are refit per fold.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.model_selection import LeaveOneOut, RepeatedStratifiedKFold
+
+from smallfit.data import Dataset
+from smallfit.errors import SmallfitError
+from smallfit.progress import progress_bar
+
+TARGET_PREDICTIONS = 1000  # repeats until about this many out-of-fold predictions are pooled
+MAX_REPEATS = 10
+
+
+@dataclass
+class Splits:
+    """Train/test index pairs; `scored` marks items that appear in some test part."""
+
+    pairs: list[tuple[np.ndarray, np.ndarray]]
+    repeats: int
+    folds: int
+    scored: np.ndarray
+
+
+def make_splits(
+    y: np.ndarray,
+    folds: int | None = None,
+    repeats: int | None = None,
+    loocv: bool = False,
+    random_state: int = 0,
+) -> Splits:
+    """Repeated stratified k-fold with k = min(5, smallest class), or leave-one-out.
+
+    A class with a single example cannot be both trained on and tested; such items stay
+    in every training part and are not scored (with a warning).
+    """
+    counts = np.bincount(y)
+    singles = np.flatnonzero(counts == 1)
+    scored = ~np.isin(y, singles)
+    if singles.size:
+        warnings.warn(
+            f"{singles.size} class(es) have a single example; they are always trained on and "
+            "never scored, so the estimate covers the other classes only.",
+            stacklevel=2,
+        )
+    index = np.flatnonzero(scored)
+    if index.size == 0 or np.unique(y[index]).size < 2:
+        raise SmallfitError(
+            "Too few examples to estimate accuracy: need at least two classes with two or "
+            "more examples each."
+        )
+    always_train = np.flatnonzero(~scored)
+    if loocv:
+        pairs = [
+            (np.concatenate([index[tr], always_train]), index[te])
+            for tr, te in LeaveOneOut().split(index)
+        ]
+        return Splits(pairs, 1, len(index), scored)
+    smallest = int(counts[counts > 1].min())
+    k = folds or min(5, smallest)
+    if k < 2 or k > smallest:
+        raise SmallfitError(
+            f"Cannot make {k} stratified folds: the smallest class has {smallest} examples."
+        )
+    if repeats is None:
+        repeats = max(1, min(MAX_REPEATS, math.ceil(TARGET_PREDICTIONS / index.size)))
+    splitter = RepeatedStratifiedKFold(n_splits=k, n_repeats=repeats, random_state=random_state)
+    pairs = [
+        (np.concatenate([index[tr], always_train]), index[te])
+        for tr, te in splitter.split(index, y[index])
+    ]
+    return Splits(pairs, repeats, k, scored)
+
+
+def out_of_fold(
+    strategy, dataset: Dataset, encoder, splits: Splits, description: str = "Cross-validating"
+) -> np.ndarray:
+    """Probabilities (repeats, n, n_classes) for every scored item, NaN elsewhere."""
+    n, n_classes = len(dataset), len(dataset.classes)
+    probas = np.full((splits.repeats, n, n_classes), np.nan)
+    per_repeat = len(splits.pairs) // splits.repeats
+    with progress_bar(len(splits.pairs), description) as advance:
+        for number, (train, test) in enumerate(splits.pairs):
+            model = clone(strategy).fit(dataset.subset(train), encoder)
+            probas[number // per_repeat, test] = model.predict_proba(dataset.subset(test).items)
+            advance()
+    return probas

@@ -1,0 +1,150 @@
+"""Classification metrics with 95% bootstrap intervals.
+
+Out-of-fold predictions from R repeats are pooled; a bootstrap sample draws items
+(with all their repeats) so the interval reflects how few items there are, which is
+what dominates uncertainty on small data.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+N_BOOTSTRAP = 1000
+ECE_BINS = 10
+
+
+def point_metrics(
+    y: np.ndarray, proba: np.ndarray, n_classes: int
+) -> dict[str, float | np.ndarray]:
+    """Scalar metrics plus per-class precision/recall/F1 and the confusion matrix."""
+    pred = proba.argmax(axis=1)
+    confusion = np.bincount(y * n_classes + pred, minlength=n_classes**2).reshape(
+        n_classes, n_classes
+    )
+    support = confusion.sum(axis=1)
+    predicted = confusion.sum(axis=0)
+    hits = np.diag(confusion)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        precision = np.where(predicted > 0, hits / predicted, 0.0)
+        recall = np.where(support > 0, hits / support, np.nan)
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+    present = support > 0
+    confidence = proba.max(axis=1)
+    return {
+        "accuracy": float(hits.sum() / len(y)),
+        "balanced_accuracy": float(np.nanmean(recall[present])),
+        "macro_f1": float(f1[present].mean()),
+        "roc_auc": _roc_auc(y, proba, present),
+        "log_loss": float(-np.log(np.clip(proba[np.arange(len(y)), y], 1e-15, 1)).mean()),
+        "ece": _ece(confidence, pred == y),
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "confusion": confusion,
+    }
+
+
+def _roc_auc(y, proba, present) -> float:
+    """One-vs-rest macro ROC-AUC over the classes present; NaN if fewer than two."""
+    if present.sum() < 2:
+        return float("nan")
+    columns = np.flatnonzero(present)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if len(columns) == 2:
+            return float(roc_auc_score(y == columns[1], proba[:, columns[1]]))
+        scores = [roc_auc_score(y == c, proba[:, c]) for c in columns]
+    return float(np.mean(scores))
+
+
+def _ece(confidence: np.ndarray, correct: np.ndarray) -> float:
+    """Expected calibration error with equal-width confidence bins."""
+    bins = np.minimum((confidence * ECE_BINS).astype(int), ECE_BINS - 1)
+    total = 0.0
+    for b in np.unique(bins):
+        mask = bins == b
+        total += mask.sum() * abs(correct[mask].mean() - confidence[mask].mean())
+    return float(total / len(confidence))
+
+
+SCALARS = ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc", "log_loss", "ece")
+PER_CLASS = ("precision", "recall", "f1")
+
+
+def pooled(y: np.ndarray, probas: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flatten (R, n, C) out-of-fold probabilities to rows, skipping unscored (NaN) items."""
+    repeats, n, _ = probas.shape
+    scored = ~np.isnan(probas[0, :, 0])
+    items = np.flatnonzero(scored)
+    rows = probas[:, items].reshape(-1, probas.shape[2])
+    return np.tile(y[items], repeats), rows, items
+
+
+def evaluate_probas(
+    y: np.ndarray,
+    probas: np.ndarray,
+    classes: list,
+    n_bootstrap: int = N_BOOTSTRAP,
+    random_state: int = 0,
+) -> dict:
+    """All metrics with 95% intervals, as a JSON-ready dict.
+
+    `probas` is (R, n, C) out-of-fold (NaN rows = not scored) or (n, C) on a test set.
+    """
+    if probas.ndim == 2:
+        probas = probas[None]
+    repeats = probas.shape[0]
+    y_rows, rows, items = pooled(y, probas)
+    n_classes = len(classes)
+    point = point_metrics(y_rows, rows, n_classes)
+    rng = np.random.default_rng(random_state)
+    samples: dict[str, list] = {k: [] for k in SCALARS + PER_CLASS}
+    offsets = (np.arange(repeats) * len(items))[:, None]
+    for _ in range(n_bootstrap):
+        draw = rng.integers(0, len(items), len(items))
+        picked = (offsets + draw[None, :]).ravel()
+        values = point_metrics(y_rows[picked], rows[picked], n_classes)
+        for key in samples:
+            samples[key].append(values[key])
+    result = {
+        "n_items": int(len(items)),
+        "repeats": int(repeats),
+        "classes": [str(c) for c in classes],
+        "confusion_matrix": (point["confusion"] // repeats).tolist(),
+    }
+    for key in SCALARS:
+        result[key] = _interval(point[key], np.array(samples[key]))
+    result["per_class"] = {
+        str(c): {key: _interval(point[key][i], np.array(samples[key])[:, i]) for key in PER_CLASS}
+        | {"support": int(point["confusion"][i].sum() // repeats)}
+        for i, c in enumerate(classes)
+    }
+    return result
+
+
+def accuracy_interval(
+    y: np.ndarray, probas: np.ndarray, n_bootstrap: int = N_BOOTSTRAP, random_state: int = 0
+) -> dict:
+    """Mean out-of-fold accuracy with its bootstrap interval (cheap: for leaderboards)."""
+    if probas.ndim == 2:
+        probas = probas[None]
+    scored = ~np.isnan(probas[0, :, 0])
+    correct = (probas[:, scored].argmax(axis=2) == y[scored]).mean(axis=0)  # per item
+    rng = np.random.default_rng(random_state)
+    draws = rng.integers(0, correct.size, (n_bootstrap, correct.size))
+    return _interval(float(correct.mean()), correct[draws].mean(axis=1))
+
+
+def _interval(value, samples: np.ndarray) -> dict:
+    finite = samples[np.isfinite(samples)]
+    if not np.isfinite(value) or finite.size == 0:
+        return {"value": None, "low": None, "high": None}
+    low, high = np.percentile(finite, [2.5, 97.5])
+    return {
+        "value": round(float(value), 6),
+        "low": round(float(low), 6),
+        "high": round(float(high), 6),
+    }

@@ -1,0 +1,186 @@
+"""A fitted model: predict, save to and load from a directory that is safe to open.
+
+Directory layout: `model.json` (everything a person or another tool needs to read),
+`weights.safetensors` (learned arrays; never pickle) and `metrics.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from safetensors.numpy import load_file, save_file
+
+from smallfit import backbones, strategies
+from smallfit.data import Dataset, from_python
+from smallfit.errors import SmallfitError
+
+FORMAT = "smallfit-model"
+FORMAT_VERSION = 1
+REQUIRED = ("format", "format_version", "modality", "classes", "backbone", "strategy")
+
+
+class Model:
+    """A fitted strategy with its encoder, classes and the record of how it was made."""
+
+    def __init__(
+        self,
+        strategy,
+        backbone: str | None,
+        modality: str,
+        classes: list,
+        info: dict[str, Any] | None = None,
+    ):
+        self.strategy = strategy
+        self.backbone = backbone
+        self.modality = modality
+        self.classes = list(classes)
+        self.info = info or {}
+
+    def __repr__(self) -> str:
+        return (
+            f"Model(strategy={self.strategy.name!r}, backbone={self.backbone!r}, "
+            f"classes={self.classes!r})"
+        )
+
+    @property
+    def metrics(self) -> dict:
+        return self.info.get("metrics", {})
+
+    def _dataset(self, X) -> Dataset:
+        dataset = X if isinstance(X, Dataset) else from_python(X)
+        if dataset.modality != self.modality:
+            raise SmallfitError(
+                f"This model classifies {self.modality}s but {dataset.source} holds "
+                f"{dataset.modality}s."
+            )
+        return dataset
+
+    def predict_proba(self, X) -> np.ndarray:
+        """(n, n_classes) probabilities in `classes` order for a Dataset or Python items."""
+        dataset = self._dataset(X)
+        if len(dataset) == 0:
+            return np.zeros((0, len(self.classes)))
+        return self.strategy.predict_proba(dataset.items)
+
+    def predict(self, X) -> np.ndarray:
+        proba = self.predict_proba(X)
+        return np.array(self.classes, dtype=object)[proba.argmax(axis=1)]
+
+    # -- persistence ----------------------------------------------------------------
+    def save(self, directory: str | Path, overwrite: bool = False) -> Path:
+        """Write the model directory; refuses to replace an existing one unless told to."""
+        directory = Path(directory)
+        if directory.exists():
+            if not overwrite:
+                raise SmallfitError(f"{directory} already exists; pass --overwrite to replace it.")
+            if (
+                directory.is_dir()
+                and not (directory / "model.json").exists()
+                and any(directory.iterdir())
+            ):
+                raise SmallfitError(
+                    f"{directory} is a non-empty folder that is not a smallfit model; "
+                    "refusing to overwrite it. Choose another --out."
+                )
+        arrays, config = self.strategy.get_state()
+        record = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "modality": self.modality,
+            "classes": self.classes,
+            "backbone": self.backbone
+            and {"name": self.backbone, "id": backbones.create(self.backbone).cache_id},
+            "strategy": {
+                "name": self.strategy.name,
+                "params": self.strategy.get_params(),
+                "config": config,
+            },
+            **self.info,
+        }
+        staging = directory.with_name(directory.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        save_file(
+            {f"strategy.{k}": np.ascontiguousarray(v) for k, v in arrays.items()},
+            str(staging / "weights.safetensors"),
+        )
+        (staging / "model.json").write_text(json.dumps(record, indent=2, default=_json_default))
+        (staging / "metrics.json").write_text(
+            json.dumps(self.metrics, indent=2, default=_json_default)
+        )
+        if directory.exists():
+            shutil.rmtree(directory)
+        staging.rename(directory)  # appears whole or not at all
+        return directory
+
+
+def load(directory: str | Path) -> Model:
+    """Load a model directory, checking that it is one; no code from it is ever run."""
+    directory = Path(directory)
+    where = f"{directory} is not a smallfit model directory"
+    if not directory.is_dir():
+        raise SmallfitError(f"{where}: no such folder.")
+    record_path, weights_path = directory / "model.json", directory / "weights.safetensors"
+    for path in (record_path, weights_path):
+        if not path.is_file():
+            raise SmallfitError(f"{where}: {path.name} is missing.")
+    try:
+        record = json.loads(record_path.read_text())
+    except (ValueError, UnicodeDecodeError) as err:
+        raise SmallfitError(f"{where}: model.json is damaged ({err}).") from None
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        raise SmallfitError(f"{where}: model.json is not a smallfit model record.")
+    missing = [k for k in REQUIRED if k not in record]
+    if missing:
+        raise SmallfitError(f"{where}: model.json lacks {', '.join(missing)}.")
+    if record["format_version"] > FORMAT_VERSION:
+        raise SmallfitError(
+            f"{directory} was written by a newer smallfit (format {record['format_version']}); "
+            "upgrade smallfit to load it."
+        )
+    try:
+        tensors = load_file(str(weights_path))
+    except Exception as err:  # noqa: BLE001 - safetensors raises several types
+        raise SmallfitError(f"{where}: weights.safetensors is damaged ({err}).") from None
+    arrays = {
+        k.removeprefix("strategy."): v for k, v in tensors.items() if k.startswith("strategy.")
+    }
+    spec = record["strategy"]
+    encoder = None
+    if record["backbone"]:
+        encoder = backbones.create(record["backbone"]["name"])
+        if encoder.cache_id != record["backbone"]["id"]:
+            warnings.warn(
+                f"The installed {encoder.name} weights differ from those this model was trained "
+                "with; predictions may differ.",
+                stacklevel=2,
+            )
+    try:
+        strategy = strategies.create(spec["name"], **spec["params"])
+        strategy.set_state(arrays, spec["config"], encoder)
+    except (KeyError, TypeError, ValueError) as err:
+        raise SmallfitError(f"{where}: its strategy state is incomplete ({err}).") from None
+    strategy.classes_ = list(record["classes"])
+    info = {k: v for k, v in record.items() if k not in REQUIRED}
+    return Model(
+        strategy,
+        record["backbone"] and record["backbone"]["name"],
+        record["modality"],
+        record["classes"],
+        info,
+    )
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"Cannot write {type(value).__name__} to JSON")

@@ -1,0 +1,56 @@
+"""The Strategy contract: one way of adapting an encoder to the user's classes.
+
+scikit-learn style: `__init__` stores arguments only, `fit(dataset, encoder)` returns
+self, learned state ends in `_`, `predict_proba(items)` has one column per class in
+`classes_` order, and the same `random_state` gives the same model. A fitted strategy
+saves itself as (arrays, config): arrays go to safetensors, config to JSON.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from sklearn.base import BaseEstimator
+
+from smallfit.backbones import Encoder
+from smallfit.data import Dataset
+
+
+class Strategy(BaseEstimator):
+    name: ClassVar[str]
+    modalities: ClassVar[tuple[str, ...]] = ("image", "text")
+    # The encoder this strategy needs per modality when it is not the user's backbone
+    # (the no-transfer baseline uses raw pixels, or none at all for TF-IDF).
+    fixed_backbone: ClassVar[dict[str, str | None]] = {}
+
+    def fit(self, dataset: Dataset, encoder: Encoder | None) -> Strategy:
+        raise NotImplementedError
+
+    def predict_proba(self, items: list[Any]) -> np.ndarray:
+        raise NotImplementedError
+
+    def get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Learned arrays and JSON-able config, enough for `set_state` to rebuild the model."""
+        raise NotImplementedError
+
+    def set_state(
+        self, arrays: dict[str, np.ndarray], config: dict[str, Any], encoder: Encoder | None
+    ) -> Strategy:
+        raise NotImplementedError
+
+    def _remember(self, dataset: Dataset, encoder: Encoder | None) -> None:
+        self.classes_ = list(dataset.classes)
+        self.encoder_ = encoder
+
+
+def normalise(features: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (cosine geometry; makes heads insensitive to norm)."""
+    norms = np.linalg.norm(features, axis=1, keepdims=True)
+    return (features / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def softmax(scores: np.ndarray) -> np.ndarray:
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)

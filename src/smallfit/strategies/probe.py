@@ -1,0 +1,70 @@
+"""`probe`: the encoder stays frozen; a head learns from its embeddings."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from smallfit.strategies.base import Strategy, normalise
+from smallfit.strategies.heads import LogisticHead, TorchHead
+from smallfit.strategies.registry import register
+
+
+@register
+class Probe(Strategy):
+    """Linear probe on L2-normalised embeddings.
+
+    head="logreg": logistic regression with C chosen by inner cross-validation.
+    head="torch": a linear layer trained with `loss` (ce, smooth, cosine, cosine+ce).
+    class_weight="balanced" weighs classes inversely to their frequency.
+    """
+
+    name = "probe"
+
+    def __init__(
+        self,
+        head: str = "logreg",
+        loss: str = "ce",
+        class_weight: str | None = "balanced",
+        epochs: int = 300,
+        lr: float = 0.01,
+        weight_decay: float = 0.01,
+        random_state: int = 0,
+    ):
+        self.head = head
+        self.loss = loss
+        self.class_weight = class_weight
+        self.epochs = epochs
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.random_state = random_state
+
+    def _new_head(self):
+        if self.head == "logreg":
+            return LogisticHead(self.class_weight, self.random_state)
+        if self.head == "torch":
+            return TorchHead(
+                self.loss,
+                self.class_weight,
+                self.epochs,
+                self.lr,
+                self.weight_decay,
+                self.random_state,
+            )
+        raise ValueError(f"Unknown head {self.head!r}; choose logreg or torch.")
+
+    def fit(self, dataset, encoder) -> Probe:
+        self._remember(dataset, encoder)
+        features = normalise(encoder.embed(dataset.items))
+        self.head_ = self._new_head().fit(features, dataset.y, len(dataset.classes))
+        return self
+
+    def predict_proba(self, items) -> np.ndarray:
+        return self.head_.predict_proba(normalise(self.encoder_.embed(items)))
+
+    def get_state(self):
+        return self.head_.get_state()
+
+    def set_state(self, arrays, config, encoder) -> Probe:
+        self.encoder_ = encoder
+        self.head_ = self._new_head().set_state(arrays, config)
+        return self

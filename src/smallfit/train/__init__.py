@@ -1,0 +1,1 @@
+"""Training of torch heads (and, later, bodies): losses and the training loop."""

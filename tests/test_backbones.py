@@ -1,0 +1,68 @@
+"""Packaged encoders load real weights offline, and embeddings are cached by content."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from smallfit import backbones
+from smallfit.backbones.cache import item_key
+
+IMAGENET_CATS = set(range(281, 286))  # tabby, tiger cat, Persian, Siamese, Egyptian cat
+
+
+def test_efficientnet_lite0_sees_a_cat():
+    from skimage import data
+
+    encoder = backbones.create("efficientnet_lite0")
+    logits = encoder.logits([Image.fromarray(data.chelsea())])[0]
+    top5 = set(np.argsort(-logits)[:5].tolist())
+    assert top5 & IMAGENET_CATS, f"top-5 {top5} has no cat class"
+
+
+def test_minilm_puts_synonyms_close():
+    encoder = backbones.create("minilm")
+    vectors = encoder.embed(["a happy dog", "a joyful puppy", "quarterly stock market report"])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.3
+
+
+def test_embeddings_have_declared_shape_and_order():
+    encoder = backbones.create("minilm")
+    texts = ["one", "two", "one"]
+    vectors = encoder.embed(texts)
+    assert vectors.shape == (3, encoder.dim) and vectors.dtype == np.float32
+    np.testing.assert_array_equal(vectors[0], vectors[2])
+    np.testing.assert_allclose(vectors[1], encoder.embed(["two"])[0])
+
+
+def test_second_embedding_pass_reads_the_disk_cache(monkeypatch, image_folder):
+    paths = sorted(image_folder.rglob("*.png"))[:4]
+    encoder = backbones.create("efficientnet_lite0")
+    first = encoder.embed(paths)
+    encoder._memo.clear()  # as in a new process: only the disk cache is left
+
+    def no_forward(batch):
+        raise AssertionError("embedding recomputed despite the cache")
+
+    monkeypatch.setattr(encoder, "_forward", no_forward)
+    np.testing.assert_array_equal(encoder.embed(paths), first)
+
+
+def test_item_key_is_content_based(tmp_path, image_folder):
+    original = sorted(image_folder.rglob("*.png"))[0]
+    copy = tmp_path / "renamed.png"
+    copy.write_bytes(original.read_bytes())
+    assert item_key(copy) == item_key(original)
+    assert item_key("a text") != item_key("another text")
+
+
+def test_each_encoder_has_its_own_cache_id():
+    ids = {backbones.create(name).cache_id for name in ("efficientnet_lite0", "minilm", "pixels")}
+    assert len(ids) == 3
+
+
+def test_unknown_backbone_names_the_known_ones():
+    from smallfit.errors import SmallfitError
+
+    with pytest.raises(SmallfitError, match="efficientnet_lite0"):
+        backbones.create("resnet9000")

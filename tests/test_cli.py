@@ -1,0 +1,152 @@
+"""The command line, as a user runs it: files written, numbers printed, errors explained."""
+
+import csv
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from smallfit import cli
+
+runner = CliRunner()
+
+
+def run(*args):
+    """Invoke `smallfit ARGS` through the real entry point, returning (exit code, output)."""
+    try:
+        result = runner.invoke(cli.app, [str(a) for a in args], catch_exceptions=False)
+        return result.exit_code, result.output
+    except cli.SmallfitError as error:  # main() turns these into exit code 2
+        return 2, str(error)
+
+
+@pytest.fixture(scope="module")
+def text_model(text_csv, tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "text-model"
+    code, output = run("fit", text_csv, "--out", out)
+    assert code == 0, output
+    return out, output
+
+
+def test_fit_writes_a_complete_model_directory(text_model):
+    out, output = text_model
+    assert sorted(p.name for p in out.iterdir()) == [
+        "metrics.json",
+        "model.json",
+        "weights.safetensors",
+    ]
+    record = json.loads((out / "model.json").read_text())
+    assert record["classes"] == ["cooking", "finance", "sport"]
+    assert record["strategy"]["name"] in {"probe", "prototype", "zeroshot", "classic"}
+    candidates = {row["strategy"] for row in record["candidates"]}
+    assert {"probe", "prototype", "zeroshot", "classic"} <= candidates
+    accuracy = record["metrics"]["accuracy"]
+    assert 0.8 <= accuracy["value"] <= 1.0 and accuracy["low"] <= accuracy["value"]
+    assert "accuracy" in output and "chosen" in output
+    assert not list(out.parent.glob("*.pkl"))
+
+
+def test_predict_writes_rows_in_input_order(text_model, tmp_path):
+    out, _ = text_model
+    new = tmp_path / "new.csv"
+    texts = ["The referee stopped the match.", "Add the garlic to the pan.", "Bond yields rose."]
+    pd.DataFrame({"text": texts}).to_csv(new, index=False)
+    preds = tmp_path / "preds.csv"
+    code, output = run("predict", out, new, "--output", preds)
+    assert code == 0, output
+    rows = list(csv.DictReader(preds.open()))
+    assert list(rows[0]) == ["item", "label", "confidence", "p_cooking", "p_finance", "p_sport"]
+    assert [r["item"] for r in rows] == texts
+    assert [r["label"] for r in rows] == ["sport", "cooking", "finance"]
+    for row in rows:
+        assert float(row["confidence"]) == max(
+            float(row[f"p_{c}"]) for c in ("cooking", "finance", "sport")
+        )
+
+
+def test_evaluate_prints_and_writes_metrics(text_model, text_csv, tmp_path):
+    out, _ = text_model
+    metrics_path = tmp_path / "metrics.json"
+    code, output = run("evaluate", out, text_csv, "--output", metrics_path)
+    assert code == 0, output
+    metrics = json.loads(metrics_path.read_text())
+    assert metrics["kind"] == "holdout" and metrics["n_items"] == 18
+    assert metrics["accuracy"]["value"] >= 0.9  # data it was trained on
+    assert set(metrics["per_class"]) == {"cooking", "finance", "sport"}
+
+
+def test_image_fit_and_predict_on_a_folder(image_folder, tmp_path):
+    out = tmp_path / "image-model"
+    code, output = run("fit", image_folder, "--out", out, "--strategy", "prototype")
+    assert code == 0, output
+    preds = tmp_path / "p.csv"
+    code, output = run("predict", out, image_folder, "--output", preds)
+    assert code == 0, output
+    rows = list(csv.DictReader(preds.open()))
+    assert len(rows) == 18
+    correct = sum(r["item"].split("/")[-2] == r["label"] for r in rows)
+    assert correct >= 16
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["fit", "{csv}", "--out", "{tmp}/m", "--text-column", "body"], "no column 'body'"),
+        (["fit", "{tmp}/missing", "--out", "{tmp}/m"], "does not exist"),
+        (["predict", "{tmp}", "{csv}", "--output", "{tmp}/p.csv"], "not a smallfit model"),
+        (["fit", "{csv}", "--out", "{tmp}", "--strategy", "nope"], "already exists"),
+        (["fit", "{csv}", "--out", "{tmp}/m", "--strategy", "nope"], "Unknown strategy 'nope'"),
+        (["fit", "{csv}", "--out", "{tmp}/m", "--backbone", "efficientnet_lite0"], "for images"),
+    ],
+)
+def test_bad_input_gets_one_clear_message(args, message, text_csv, tmp_path):
+    filled = [a.format(csv=text_csv, tmp=tmp_path) for a in args]
+    code, output = run(*filled)
+    assert code == 2
+    assert message in output
+
+
+def test_damaged_model_directory_is_refused(text_model, tmp_path):
+    import shutil
+
+    out, _ = text_model
+    damaged = tmp_path / "damaged"
+    shutil.copytree(out, damaged)
+    (damaged / "weights.safetensors").write_bytes(b"\x00garbage")
+    code, output = run("predict", damaged, out / "model.json", "--output", tmp_path / "p.csv")
+    assert code == 2 and "weights.safetensors is damaged" in output
+    (damaged / "model.json").write_text("{not json")
+    code, output = run("evaluate", damaged, out)
+    assert code == 2 and "model.json is damaged" in output
+
+
+def test_main_exits_2_without_traceback(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(
+        "sys.argv",
+        ["smallfit", "predict", str(tmp_path), str(tmp_path), "--output", str(tmp_path / "p.csv")],
+    )
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    assert exit_info.value.code == 2
+    captured = capsys.readouterr()
+    assert "not a smallfit model directory" in captured.err
+    assert "Traceback" not in captured.err + captured.out
+
+
+def test_backbones_lists_offline_encoders():
+    code, output = run("backbones")
+    assert code == 0
+    assert "efficientnet_lite0" in output and "minilm" in output and "yes" in output
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end(tmp_path):
+    out = tmp_path / "demo"
+    code, output = run("demo", "--out", out)
+    assert code == 0, output
+    assert (out / "model" / "model.json").exists()
+    holdout = json.loads((out / "holdout_metrics.json").read_text())
+    assert holdout["n_items"] == 100 and holdout["accuracy"]["value"] >= 0.6
+    assert len((out / "predictions.csv").read_text().splitlines()) == 101
+    assert "Cross-validated accuracy" in output

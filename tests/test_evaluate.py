@@ -1,0 +1,72 @@
+"""Splits and metrics: numbers that can be checked by hand."""
+
+import numpy as np
+import pytest
+
+from smallfit.evaluate import accuracy_interval, evaluate_probas, make_splits
+from smallfit.evaluate.metrics import point_metrics
+
+
+def onehot(indices, n_classes, confidence=1.0):
+    proba = np.full((len(indices), n_classes), (1 - confidence) / (n_classes - 1))
+    proba[np.arange(len(indices)), indices] = confidence
+    return proba
+
+
+def test_known_confusion_gives_known_metrics():
+    y = np.array([0, 0, 0, 0, 1, 1])
+    pred = np.array([0, 0, 0, 1, 1, 1])
+    values = point_metrics(y, onehot(pred, 2, 0.9), 2)
+    assert values["accuracy"] == pytest.approx(5 / 6)
+    assert values["balanced_accuracy"] == pytest.approx((3 / 4 + 1) / 2)
+    assert values["recall"].tolist() == pytest.approx([0.75, 1.0])
+    assert values["precision"].tolist() == pytest.approx([1.0, 2 / 3])
+    assert values["confusion"].tolist() == [[3, 1], [0, 2]]
+    assert values["log_loss"] == pytest.approx(-(5 * np.log(0.9) + np.log(0.1)) / 6)
+    # one confidence bin at 0.9 with 5/6 correct
+    assert values["ece"] == pytest.approx(abs(5 / 6 - 0.9))
+
+
+def test_intervals_bracket_the_value_and_shrink_with_more_data():
+    rng = np.random.default_rng(0)
+    widths = []
+    for n in (50, 2000):
+        y = rng.integers(0, 3, n)
+        pred = np.where(rng.random(n) < 0.8, y, (y + 1) % 3)
+        result = evaluate_probas(y, onehot(pred, 3, 0.8), ["a", "b", "c"], n_bootstrap=300)
+        accuracy = result["accuracy"]
+        assert accuracy["low"] <= accuracy["value"] <= accuracy["high"]
+        widths.append(accuracy["high"] - accuracy["low"])
+    assert widths[1] < widths[0] / 3
+
+
+def test_accuracy_interval_averages_repeats_and_skips_unscored_items():
+    y = np.array([0, 1, 0, 1])
+    probas = np.stack([onehot(np.array([0, 1, 1, 1]), 2), onehot(np.array([0, 1, 0, 0]), 2)])
+    probas[:, 3] = np.nan  # item 3 never scored
+    # item 0: right twice, item 1: right twice, item 2: right once of two -> (1 + 1 + 0.5) / 3
+    assert accuracy_interval(y, probas)["value"] == pytest.approx(2.5 / 3)
+
+
+def test_splits_use_smallest_class_and_repeat_on_small_data():
+    y = np.array([0] * 10 + [1] * 3)
+    splits = make_splits(y)
+    assert splits.folds == 3 and splits.repeats > 1
+    for train, test in splits.pairs:
+        assert set(np.unique(y[train])) == {0, 1}
+        assert not set(train) & set(test)
+
+
+def test_singleton_classes_are_always_trained_on_and_never_scored():
+    y = np.array([0, 0, 0, 1, 1, 1, 2])
+    with pytest.warns(UserWarning, match="single example"):
+        splits = make_splits(y)
+    assert not splits.scored[6]
+    assert all(6 in train and 6 not in test for train, test in splits.pairs)
+
+
+def test_leave_one_out_tests_each_item_once():
+    y = np.array([0, 0, 1, 1, 1])
+    splits = make_splits(y, loocv=True)
+    tested = sorted(int(test[0]) for _, test in splits.pairs)
+    assert tested == [0, 1, 2, 3, 4]

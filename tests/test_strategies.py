@@ -1,0 +1,92 @@
+"""Each strategy learns, keeps the class order, and saves/loads to the same predictions."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.linear_model import LogisticRegression
+
+from smallfit import backbones, strategies
+from smallfit.data import read_source
+from smallfit.model import Model, load
+from smallfit.strategies.heads import row_space_basis
+from smallfit.train.losses import classification_loss
+
+CASES = [
+    ("probe", {}, "image"),
+    ("probe", {"head": "torch", "loss": "cosine"}, "image"),
+    ("probe", {"head": "torch", "loss": "smooth"}, "text"),
+    ("prototype", {}, "image"),
+    ("prototype", {}, "text"),
+    ("zeroshot", {}, "text"),
+    ("classic", {}, "image"),
+    ("classic", {}, "text"),
+]
+
+
+@pytest.fixture(scope="module")
+def datasets(image_folder, text_csv):
+    return {
+        "image": read_source(image_folder, labeled=True),
+        "text": read_source(text_csv, labeled=True),
+    }
+
+
+@pytest.mark.parametrize("name,params,modality", CASES)
+def test_strategy_fits_predicts_and_round_trips(name, params, modality, datasets, tmp_path):
+    dataset = datasets[modality]
+    strategy = strategies.create(name, **params)
+    backbone = strategy.fixed_backbone.get(modality, backbones.DEFAULTS[modality])
+    encoder = backbones.create(backbone) if backbone else None
+    strategy.fit(dataset, encoder)
+    proba = strategy.predict_proba(dataset.items)
+    assert proba.shape == (len(dataset), len(dataset.classes))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
+    training_accuracy = (proba.argmax(axis=1) == dataset.y).mean()
+    assert training_accuracy >= 0.8, f"{name} fits its own training data at {training_accuracy}"
+    Model(strategy, backbone, modality, dataset.classes).save(tmp_path / "m")
+    reloaded = load(tmp_path / "m")
+    np.testing.assert_allclose(reloaded.predict_proba(dataset), proba, atol=1e-6)
+
+
+def test_zeroshot_uses_descriptions_and_ignores_labels(datasets):
+    dataset = datasets["text"]
+    encoder = backbones.create("minilm")
+    shuffled = dataset.subset(np.arange(len(dataset)))
+    shuffled.labels = np.random.default_rng(0).permutation(shuffled.labels)
+    a = strategies.create("zeroshot").fit(dataset, encoder).predict_proba(dataset.items)
+    b = strategies.create("zeroshot").fit(shuffled, encoder).predict_proba(dataset.items)
+    np.testing.assert_array_equal(a, b)
+    swapped = {"sport": "Recipes and cooking food.", "cooking": "Football and athletes."}
+    c = strategies.create("zeroshot", descriptions=swapped).fit(dataset, encoder)
+    predicted = np.array(dataset.classes)[c.predict_proba(dataset.items).argmax(axis=1)]
+    assert (predicted[dataset.labels == "sport"] == "cooking").mean() > 0.5
+
+
+def test_cosine_loss_is_one_minus_cosine_to_the_one_hot_target():
+    logits = torch.tensor([[3.0, 4.0], [1.0, 0.0]])
+    target = torch.tensor([1, 0])
+    expected = ((1 - 4 / 5) + (1 - 1)) / 2
+    assert classification_loss(logits, target, "cosine").item() == pytest.approx(expected)
+    combined = classification_loss(logits, target, "cosine+ce").item()
+    assert combined > expected
+
+
+def test_row_space_fit_equals_full_fit():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 300))
+    y = rng.integers(0, 3, 40)
+    basis = row_space_basis(X)
+    full = LogisticRegression(C=0.1, max_iter=5000, tol=1e-10).fit(X, y)
+    reduced = LogisticRegression(C=0.1, max_iter=5000, tol=1e-10).fit(X @ basis, y)
+    np.testing.assert_allclose(reduced.coef_ @ basis.T, full.coef_, atol=1e-4)
+
+
+def test_class_weighting_favours_a_rare_class(datasets):
+    dataset = datasets["image"]
+    keep = np.r_[np.flatnonzero(dataset.y != 2), np.flatnonzero(dataset.y == 2)[:2]]
+    imbalanced = dataset.subset(keep)
+    encoder = backbones.create("efficientnet_lite0")
+    balanced = strategies.create("probe", class_weight="balanced").fit(imbalanced, encoder)
+    plain = strategies.create("probe", class_weight=None).fit(imbalanced, encoder)
+    rare = dataset.subset(np.flatnonzero(dataset.y == 2)[2:]).items
+    assert balanced.predict_proba(rare)[:, 2].mean() >= plain.predict_proba(rare)[:, 2].mean()
