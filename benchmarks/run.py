@@ -1,0 +1,251 @@
+#!/usr/bin/env python
+"""Few-shot accuracy and speed benchmarks on real data (fetch it first with fetch_data.py).
+
+    python benchmarks/run.py fashion   # Fashion-MNIST, 5/10/20 per class x 3 seeds
+    python benchmarks/run.py r8        # Reuters R8, 8/16/64 per class x 3 seeds
+    python benchmarks/run.py speed     # embedding throughput, cache speed-up, peak memory
+
+Each writes benchmarks/results/<task>.json; `python benchmarks/report.py` turns them
+into benchmarks/RESULTS.md. Training examples are drawn per class with a fixed seed
+from the training split; the test set is fixed (Fashion-MNIST: a stratified 2,000 of
+the 10,000 test images, seed 0, to bound embedding time; R8: the whole test split).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "data"
+RESULTS = HERE / "results"
+STRATEGIES = {
+    "probe (logreg)": ("probe", {}),
+    "probe (torch, cosine+ce)": ("probe", {"head": "torch", "loss": "cosine+ce"}),
+    "prototype": ("prototype", {}),
+    "classic": ("classic", {}),
+}
+
+
+def sample_per_class(labels: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """k indices per class (all of a class if it has fewer), in a seed-fixed order."""
+    rng = np.random.default_rng(seed)
+    picked = [rng.permutation(np.flatnonzero(labels == c))[:k] for c in np.unique(labels)]
+    return np.sort(np.concatenate(picked))
+
+
+def fashion():
+    data = np.load(DATA / "fashion_mnist.npz")
+    names = [str(n) for n in data["class_names"]]
+    test = sample_per_class(data["y_test"], 200, seed=0)
+    train_items = list(data["x_train"])
+    train_labels = np.array([names[i] for i in data["y_train"]], dtype=object)
+    test_items = [data["x_test"][i] for i in test]
+    test_labels = np.array([names[i] for i in data["y_test"][test]], dtype=object)
+    return train_items, train_labels, test_items, test_labels, (5, 10, 20), "image"
+
+
+def r8():
+    train, test = pd.read_csv(DATA / "r8_train.csv"), pd.read_csv(DATA / "r8_test.csv")
+    return (
+        train.text.tolist(),
+        train.label.to_numpy(object),
+        test.text.tolist(),
+        test.label.to_numpy(object),
+        (8, 16, 64),
+        "text",
+    )
+
+
+def few_shot(task: str, seeds=(0, 1, 2)) -> dict:
+    import smallfit
+    from smallfit import backbones, strategies
+    from smallfit.auto import fit_dataset
+    from smallfit.data import from_python
+
+    train_items, train_labels, test_items, test_labels, shots, modality = {
+        "fashion": fashion,
+        "r8": r8,
+    }[task]()
+    test_set = from_python(test_items)
+    encoder = backbones.create(backbones.DEFAULTS[modality])
+    tic = time.perf_counter()
+    encoder.embed(test_set.items, description="Embedding the test set")
+    rows = []
+    print(f"test set embedded in {time.perf_counter() - tic:.1f} s", flush=True)
+    for k in shots:
+        for seed in seeds:
+            index = sample_per_class(train_labels, k, seed)
+            train = from_python([train_items[i] for i in index], train_labels[index])
+            tic = time.perf_counter()
+            encoder.embed(train.items)
+            embed_seconds = time.perf_counter() - tic
+            for label, (name, params) in STRATEGIES.items():
+                strategy = strategies.create(name, **params)
+                if "random_state" in strategy.get_params():
+                    strategy.set_params(random_state=seed)
+                used = strategy.fixed_backbone.get(modality, encoder.name)
+                tic = time.perf_counter()
+                strategy.fit(train, backbones.create(used) if used else None)
+                fit_seconds = time.perf_counter() - tic
+                tic = time.perf_counter()
+                predicted = np.array(train.classes, dtype=object)[
+                    strategy.predict_proba(test_set.items).argmax(axis=1)
+                ]
+                rows.append(
+                    dict(
+                        task=task,
+                        k=k,
+                        seed=seed,
+                        method=label,
+                        accuracy=float((predicted == test_labels).mean()),
+                        fit_seconds=fit_seconds,
+                        predict_seconds=time.perf_counter() - tic,
+                    )
+                )
+            tic = time.perf_counter()
+            model = fit_dataset(train, seed=seed)
+            fit_seconds = time.perf_counter() - tic
+            predicted = model.predict(test_set)
+            rows.append(
+                dict(
+                    task=task,
+                    k=k,
+                    seed=seed,
+                    method="fit default",
+                    chosen=model.info["candidates"] and model.strategy.name,
+                    cv_accuracy=model.metrics["accuracy"],
+                    accuracy=float((predicted == test_labels).mean()),
+                    fit_seconds=fit_seconds,
+                    embed_seconds=embed_seconds,
+                )
+            )
+            print(json.dumps(rows[-1]), flush=True)
+    return {
+        "task": task,
+        "n_test": len(test_items),
+        "rows": rows,
+        "smallfit": smallfit.__version__,
+        "machine": machine(),
+    }
+
+
+def speed() -> dict:
+    """Embedding throughput against a bare forward loop; cache speed-up; peak memory."""
+    import torch
+    from PIL import Image
+
+    from smallfit import backbones
+
+    data = np.load(DATA / "fashion_mnist.npz")
+    names = [str(n).replace("/", "_") for n in data["class_names"]]
+    result = {"machine": machine(), "torch_threads": torch.get_num_threads()}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "fashion5000"
+        index = sample_per_class(data["y_train"], 500, seed=0)
+        for i in index:
+            folder = root / names[data["y_train"][i]]
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(data["x_train"][i]).save(folder / f"{i}.png")
+        paths = sorted(root.rglob("*.png"))
+
+        os.environ["SMALLFIT_CACHE"] = str(Path(tmp) / "cache-throughput")
+        encoder = backbones.create("efficientnet_lite0")
+        sample = paths[:640]
+        batches = [
+            encoder._prepare(sample[i : i + encoder.batch_size])
+            for i in range(0, len(sample), encoder.batch_size)
+        ]
+        with torch.inference_mode():
+            encoder._forward(batches[0])  # warm-up
+            tic = time.perf_counter()
+            for batch in batches:
+                encoder._forward(batch)
+            bare = len(sample) / (time.perf_counter() - tic)
+        tic = time.perf_counter()
+        encoder.embed(sample)
+        piped = len(sample) / (time.perf_counter() - tic)
+        result["throughput"] = {
+            "images": len(sample),
+            "bare_forward_per_s": bare,
+            "smallfit_embed_per_s": piped,
+            "ratio": piped / bare,
+        }
+        print(json.dumps(result["throughput"]), flush=True)
+
+        for label, extra in (("default", []), ("probe", ["--strategy", "probe"])):
+            env = {
+                **os.environ,
+                "SMALLFIT_CACHE": str(Path(tmp) / f"cache-{label}"),
+                "SMALLFIT_QUIET": "1",
+            }
+            runs = []
+            for attempt in range(2):
+                out = Path(tmp) / f"model-{label}-{attempt}"
+                runs.append(
+                    timed(
+                        [
+                            sys.executable,
+                            "-m",
+                            "smallfit",
+                            "fit",
+                            str(root),
+                            "--out",
+                            str(out),
+                            *extra,
+                        ],
+                        env,
+                    )
+                )
+            result[f"fit_5000_{label}"] = {
+                "first_seconds": runs[0][0],
+                "second_seconds": runs[1][0],
+                "speedup": runs[0][0] / runs[1][0],
+                "peak_rss_mb": max(r[1] for r in runs),
+            }
+            print(json.dumps(result[f"fit_5000_{label}"]), flush=True)
+    return result
+
+
+def timed(command: list[str], env: dict) -> tuple[float, float]:
+    """Wall seconds and the child's peak resident memory (MB) of one command."""
+    tic = time.perf_counter()
+    code = subprocess.run(command, env=env, capture_output=True, text=True)
+    if code.returncode:
+        raise RuntimeError(code.stderr)
+    seconds = time.perf_counter() - tic
+    return seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def machine() -> dict:
+    return {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "processor": platform.processor() or platform.machine(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("task", choices=["fashion", "r8", "speed"])
+    args = parser.parse_args()
+    os.environ.setdefault("SMALLFIT_QUIET", "1")
+    result = speed() if args.task == "speed" else few_shot(args.task)
+    result["command"] = f"python benchmarks/run.py {args.task}"
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"{args.task}.json").write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,5 @@
+"""`python -m smallfit` runs the command line."""
+
+from smallfit.cli import main
+
+main()
