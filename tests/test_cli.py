@@ -107,6 +107,28 @@ def test_bad_input_gets_one_clear_message(args, message, text_csv, tmp_path):
     assert message in output
 
 
+def test_one_class_is_refused_and_a_singleton_class_warns(tmp_path):
+    from PIL import Image
+
+    from tests.conftest import COLOURS, make_image
+
+    for k in range(4):
+        (tmp_path / "only").mkdir(exist_ok=True)
+        make_image(COLOURS["red"], k).save(tmp_path / "only" / f"{k}.png")
+    code, output = run("fit", tmp_path, "--out", tmp_path.parent / "one-class-model")
+    assert code == 2 and "fewer than two classes" in output
+    for k in range(4):
+        (tmp_path / "other").mkdir(exist_ok=True)
+        make_image(COLOURS["blue"], 50 + k).save(tmp_path / "other" / f"{k}.png")
+    (tmp_path / "lonely").mkdir()
+    Image.new("RGB", (40, 40), (0, 200, 0)).save(tmp_path / "lonely" / "x.png")
+    with pytest.warns(UserWarning, match="single example"):
+        code, output = run(
+            "fit", tmp_path, "--out", tmp_path.parent / "singleton-model", "--strategy", "prototype"
+        )
+    assert code == 0, output
+
+
 def test_damaged_model_directory_is_refused(text_model, tmp_path):
     import shutil
 

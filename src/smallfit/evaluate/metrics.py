@@ -7,10 +7,8 @@ what dominates uncertainty on small data.
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
-from sklearn.metrics import roc_auc_score
+from scipy.stats import rankdata
 
 N_BOOTSTRAP = 1000
 ECE_BINS = 10
@@ -48,16 +46,24 @@ def point_metrics(
 
 
 def _roc_auc(y, proba, present) -> float:
-    """One-vs-rest macro ROC-AUC over the classes present; NaN if fewer than two."""
-    if present.sum() < 2:
-        return float("nan")
+    """One-vs-rest macro ROC-AUC over the classes present; NaN if fewer than two.
+
+    Written as the Mann-Whitney rank statistic (ties get average ranks), which equals
+    scikit-learn's roc_auc_score; calling that 1,000 times per bootstrap spent most of a
+    fit in input validation.
+    """
     columns = np.flatnonzero(present)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if len(columns) == 2:
-            return float(roc_auc_score(y == columns[1], proba[:, columns[1]]))
-        scores = [roc_auc_score(y == c, proba[:, c]) for c in columns]
-    return float(np.mean(scores))
+    if len(columns) < 2:
+        return float("nan")
+    if len(columns) == 2:  # binary: one curve, scored on the second class
+        columns = columns[1:]
+    ranks = rankdata(proba[:, columns], axis=0)
+    positive = y[:, None] == columns[None, :]
+    n_pos = positive.sum(axis=0)
+    n_neg = len(y) - n_pos
+    rank_sum = (ranks * positive).sum(axis=0)
+    auc = (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+    return float(auc.mean())
 
 
 def _ece(confidence: np.ndarray, correct: np.ndarray) -> float:

