@@ -64,6 +64,22 @@ class TimmImageEncoder(Encoder):
     def _forward(self, batch: torch.Tensor) -> torch.Tensor:
         return self.body.forward_head(self.body.forward_features(batch), pre_logits=True)
 
+    def layer_groups(self) -> list[torch.nn.Module]:
+        """The body as modules applied in sequence from input to pooled output's map.
+
+        Supported for EfficientNet-style timm models (stem, blocks, head convolution).
+        """
+        body = self.body
+        if not all(hasattr(body, a) for a in ("conv_stem", "bn1", "blocks", "conv_head", "bn2")):
+            raise SmallfitError(
+                f"Fine-tuning {self.name} is not supported yet; use an efficientnet_lite backbone."
+            )
+        return [
+            torch.nn.Sequential(body.conv_stem, body.bn1),
+            *body.blocks,
+            torch.nn.Sequential(body.conv_head, body.bn2),
+        ]
+
     def logits(self, items) -> np.ndarray:
         """ImageNet class scores (for checking that weights loaded correctly)."""
         with torch.inference_mode():

@@ -1,6 +1,12 @@
 """Ways of adapting an encoder to the user's classes, registered by name."""
 
-from smallfit.strategies import classic, probe, prototype, zeroshot  # noqa: F401 - registers
+from smallfit.strategies import (  # noqa: F401 - importing registers them
+    classic,
+    finetune,
+    probe,
+    prototype,
+    zeroshot,
+)
 from smallfit.strategies.base import Strategy
 from smallfit.strategies.registry import create, names, register
 

@@ -1,0 +1,163 @@
+"""`finetune` (images): adapt the top of the pretrained body, not just a head.
+
+Recipe (gradual unfreezing, after fastai/ULMFiT): train the new head with the body
+frozen, then unfreeze the top layer group, then the next, each stage with a one-cycle
+schedule and discriminative learning rates. The frozen lower part never changes, so
+its output is computed once per image and every epoch trains only the upper part on
+those cached activations (on a CPU this is what makes fine-tuning affordable).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+from torch import nn
+
+from smallfit.errors import SmallfitError
+from smallfit.progress import progress_bar
+from smallfit.strategies.base import Strategy
+from smallfit.strategies.registry import register
+from smallfit.train.loop import TrainSettings, stratified_holdout, train
+from smallfit.train.losses import probabilities
+
+UNFREEZE = ("gradual", "top", "head")
+
+
+class FrozenNormSequential(nn.Sequential):
+    """Sequential whose batch-norm layers keep ImageNet statistics while training.
+
+    Batches of a few dozen images give noisier statistics than the pretrained ones.
+    """
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        for module in self.modules():
+            if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                module.eval()
+        return self
+
+
+@register
+class FineTune(Strategy):
+    """Fine-tune the top `top_groups` layer groups of an image encoder and a new head.
+
+    unfreeze="gradual": head first, then one more group per stage (default);
+    "top": head and the top groups together; "head": the head only, on the body's maps.
+    """
+
+    name = "finetune"
+    modalities = ("image",)
+
+    def __init__(
+        self,
+        unfreeze: str = "gradual",
+        top_groups: int = 2,
+        epochs: int = 8,
+        lr: float = 3e-3,
+        layer_decay: float = 0.5,
+        loss: str = "ce",
+        dropout: float = 0.2,
+        batch_size: int = 16,
+        random_state: int = 0,
+    ):
+        self.unfreeze = unfreeze
+        self.top_groups = top_groups
+        self.epochs = epochs
+        self.lr = lr
+        self.layer_decay = layer_decay
+        self.loss = loss
+        self.dropout = dropout
+        self.batch_size = batch_size
+        self.random_state = random_state
+
+    def _build(self, encoder, n_classes: int) -> tuple[int, FrozenNormSequential]:
+        if self.unfreeze not in UNFREEZE:
+            raise SmallfitError(f"Unknown unfreeze mode {self.unfreeze!r}; choose from {UNFREEZE}.")
+        groups = encoder.layer_groups()
+        if not 0 <= self.top_groups < len(groups):
+            raise SmallfitError(f"top_groups must be between 0 and {len(groups) - 1}.")
+        split = len(groups) - self.top_groups
+        torch.manual_seed(self.random_state)
+        upper = FrozenNormSequential(
+            *copy.deepcopy(groups[split:]),  # never touch the shared encoder's weights
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            nn.Dropout(self.dropout),
+            nn.Linear(encoder.dim, n_classes),
+        )
+        return split, upper
+
+    def _lower(self, items, description: str) -> torch.Tensor:
+        """Output of the frozen lower groups for every item (computed once, batched)."""
+        groups = self.encoder_.layer_groups()[: self.split_]
+        outputs = []
+        with progress_bar(len(items), description) as advance:
+            for start in range(0, len(items), self.batch_size):
+                batch = self.encoder_._prepare(items[start : start + self.batch_size])
+                with torch.inference_mode():
+                    for group in groups:
+                        batch = group(batch)
+                outputs.append(batch.clone())
+                advance(len(batch))
+        return torch.cat(outputs)
+
+    def fit(self, dataset, encoder) -> FineTune:
+        self._remember(dataset, encoder)
+        self.split_, self.upper_ = self._build(encoder, len(dataset.classes))
+        x = self._lower(dataset.items, "Computing frozen activations")
+        y = torch.from_numpy(dataset.y)
+        fit_part, val_part = stratified_holdout(dataset.y, 0.2, self.random_state)
+        validation = (x[val_part], y[val_part]) if len(val_part) else None
+        if validation is not None:
+            x, y = x[fit_part], y[fit_part]
+        blocks = list(self.upper_.children())[: self.top_groups]
+        head = nn.Sequential(*list(self.upper_.children())[self.top_groups :])
+        stages = {"gradual": range(self.top_groups + 1), "top": [self.top_groups], "head": [0]}
+        self.history_ = []
+        for stage in stages[self.unfreeze]:
+            trainable = blocks[len(blocks) - stage :] if stage else []
+            for parameter in self.upper_.parameters():
+                parameter.requires_grad = False
+            for module in [*trainable, head]:
+                for parameter in module.parameters():
+                    parameter.requires_grad = True
+            settings = TrainSettings(
+                epochs=self.epochs,
+                batch_size=self.batch_size,
+                lr=self.lr if stage == 0 else self.lr / 2,
+                layer_decay=self.layer_decay,
+                loss=self.loss,
+                seed=self.random_state + stage,
+            )
+            self.history_ += train(
+                self.upper_,
+                [*trainable, head],
+                x,
+                y,
+                settings,
+                validation,
+                description=f"Fine-tuning (stage {stage}: head + {stage} group(s))",
+            )
+        for parameter in self.upper_.parameters():
+            parameter.requires_grad = False
+        return self
+
+    def predict_proba(self, items) -> np.ndarray:
+        x = self._lower(list(items), "Predicting")
+        self.upper_.eval()
+        with torch.inference_mode():
+            logits = torch.cat([self.upper_(x[i : i + 256]) for i in range(0, len(x), 256)])
+        return probabilities(logits, self.loss).double().numpy()
+
+    def get_state(self):
+        arrays = {k: v.detach().numpy() for k, v in self.upper_.state_dict().items()}
+        return arrays, {"split": self.split_, "n_classes": len(self.classes_)}
+
+    def set_state(self, arrays, config, encoder) -> FineTune:
+        self.encoder_ = encoder
+        self.split_, self.upper_ = self._build(encoder, config["n_classes"])
+        self.upper_.load_state_dict({k: torch.from_numpy(v.copy()) for k, v in arrays.items()})
+        self.upper_.eval()
+        return self

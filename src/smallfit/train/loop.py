@@ -1,0 +1,175 @@
+"""The one training loop every trainable strategy uses.
+
+AdamW (or SGD) with one parameter group per layer group and discriminative learning
+rates (the top group gets `lr`, each group below it `layer_decay` times the one above),
+a one-cycle or warm-up + cosine schedule per step, gradient clipping, gradient
+accumulation, early stopping on a held-out validation part with the best weights
+restored, and a progress bar showing loss and validation accuracy per epoch.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from smallfit.progress import progress_bar
+from smallfit.train.losses import classification_loss
+
+OPTIMIZERS = ("adamw", "sgd")
+SCHEDULES = ("onecycle", "cosine", "constant")
+
+
+@dataclass
+class TrainSettings:
+    epochs: int = 15
+    batch_size: int = 32
+    lr: float = 1e-3
+    layer_decay: float = 0.5
+    weight_decay: float = 0.01
+    optimizer: str = "adamw"
+    schedule: str = "onecycle"
+    warmup: float = 0.1
+    grad_clip: float | None = 1.0
+    accumulate: int = 1
+    patience: int = 4
+    loss: str = "ce"
+    seed: int = 0
+
+
+def parameter_groups(groups: list[nn.Module], settings: TrainSettings) -> list[dict]:
+    """One optimiser group per layer group, learning rate decaying from the top down.
+
+    Biases and normalisation weights get no weight decay (decaying them only hurts).
+    """
+    result = []
+    for depth, module in enumerate(reversed(groups)):
+        lr = settings.lr * settings.layer_decay**depth
+        decayed, plain = [], []
+        for parameter in module.parameters():
+            if parameter.requires_grad:
+                (plain if parameter.ndim <= 1 else decayed).append(parameter)
+        result += [
+            {"params": decayed, "lr": lr, "weight_decay": settings.weight_decay},
+            {"params": plain, "lr": lr, "weight_decay": 0.0},
+        ]
+    return [g for g in result if g["params"]]
+
+
+def make_optimizer(groups: list[dict], settings: TrainSettings) -> torch.optim.Optimizer:
+    if settings.optimizer == "adamw":
+        return torch.optim.AdamW(groups)
+    if settings.optimizer == "sgd":
+        return torch.optim.SGD(groups, momentum=0.9, nesterov=True)
+    raise ValueError(f"Unknown optimizer {settings.optimizer!r}; choose from {OPTIMIZERS}.")
+
+
+def make_schedule(optimizer, settings: TrainSettings, total_steps: int):
+    peaks = [g["lr"] for g in optimizer.param_groups]
+    if settings.schedule == "onecycle" and total_steps >= 4:
+        # at least 2.5 warm-up steps: torch's one-cycle divides by the warm-up length
+        return torch.optim.lr_scheduler.OneCycleLR(
+            optimizer,
+            max_lr=peaks,
+            total_steps=total_steps,
+            pct_start=max(settings.warmup, 2.5 / total_steps),
+        )
+    if settings.schedule == "cosine":
+        warmup = max(1, int(settings.warmup * total_steps))
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            progress = (step - warmup) / max(1, total_steps - warmup)
+            return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    if settings.schedule in ("constant", "onecycle"):  # one-cycle needs a few steps
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    raise ValueError(f"Unknown schedule {settings.schedule!r}; choose from {SCHEDULES}.")
+
+
+def train(
+    model: nn.Module,
+    groups: list[nn.Module],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    settings: TrainSettings,
+    validation: tuple[torch.Tensor, torch.Tensor] | None = None,
+    class_weight: torch.Tensor | None = None,
+    description: str = "Training",
+) -> list[dict]:
+    """Train `model` (inputs -> logits) in place; return the per-epoch history.
+
+    With `validation`, training stops after `patience` epochs without a lower
+    validation loss and the weights of the best epoch are restored.
+    """
+    torch.manual_seed(settings.seed)
+    generator = torch.Generator().manual_seed(settings.seed)
+    optimizer = make_optimizer(parameter_groups(groups, settings), settings)
+    batches_per_epoch = math.ceil(len(x) / settings.batch_size)
+    steps = settings.epochs * math.ceil(batches_per_epoch / settings.accumulate)
+    schedule = make_schedule(optimizer, settings, steps)
+    history: list[dict] = []
+    best_loss, best_state, waited = math.inf, None, 0
+    with progress_bar(settings.epochs, description) as advance:
+        for epoch in range(settings.epochs):
+            model.train()
+            order = torch.randperm(len(x), generator=generator)
+            total = 0.0
+            for index, start in enumerate(range(0, len(x), settings.batch_size)):
+                batch = order[start : start + settings.batch_size]
+                loss = classification_loss(model(x[batch]), y[batch], settings.loss, class_weight)
+                (loss / settings.accumulate).backward()
+                total += loss.item() * len(batch)
+                last = index + 1 == batches_per_epoch
+                if (index + 1) % settings.accumulate == 0 or last:
+                    if settings.grad_clip:
+                        nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
+                    optimizer.step()
+                    optimizer.zero_grad()
+                    if schedule.last_epoch + 1 < steps:
+                        schedule.step()
+            record = {"epoch": epoch + 1, "train_loss": total / len(x)}
+            if validation is not None:
+                record |= evaluate(model, *validation, settings.loss)
+                if record["val_loss"] < best_loss - 1e-4:
+                    best_loss, waited = record["val_loss"], 0
+                    best_state = copy.deepcopy(model.state_dict())
+                else:
+                    waited += 1
+            history.append(record)
+            advance()
+            if validation is not None and waited >= settings.patience:
+                break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    return history
+
+
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str) -> dict:
+    model.eval()
+    with torch.inference_mode():
+        logits = model(x)
+        return {
+            "val_loss": float(classification_loss(logits, y, loss).item()),
+            "val_accuracy": float((logits.argmax(1) == y).float().mean().item()),
+        }
+
+
+def stratified_holdout(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, validation): `fraction` of each class with at least 3 examples."""
+    rng = np.random.default_rng(seed)
+    train, validation = [], []
+    for label in np.unique(y):
+        members = rng.permutation(np.flatnonzero(y == label))
+        take = int(round(fraction * len(members))) if len(members) >= 3 else 0
+        take = max(take, 1) if len(members) >= 3 else 0
+        validation += members[:take].tolist()
+        train += members[take:].tolist()
+    return np.sort(np.array(train, dtype=np.int64)), np.sort(np.array(validation, dtype=np.int64))

@@ -1,0 +1,123 @@
+"""The training loop and the finetune strategy: rates, early stopping, saved weights."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from smallfit import backbones
+from smallfit.data import read_source
+from smallfit.model import Model, load
+from smallfit.strategies.finetune import FineTune
+from smallfit.train.loop import TrainSettings, parameter_groups, stratified_holdout, train
+
+
+def test_discriminative_rates_decay_from_the_top_and_spare_biases_from_decay():
+    groups = [nn.Linear(3, 3), nn.Linear(3, 3), nn.Linear(3, 2)]
+    settings = TrainSettings(lr=0.1, layer_decay=0.5, weight_decay=0.01)
+    result = parameter_groups(groups, settings)
+    rates = sorted({g["lr"] for g in result}, reverse=True)
+    assert rates == pytest.approx([0.1, 0.05, 0.025])
+    for group in result:
+        assert group["weight_decay"] == (0.0 if group["params"][0].ndim == 1 else 0.01)
+
+
+def test_training_learns_and_early_stopping_restores_the_best_epoch():
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(120, 5, generator=generator)
+    y = (x[:, 0] > 0).long()
+    noisy_val = (x[:20], 1 - y[:20])  # validation that gets worse as training improves
+    model = nn.Linear(5, 2)
+    history = train(
+        model, [model], x, y, TrainSettings(epochs=30, lr=0.05, patience=3), validation=noisy_val
+    )
+    assert len(history) < 30  # stopped early
+    best = min(history, key=lambda r: r["val_loss"])
+    with torch.no_grad():
+        val_loss = nn.functional.cross_entropy(model(noisy_val[0]), noisy_val[1]).item()
+    assert val_loss == pytest.approx(best["val_loss"], abs=1e-5)
+
+    model = nn.Linear(5, 2)
+    train(model, [model], x, y, TrainSettings(epochs=20, lr=0.05))
+    with torch.no_grad():
+        assert (model(x).argmax(1) == y).float().mean() > 0.9
+
+
+def test_same_seed_trains_identical_weights():
+    x, y = torch.randn(40, 4), torch.arange(40) % 2
+    weights = []
+    for _ in range(2):
+        torch.manual_seed(123)  # the model's initialisation, as a strategy would seed it
+        model = nn.Linear(4, 2)
+        train(model, [model], x, y, TrainSettings(epochs=3, seed=7))
+        weights.append(model.weight.detach().clone())
+    torch.testing.assert_close(weights[0], weights[1], rtol=0, atol=0)
+
+
+def test_stratified_holdout_keeps_every_class_in_training():
+    y = np.array([0] * 10 + [1] * 3 + [2] * 2)
+    fit_part, val_part = stratified_holdout(y, 0.2, seed=0)
+    assert set(y[fit_part]) == {0, 1, 2}
+    assert sorted(np.bincount(y[val_part], minlength=3)) == [0, 1, 2]
+    assert not set(fit_part) & set(val_part)
+
+
+@pytest.fixture(scope="module")
+def finetuned(image_folder):
+    dataset = read_source(image_folder, labeled=True)
+    encoder = backbones.create("efficientnet_lite0")
+    before = {k: v.clone() for k, v in encoder.body.state_dict().items()}
+    strategy = FineTune(epochs=10, top_groups=1).fit(dataset, encoder)
+    return dataset, encoder, before, strategy
+
+
+def test_finetune_learns_without_touching_the_shared_encoder(finetuned):
+    dataset, encoder, before, strategy = finetuned
+    proba = strategy.predict_proba(dataset.items)
+    assert (proba.argmax(axis=1) == dataset.y).mean() >= 0.8
+    for key, value in encoder.body.state_dict().items():
+        torch.testing.assert_close(value, before[key], rtol=0, atol=0)
+    changed = strategy.upper_[0].state_dict()
+    original = encoder.layer_groups()[-1].state_dict()
+    assert any(not torch.equal(changed[k], original[k]) for k in original)
+
+
+def test_finetuned_model_predicts_identically_in_a_new_process(finetuned, tmp_path):
+    dataset, _, _, strategy = finetuned
+    directory = Model(strategy, "efficientnet_lite0", "image", dataset.classes).save(tmp_path / "m")
+    expected = strategy.predict_proba(dataset.items)
+    np.testing.assert_allclose(load(directory).predict_proba(dataset), expected, atol=1e-6)
+    script = (
+        "import json, sys, smallfit; m = smallfit.load(sys.argv[1]); "
+        "print(json.dumps(m.predict_proba(sys.argv[2:]).tolist()))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(directory), *map(str, dataset.items)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    np.testing.assert_allclose(np.array(json.loads(result.stdout)), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("schedule", ["onecycle", "cosine", "constant"])
+@pytest.mark.parametrize("steps", [1, 2, 3, 5, 10, 40])
+def test_schedules_run_for_any_number_of_steps(schedule, steps):
+    from smallfit.train.loop import make_optimizer, make_schedule
+
+    model = nn.Linear(2, 2)
+    settings = TrainSettings(schedule=schedule, lr=0.1)
+    optimizer = make_optimizer(parameter_groups([model], settings), settings)
+    scheduler = make_schedule(optimizer, settings, steps)
+    rates = []
+    for _ in range(steps):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    assert max(rates) <= 0.1 + 1e-9 and min(rates) > 0
+    if schedule != "constant" and steps >= 10:
+        assert rates[-1] < 0.05  # annealed by the end
