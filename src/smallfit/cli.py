@@ -123,7 +123,8 @@ def fit(
     strategy: Annotated[
         str | None,
         typer.Option(
-            help="probe, prototype, zeroshot or classic; default: compare all, keep the best."
+            help="probe, prototype, zeroshot, classic or finetune (images; slower); "
+            "default: compare the frozen-encoder strategies and classic, keep the best."
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same model.")] = 0,
