@@ -3,7 +3,9 @@
 
     python benchmarks/run.py fashion   # Fashion-MNIST, 5/10/20 per class x 3 seeds
     python benchmarks/run.py r8        # Reuters R8, 8/16/64 per class x 3 seeds
-    python benchmarks/run.py speed     # embedding throughput, cache speed-up, peak memory
+    python benchmarks/run.py speed     # embedding throughput, fit speed-up from the cache, memory
+    python benchmarks/run.py cache     # the embedding stage alone, first run against cached
+    python benchmarks/run.py finetune  # Fashion-MNIST 20/50 per class: finetune against probe
 
 Each writes benchmarks/results/<task>.json; `python benchmarks/report.py` turns them
 into benchmarks/RESULTS.md. Training examples are drawn per class with a fixed seed
@@ -66,6 +68,46 @@ def r8():
         (8, 16, 64),
         "text",
     )
+
+
+def finetune(seeds=(0, 1, 2)) -> dict:
+    """Fashion-MNIST 20 and 50 per class: fine-tuning against the frozen probe (issue 3)."""
+    from smallfit import backbones, strategies
+    from smallfit.data import from_python
+
+    train_items, train_labels, test_items, test_labels, _, _ = fashion()
+    test_set = from_python(test_items)
+    encoder = backbones.create("efficientnet_lite0")
+    rows = []
+    for k in (20, 50):
+        for seed in seeds:
+            index = sample_per_class(train_labels, k, seed)
+            train = from_python([train_items[i] for i in index], train_labels[index])
+            methods = (
+                ("probe (logreg)", "probe", {}),
+                ("finetune (gradual, no augmentation)", "finetune", {"augment": "none"}),
+                ("finetune (gradual, light augmentation x4)", "finetune", {}),
+            )
+            for label, name, params in methods:
+                strategy = strategies.create(name, random_state=seed, **params)
+                tic = time.perf_counter()
+                strategy.fit(train, encoder)  # probe's embeddings are computed here, uncached
+                fit_seconds = time.perf_counter() - tic
+                predicted = np.array(train.classes, dtype=object)[
+                    strategy.predict_proba(test_set.items).argmax(axis=1)
+                ]
+                rows.append(
+                    dict(
+                        task="finetune",
+                        k=k,
+                        seed=seed,
+                        method=label,
+                        accuracy=float((predicted == test_labels).mean()),
+                        fit_seconds=fit_seconds,
+                    )
+                )
+                print(json.dumps(rows[-1]), flush=True)
+    return {"task": "finetune", "n_test": len(test_items), "rows": rows, "machine": machine()}
 
 
 def few_shot(task: str, seeds=(0, 1, 2)) -> dict:
@@ -228,6 +270,43 @@ def speed() -> dict:
     return result
 
 
+def cache() -> dict:
+    """The embedding stage alone: 5,000 images embedded in a new process, then again."""
+    from PIL import Image
+
+    data = dict(np.load(DATA / "fashion_mnist.npz"))
+    result = {"machine": machine()}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "images"
+        root.mkdir()
+        for i in sample_per_class(data["y_train"], 500, seed=0):
+            Image.fromarray(data["x_train"][i]).save(root / f"{i}.png")
+        script = (
+            "import sys; from smallfit import backbones; from smallfit.data import read_source; "
+            "backbones.create('efficientnet_lite0').embed(read_source(sys.argv[1], "
+            "labeled=False).items)"
+        )
+        env = {**os.environ, "SMALLFIT_CACHE": str(Path(tmp) / "cache"), "SMALLFIT_QUIET": "1"}
+        startup = timed(
+            [
+                sys.executable,
+                "-c",
+                "import smallfit.backbones as b; b.create('efficientnet_lite0')",
+            ],
+            env,
+        )[0]
+        first = timed([sys.executable, "-c", script, str(root)], env)[0]
+        second = timed([sys.executable, "-c", script, str(root)], env)[0]
+    result["embed_5000"] = {
+        "first_seconds": first,
+        "second_seconds": second,
+        "speedup": first / second,
+        "process_startup_seconds": startup,
+    }
+    print(json.dumps(result), flush=True)
+    return result
+
+
 def timed(command: list[str], env: dict) -> tuple[float, float]:
     """Wall seconds and the child's peak resident memory (MB) of one command."""
     tic = time.perf_counter()
@@ -248,10 +327,11 @@ def machine() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("task", choices=["fashion", "r8", "speed"])
+    parser.add_argument("task", choices=["fashion", "r8", "speed", "cache", "finetune"])
     args = parser.parse_args()
     os.environ.setdefault("SMALLFIT_QUIET", "1")
-    result = speed() if args.task == "speed" else few_shot(args.task)
+    tasks = {"speed": speed, "cache": cache, "finetune": finetune}
+    result = tasks[args.task]() if args.task in tasks else few_shot(args.task)
     result["command"] = f"python benchmarks/run.py {args.task}"
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{args.task}.json").write_text(json.dumps(result, indent=2))

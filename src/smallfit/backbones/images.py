@@ -11,6 +11,7 @@ import timm
 import torch
 from torchvision.transforms import v2
 
+from smallfit.augment import image_augmentation, image_erasing
 from smallfit.backbones.base import Encoder, weights_digest
 from smallfit.data.images import load_image
 from smallfit.errors import SmallfitError
@@ -37,27 +38,31 @@ class TimmImageEncoder(Encoder):
         self.mean, self.std = tuple(mean), tuple(std)
         self.weights_id = weights_id
 
-    def transform(self, train: bool = False) -> v2.Compose:
-        """Evaluation preprocessing (training augmentation arrives with fine-tuning)."""
+    def transform(self, train: bool = False, augment: str = "light") -> v2.Compose:
+        """Preprocessing; with `train`, an augmentation preset replaces the fixed crop."""
+        resize = [
+            v2.Resize(
+                int(self.size / 0.875), interpolation=v2.InterpolationMode.BICUBIC, antialias=True
+            ),
+        ]
+        crop = image_augmentation(augment, self.size) if train else []
+        crop = crop or [v2.CenterCrop(self.size)]
         return v2.Compose(
             [
                 v2.PILToTensor(),
-                v2.Resize(
-                    int(self.size / 0.875),
-                    interpolation=v2.InterpolationMode.BICUBIC,
-                    antialias=True,
-                ),
-                v2.CenterCrop(self.size),
+                *resize,
+                *crop,
                 v2.ToDtype(torch.float32, scale=True),
                 v2.Normalize(self.mean, self.std),
+                *(image_erasing(augment) if train else []),
             ]
         )
 
     def identity(self) -> str:
         return f"timm|{self.name}|{self.weights_id}|{self.size}|{self.mean}|{self.std}|bicubic0.875"
 
-    def _prepare(self, items) -> torch.Tensor:
-        transform = self.transform(train=False)
+    def _prepare(self, items, transform=None) -> torch.Tensor:
+        transform = transform or self.transform(train=False)
         batch = torch.stack([transform(load_image(item)) for item in items])
         return batch.contiguous(memory_format=torch.channels_last)
 

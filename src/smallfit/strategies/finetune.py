@@ -5,6 +5,8 @@ frozen, then unfreeze the top layer group, then the next, each stage with a one-
 schedule and discriminative learning rates. The frozen lower part never changes, so
 its output is computed once per image and every epoch trains only the upper part on
 those cached activations (on a CPU this is what makes fine-tuning affordable).
+Augmentation therefore comes as a fixed set of `copies` augmented versions of each
+training image, computed once like the originals.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class FineTune(Strategy):
 
     unfreeze="gradual": head first, then one more group per stage (default);
     "top": head and the top groups together; "head": the head only, on the body's maps.
+    `augment` (none, light, medium, strong) with `copies` augmented versions per image.
     """
 
     name = "finetune"
@@ -60,6 +63,8 @@ class FineTune(Strategy):
         loss: str = "ce",
         dropout: float = 0.2,
         batch_size: int = 16,
+        augment: str = "light",
+        copies: int = 4,
         random_state: int = 0,
     ):
         self.unfreeze = unfreeze
@@ -70,6 +75,8 @@ class FineTune(Strategy):
         self.loss = loss
         self.dropout = dropout
         self.batch_size = batch_size
+        self.augment = augment
+        self.copies = copies
         self.random_state = random_state
 
     def _build(self, encoder, n_classes: int) -> tuple[int, FrozenNormSequential]:
@@ -89,13 +96,13 @@ class FineTune(Strategy):
         )
         return split, upper
 
-    def _lower(self, items, description: str) -> torch.Tensor:
+    def _lower(self, items, description: str, transform=None) -> torch.Tensor:
         """Output of the frozen lower groups for every item (computed once, batched)."""
         groups = self.encoder_.layer_groups()[: self.split_]
         outputs = []
         with progress_bar(len(items), description) as advance:
             for start in range(0, len(items), self.batch_size):
-                batch = self.encoder_._prepare(items[start : start + self.batch_size])
+                batch = self.encoder_._prepare(items[start : start + self.batch_size], transform)
                 with torch.inference_mode():
                     for group in groups:
                         batch = group(batch)
@@ -110,8 +117,22 @@ class FineTune(Strategy):
         y = torch.from_numpy(dataset.y)
         fit_part, val_part = stratified_holdout(dataset.y, 0.2, self.random_state)
         validation = (x[val_part], y[val_part]) if len(val_part) else None
-        if validation is not None:
-            x, y = x[fit_part], y[fit_part]
+        if validation is None:
+            fit_part = np.arange(len(dataset))
+        xs, ys = [x[fit_part]], [y[fit_part]]
+        if self.augment != "none":
+            augmented = encoder.transform(train=True, augment=self.augment)
+            for copy_index in range(self.copies):
+                torch.manual_seed(self.random_state * 1000 + copy_index)  # repeatable copies
+                xs.append(
+                    self._lower(
+                        [dataset.items[i] for i in fit_part],
+                        f"Augmented copy {copy_index + 1}/{self.copies}",
+                        augmented,
+                    )
+                )
+                ys.append(y[fit_part])
+        x, y = torch.cat(xs), torch.cat(ys)
         blocks = list(self.upper_.children())[: self.top_groups]
         head = nn.Sequential(*list(self.upper_.children())[self.top_groups :])
         stages = {"gradual": range(self.top_groups + 1), "top": [self.top_groups], "head": [0]}

@@ -1,0 +1,36 @@
+"""Augmentation presets (torchvision.transforms.v2), applied before an encoder's resizing."""
+
+from __future__ import annotations
+
+from torchvision.transforms import v2
+
+IMAGE_PRESETS = ("none", "light", "medium", "strong")
+
+
+def image_augmentation(preset: str, size: int) -> list:
+    """Random transforms on a uint8 image tensor, producing a `size` x `size` crop.
+
+    light: random resized crop (80-100% of the area) and horizontal flips;
+    medium: also small rotations and colour jitter; strong: TrivialAugment and erasing.
+    """
+    if preset not in IMAGE_PRESETS:
+        raise ValueError(f"Unknown augmentation {preset!r}; choose from {IMAGE_PRESETS}.")
+    if preset == "none":
+        return []
+    crop = v2.RandomResizedCrop(
+        size,
+        scale=(0.8 if preset == "light" else 0.6, 1.0),
+        interpolation=v2.InterpolationMode.BICUBIC,
+        antialias=True,
+    )
+    steps = [crop, v2.RandomHorizontalFlip()]
+    if preset in ("medium", "strong"):
+        steps += [v2.RandomRotation(10), v2.ColorJitter(0.2, 0.2, 0.2)]
+    if preset == "strong":
+        steps += [v2.TrivialAugmentWide()]
+    return steps
+
+
+def image_erasing(preset: str) -> list:
+    """Random erasing works on the normalised float tensor, so it comes last."""
+    return [v2.RandomErasing(p=0.25)] if preset == "strong" else []
