@@ -104,7 +104,10 @@ def _print_metrics(metrics: dict, title: str) -> None:
     )
 
 
-@app.command()
+@app.command(
+    epilog="Examples:  smallfit fit photos/ --out model/   |   smallfit fit reviews.csv "
+    "--text-column review --label-column stars --out model/"
+)
 def fit(
     data: Annotated[
         Path,
@@ -176,7 +179,7 @@ def _read_descriptions(path: Path) -> dict:
     return {str(k): v for k, v in descriptions.items()}
 
 
-@app.command()
+@app.command(epilog="Example:  smallfit predict model/ new_photos/ --output preds.csv")
 def predict(
     model_dir: Annotated[Path, typer.Argument(help="A model directory written by fit.")],
     data: Annotated[
@@ -211,7 +214,7 @@ def write_predictions(path: Path, dataset, classes: list, proba: np.ndarray) -> 
             writer.writerow([item, classes[best], f"{row[best]:.6f}", *[f"{p:.6f}" for p in row]])
 
 
-@app.command()
+@app.command(epilog="Example:  smallfit evaluate model/ holdout/ --output metrics.json")
 def evaluate(
     model_dir: Annotated[Path, typer.Argument(help="A model directory written by fit.")],
     data: Annotated[

@@ -175,11 +175,10 @@ def _with_labels(dataset: Dataset, y: Any) -> Dataset:
         return dataset
     labels = list(y.tolist() if hasattr(y, "tolist") else y)
     check_no_missing_labels(labels, dataset.names, dataset.source)
-    dataset.labels = np.array(labels, dtype=object)
     return Dataset(
         items=dataset.items,
         modality=dataset.modality,
-        labels=dataset.labels,
+        labels=np.array(labels, dtype=object),
         names=dataset.names,
         source=dataset.source,
     )
