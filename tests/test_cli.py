@@ -172,3 +172,12 @@ def test_demo_runs_end_to_end(tmp_path):
     assert holdout["n_items"] == 100 and holdout["accuracy"]["value"] >= 0.6
     assert len((out / "predictions.csv").read_text().splitlines()) == 101
     assert "Cross-validated accuracy" in output
+
+
+def test_finetune_cross_validates_once_not_repeatedly(image_folder, tmp_path):
+    out = tmp_path / "ft"
+    code, output = run("fit", image_folder, "--out", out, "--strategy", "finetune")
+    assert code == 0, output
+    record = json.loads((out / "model.json").read_text())
+    assert record["settings"]["repeats"] == 1 and record["strategy"]["name"] == "finetune"
+    assert record["metrics"]["n_items"] == 18

@@ -99,7 +99,10 @@ def fit_dataset(
     leaderboard, probas_by_label = [], {}
     splits = None
     if estimate:
-        splits = make_splits(dataset.y, folds=folds, loocv=loocv, random_state=seed)
+        costly = any(type(strategies.create(c.strategy)).trains_body for c in candidates)
+        splits = make_splits(
+            dataset.y, folds=folds, repeats=1 if costly else None, loocv=loocv, random_state=seed
+        )
         for candidate in candidates:
             model, encoder = build(candidate, seed)
             tic = time.perf_counter()

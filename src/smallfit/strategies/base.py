@@ -23,6 +23,9 @@ class Strategy(BaseEstimator):
     # The encoder this strategy needs per modality when it is not the user's backbone
     # (the no-transfer baseline uses raw pixels, or none at all for TF-IDF).
     fixed_backbone: ClassVar[dict[str, str | None]] = {}
+    # Strategies that train the encoder's body cost seconds to minutes per fit, so
+    # their cross-validation runs one k-fold pass instead of repeating it.
+    trains_body: ClassVar[bool] = False
 
     def fit(self, dataset: Dataset, encoder: Encoder | None) -> Strategy:
         raise NotImplementedError

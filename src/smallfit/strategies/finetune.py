@@ -52,6 +52,7 @@ class FineTune(Strategy):
 
     name = "finetune"
     modalities = ("image",)
+    trains_body = True
 
     def __init__(
         self,
