@@ -99,6 +99,12 @@ def speed_section(result: dict) -> list[str]:
     return lines + [""]
 
 
+def losses_section(result: dict) -> list[str]:
+    lines = finetune_section(result)
+    lines[0] = "## Cosine loss against cross-entropy, 10 per class (Fashion-MNIST)"
+    return lines
+
+
 def finetune_section(result: dict) -> list[str]:
     by = defaultdict(list)
     for r in result["rows"]:
@@ -140,7 +146,7 @@ def main() -> None:
         "`python benchmarks/fetch_data.py`; tables: `python benchmarks/report.py`.",
         "",
     ]
-    for name in ("fashion", "r8", "speed", "cache", "finetune"):
+    for name in ("fashion", "r8", "speed", "cache", "finetune", "losses"):
         path = HERE / "results" / f"{name}.json"
         if path.exists():
             result = json.loads(path.read_text())

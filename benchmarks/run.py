@@ -6,6 +6,7 @@
     python benchmarks/run.py speed     # embedding throughput, fit speed-up from the cache, memory
     python benchmarks/run.py cache     # the embedding stage alone, first run against cached
     python benchmarks/run.py finetune  # Fashion-MNIST 20/50 per class: finetune against probe
+    python benchmarks/run.py losses    # 10 per class: cosine loss against cross-entropy
 
 Each writes benchmarks/results/<task>.json; `python benchmarks/report.py` turns them
 into benchmarks/RESULTS.md. Training examples are drawn per class with a fixed seed
@@ -108,6 +109,48 @@ def finetune(seeds=(0, 1, 2)) -> dict:
                 )
                 print(json.dumps(rows[-1]), flush=True)
     return {"task": "finetune", "n_test": len(test_items), "rows": rows, "machine": machine()}
+
+
+def losses(seeds=(0, 1, 2)) -> dict:
+    """Fashion-MNIST 10 per class: cosine loss against cross-entropy, from scratch and on a
+    frozen encoder (issue 3; Barz & Denzler 2020)."""
+    from smallfit import backbones, strategies
+    from smallfit.data import from_python
+
+    train_items, train_labels, test_items, test_labels, _, _ = fashion()
+    test_set = from_python(test_items)
+    methods = {
+        "scratch, cosine": ("scratch", {"loss": "cosine"}),
+        "scratch, cross-entropy": ("scratch", {"loss": "ce"}),
+        "frozen probe (torch head), cosine": ("probe", {"head": "torch", "loss": "cosine"}),
+        "frozen probe (torch head), cross-entropy": ("probe", {"head": "torch", "loss": "ce"}),
+        "frozen probe (logistic regression)": ("probe", {}),
+    }
+    rows = []
+    for seed in seeds:
+        index = sample_per_class(train_labels, 10, seed)
+        train = from_python([train_items[i] for i in index], train_labels[index])
+        for label, (name, params) in methods.items():
+            strategy = strategies.create(name, random_state=seed, **params)
+            used = strategy.fixed_backbone.get("image", "efficientnet_lite0")
+            tic = time.perf_counter()
+            strategy.fit(train, backbones.create(used))
+            fit_seconds = time.perf_counter() - tic
+            predicted = np.array(train.classes, dtype=object)[
+                strategy.predict_proba(test_set.items).argmax(axis=1)
+            ]
+            rows.append(
+                dict(
+                    task="losses",
+                    k=10,
+                    seed=seed,
+                    method=label,
+                    accuracy=float((predicted == test_labels).mean()),
+                    fit_seconds=fit_seconds,
+                )
+            )
+            print(json.dumps(rows[-1]), flush=True)
+    return {"task": "losses", "n_test": len(test_items), "rows": rows, "machine": machine()}
 
 
 def few_shot(task: str, seeds=(0, 1, 2)) -> dict:
@@ -327,10 +370,10 @@ def machine() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("task", choices=["fashion", "r8", "speed", "cache", "finetune"])
+    parser.add_argument("task", choices=["fashion", "r8", "speed", "cache", "finetune", "losses"])
     args = parser.parse_args()
     os.environ.setdefault("SMALLFIT_QUIET", "1")
-    tasks = {"speed": speed, "cache": cache, "finetune": finetune}
+    tasks = {"speed": speed, "cache": cache, "finetune": finetune, "losses": losses}
     result = tasks[args.task]() if args.task in tasks else few_shot(args.task)
     result["command"] = f"python benchmarks/run.py {args.task}"
     RESULTS.mkdir(exist_ok=True)

@@ -20,6 +20,7 @@ CASES = [
     ("zeroshot", {}, "text"),
     ("classic", {}, "image"),
     ("classic", {}, "text"),
+    ("scratch", {"epochs": 30}, "image"),
 ]
 
 

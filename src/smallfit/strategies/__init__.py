@@ -5,6 +5,7 @@ from smallfit.strategies import (  # noqa: F401 - importing registers them
     finetune,
     probe,
     prototype,
+    scratch,
     zeroshot,
 )
 from smallfit.strategies.base import Strategy

@@ -144,7 +144,9 @@ def train(
                     waited += 1
             history.append(record)
             advance()
-            if validation is not None and waited >= settings.patience:
+            # no stopping while the learning rate still warms up: early epochs are noisy
+            warmed_up = epoch + 1 >= settings.warmup * settings.epochs + settings.patience
+            if validation is not None and waited >= settings.patience and warmed_up:
                 break
     if best_state is not None:
         model.load_state_dict(best_state)
