@@ -154,6 +154,7 @@ def main() -> None:
                 "speed": speed_section,
                 "cache": cache_section,
                 "finetune": finetune_section,
+                "losses": losses_section,
             }
             lines += sections.get(name, few_shot_section)(result)
     (HERE / "RESULTS.md").write_text("\n".join(lines))
