@@ -113,7 +113,8 @@ def finetune_section(result: dict) -> list[str]:
         "## Fine-tuning against the frozen probe (Fashion-MNIST, efficientnet_lite0)",
         "",
         f"`{result['command']}` — test set of {result['n_test']} images; accuracy mean ± "
-        "std over 3 seeds; fit seconds include computing features from the images.",
+        "std over 3 seeds. Fit seconds: finetune and scratch include running the network on "
+        "every image; the probes read embeddings already in the cache.",
         "",
         "| per class | method | accuracy | fit seconds |",
         "|---|---|---|---|",
