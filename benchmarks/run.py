@@ -7,6 +7,7 @@
     python benchmarks/run.py cache     # the embedding stage alone, first run against cached
     python benchmarks/run.py finetune  # Fashion-MNIST 20/50 per class: finetune against probe
     python benchmarks/run.py losses    # 10 per class: cosine loss against cross-entropy
+    python benchmarks/run.py bf16      # bf16 autocast: embedding speed and accuracy cost
 
 Each writes benchmarks/results/<task>.json; `python benchmarks/report.py` turns them
 into benchmarks/RESULTS.md. Training examples are drawn per class with a fixed seed
@@ -151,6 +152,71 @@ def losses(seeds=(0, 1, 2)) -> dict:
             )
             print(json.dumps(rows[-1]), flush=True)
     return {"task": "losses", "n_test": len(test_items), "rows": rows, "machine": machine()}
+
+
+def bf16(seeds=(0, 1, 2)) -> dict:
+    """bf16 autocast on this CPU: embedding speed, agreement with fp32, and what it does to
+    a 10-per-class probe's test accuracy (issue 3 asks to measure before any default)."""
+    import torch
+
+    from smallfit import backbones
+    from smallfit.strategies.base import normalise
+    from smallfit.strategies.heads import LogisticHead
+
+    train_items, train_labels, test_items, test_labels, _, _ = fashion()
+    encoder = backbones.create("efficientnet_lite0")
+    index = np.concatenate([sample_per_class(train_labels, 10, s) for s in seeds])
+    items = [train_items[i] for i in index] + test_items
+    batches = [encoder._prepare(items[i : i + 32]) for i in range(0, len(items), 32)]
+    features, speed = {}, {}
+    for precision in ("fp32", "bf16"):
+        with (
+            torch.inference_mode(),
+            torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"),
+        ):
+            encoder._forward(batches[0])
+            tic = time.perf_counter()
+            features[precision] = torch.cat([encoder._forward(b).float() for b in batches]).numpy()
+            speed[precision] = len(items) / (time.perf_counter() - tic)
+    a, b = normalise(features["fp32"]), normalise(features["bf16"])
+    result = {
+        "images_per_s": speed,
+        "speedup": speed["bf16"] / speed["fp32"],
+        "cosine_fp32_bf16_min": float((a * b).sum(1).min()),
+        "cosine_fp32_bf16_mean": float((a * b).sum(1).mean()),
+        "accuracy": {},
+    }
+    n_train = 100
+    test_y = np.array(test_labels)
+    for precision, feats in features.items():
+        accuracies = []
+        for s in range(len(seeds)):
+            rows = slice(s * n_train, (s + 1) * n_train)
+            labels = train_labels[index[rows]]
+            classes = sorted(set(labels))
+            y = np.array([classes.index(v) for v in labels])
+            head = LogisticHead("balanced", s).fit(normalise(feats[rows]), y, len(classes))
+            test_features = normalise(feats[len(seeds) * n_train :])
+            predicted = np.array(classes)[head.predict_proba(test_features).argmax(1)]
+            accuracies.append(float((predicted == test_y).mean()))
+        result["accuracy"][precision] = accuracies
+    print(json.dumps(result), flush=True)
+    return {
+        "task": "bf16",
+        **result,
+        "machine": machine(),
+        "n_test": len(test_items),
+        "cpu_flags": cpu_flags(),
+    }
+
+
+def cpu_flags() -> list[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return []
+    wanted = {"avx2", "avx512f", "avx512_bf16", "amx_bf16"}
+    return sorted(wanted & set(text.split()))
 
 
 def few_shot(task: str, seeds=(0, 1, 2)) -> dict:
@@ -370,10 +436,12 @@ def machine() -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("task", choices=["fashion", "r8", "speed", "cache", "finetune", "losses"])
+    parser.add_argument(
+        "task", choices=["fashion", "r8", "speed", "cache", "finetune", "losses", "bf16"]
+    )
     args = parser.parse_args()
     os.environ.setdefault("SMALLFIT_QUIET", "1")
-    tasks = {"speed": speed, "cache": cache, "finetune": finetune, "losses": losses}
+    tasks = {"speed": speed, "cache": cache, "finetune": finetune, "losses": losses, "bf16": bf16}
     result = tasks[args.task]() if args.task in tasks else few_shot(args.task)
     result["command"] = f"python benchmarks/run.py {args.task}"
     RESULTS.mkdir(exist_ok=True)
