@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from smallfit import backbones
@@ -66,3 +67,31 @@ def test_unknown_backbone_names_the_known_ones():
 
     with pytest.raises(SmallfitError, match="efficientnet_lite0"):
         backbones.create("resnet9000")
+
+
+def test_precision_is_part_of_the_cache_identity(monkeypatch):
+    from smallfit.backbones.images import embedding_precision
+
+    monkeypatch.setenv("SMALLFIT_PRECISION", "fp32")
+    assert embedding_precision() == "fp32"
+    monkeypatch.setenv("SMALLFIT_PRECISION", "bf16")
+    assert embedding_precision() == "bf16"
+    encoder = backbones.create("efficientnet_lite0")
+    ids = set()
+    for precision in ("fp32", "bf16"):
+        monkeypatch.setattr(encoder, "precision", precision)
+        ids.add(encoder.cache_id)
+    assert len(ids) == 2
+
+
+def test_bf16_embeddings_agree_with_fp32(monkeypatch, image_folder):
+    paths = sorted(image_folder.rglob("*.png"))[:4]
+    encoder = backbones.create("efficientnet_lite0")
+    batch = encoder._prepare(paths)
+    vectors = {}
+    for precision in ("fp32", "bf16"):
+        monkeypatch.setattr(encoder, "precision", precision)
+        with torch.inference_mode():
+            vectors[precision] = encoder._forward(batch).numpy()
+    a, b = (v / np.linalg.norm(v, axis=1, keepdims=True) for v in vectors.values())
+    assert (a * b).sum(axis=1).min() > 0.98

@@ -93,8 +93,7 @@ class Model:
             "format_version": FORMAT_VERSION,
             "modality": self.modality,
             "classes": self.classes,
-            "backbone": self.backbone
-            and {"name": self.backbone, "id": backbones.create(self.backbone).cache_id},
+            "backbone": self.backbone and backbone_record(backbones.create(self.backbone)),
             "strategy": {
                 "name": self.strategy.name,
                 "params": self.strategy.get_params(),
@@ -154,7 +153,7 @@ def load(directory: str | Path) -> Model:
     encoder = None
     if record["backbone"]:
         encoder = backbones.create(record["backbone"]["name"])
-        if encoder.cache_id != record["backbone"]["id"]:
+        if getattr(encoder, "weights_id", None) != record["backbone"].get("weights"):
             warnings.warn(
                 f"The installed {encoder.name} weights differ from those this model was trained "
                 "with; predictions may differ.",
@@ -174,6 +173,16 @@ def load(directory: str | Path) -> Model:
         record["classes"],
         info,
     )
+
+
+def backbone_record(encoder) -> dict:
+    """What model.json says of the encoder: name, cache identity, weights and precision."""
+    return {
+        "name": encoder.name,
+        "id": encoder.cache_id,
+        "weights": getattr(encoder, "weights_id", None),
+        "precision": getattr(encoder, "precision", "fp32"),
+    }
 
 
 def _json_default(value):
