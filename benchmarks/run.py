@@ -170,13 +170,11 @@ def bf16(seeds=(0, 1, 2)) -> dict:
     batches = [encoder._prepare(items[i : i + 32]) for i in range(0, len(items), 32)]
     features, speed = {}, {}
     for precision in ("fp32", "bf16"):
-        with (
-            torch.inference_mode(),
-            torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"),
-        ):
+        encoder.precision = precision  # the switch embed() uses (autocast inside _forward)
+        with torch.inference_mode():
             encoder._forward(batches[0])
             tic = time.perf_counter()
-            features[precision] = torch.cat([encoder._forward(b).float() for b in batches]).numpy()
+            features[precision] = torch.cat([encoder._forward(b) for b in batches]).numpy()
             speed[precision] = len(items) / (time.perf_counter() - tic)
     a, b = normalise(features["fp32"]), normalise(features["bf16"])
     result = {
