@@ -121,3 +121,30 @@ def test_schedules_run_for_any_number_of_steps(schedule, steps):
     assert max(rates) <= 0.1 + 1e-9 and min(rates) > 0
     if schedule != "constant" and steps >= 10:
         assert rates[-1] < 0.05  # annealed by the end
+
+
+def test_lr_finder_suggests_a_workable_rate_and_restores_weights():
+    from smallfit.train.loop import find_lr
+
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(200, 5, generator=generator)
+    y = (x[:, 0] + x[:, 1] > 0).long()
+    torch.manual_seed(0)
+    model = nn.Linear(5, 2)
+    before = model.weight.detach().clone()
+    suggestion, curve = find_lr(model, [model], x, y, TrainSettings(batch_size=32))
+    torch.testing.assert_close(model.weight, before, rtol=0, atol=0)
+    assert 1e-4 <= suggestion <= 1.0
+    rates = [rate for rate, _ in curve]
+    assert rates == sorted(rates) and len(curve) >= 20
+    train(model, [model], x, y, TrainSettings(epochs=10, lr=suggestion))
+    with torch.no_grad():
+        assert (model(x).argmax(1) == y).float().mean() > 0.9
+
+
+def test_finetune_can_choose_its_rate_with_the_range_test(image_folder):
+    dataset = read_source(image_folder, labeled=True)
+    strategy = FineTune(lr="auto", epochs=2, top_groups=1, augment="none")
+    strategy.fit(dataset, backbones.create("efficientnet_lite0"))
+    rates = [rate for rate, _ in strategy.lr_curve_]
+    assert rates[0] <= strategy.lr_ * 10 <= rates[-1]

@@ -21,7 +21,13 @@ from smallfit.errors import SmallfitError
 from smallfit.progress import progress_bar
 from smallfit.strategies.base import Strategy
 from smallfit.strategies.registry import register
-from smallfit.train.loop import TrainSettings, stratified_holdout, train
+from smallfit.train.loop import (
+    TrainSettings,
+    find_lr,
+    find_lr_suggestion,
+    stratified_holdout,
+    train,
+)
 from smallfit.train.losses import probabilities
 
 UNFREEZE = ("gradual", "top", "head")
@@ -47,6 +53,7 @@ class FineTune(Strategy):
 
     unfreeze="gradual": head first, then one more group per stage (default);
     "top": head and the top groups together; "head": the head only, on the body's maps.
+    lr="auto" picks the head's rate with a learning-rate range test (train.loop.find_lr).
     `augment` (none, light, medium, strong) with `copies` augmented versions per image.
     """
 
@@ -59,7 +66,7 @@ class FineTune(Strategy):
         unfreeze: str = "gradual",
         top_groups: int = 2,
         epochs: int = 8,
-        lr: float = 3e-3,
+        lr: float | str = 3e-3,
         layer_decay: float = 0.5,
         loss: str = "ce",
         dropout: float = 0.2,
@@ -136,6 +143,7 @@ class FineTune(Strategy):
         x, y = torch.cat(xs), torch.cat(ys)
         blocks = list(self.upper_.children())[: self.top_groups]
         head = nn.Sequential(*list(self.upper_.children())[self.top_groups :])
+        self.lr_ = self._initial_rate(head, x, y) if self.lr == "auto" else float(self.lr)
         stages = {"gradual": range(self.top_groups + 1), "top": [self.top_groups], "head": [0]}
         self.history_ = []
         for stage in stages[self.unfreeze]:
@@ -148,7 +156,7 @@ class FineTune(Strategy):
             settings = TrainSettings(
                 epochs=self.epochs,
                 batch_size=self.batch_size,
-                lr=self.lr if stage == 0 else self.lr / 2,
+                lr=self.lr_ if stage == 0 else self.lr_ / 2,
                 layer_decay=self.layer_decay,
                 loss=self.loss,
                 seed=self.random_state + stage,
@@ -165,6 +173,16 @@ class FineTune(Strategy):
         for parameter in self.upper_.parameters():
             parameter.requires_grad = False
         return self
+
+    def _initial_rate(self, head: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+        """lr="auto": a learning-rate range test on the head with the body frozen."""
+        for parameter in self.upper_.parameters():
+            parameter.requires_grad = False
+        for parameter in head.parameters():
+            parameter.requires_grad = True
+        settings = TrainSettings(batch_size=self.batch_size, loss=self.loss, seed=self.random_state)
+        self.lr_curve_ = find_lr(self.upper_, [head], x, y, settings)[1]
+        return find_lr_suggestion(self.lr_curve_)
 
     def predict_proba(self, items) -> np.ndarray:
         x = self._lower(list(items), "Predicting")

@@ -175,3 +175,51 @@ def stratified_holdout(y: np.ndarray, fraction: float, seed: int) -> tuple[np.nd
         validation += members[:take].tolist()
         train += members[take:].tolist()
     return np.sort(np.array(train, dtype=np.int64)), np.sort(np.array(validation, dtype=np.int64))
+
+
+def find_lr(
+    model: nn.Module,
+    groups: list[nn.Module],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    settings: TrainSettings,
+    start: float = 1e-6,
+    end: float = 1.0,
+    steps: int = 60,
+) -> tuple[float, list[tuple[float, float]]]:
+    """Learning-rate range test (Smith 2017): raise the rate exponentially over `steps`
+    mini-batches, record the smoothed loss, and suggest a tenth of the rate at its minimum.
+
+    The model's weights are restored afterwards. Returns (suggestion, [(lr, loss), ...]).
+    """
+    initial = copy.deepcopy(model.state_dict())
+    probe = TrainSettings(**{**settings.__dict__, "lr": 1.0})
+    optimizer = make_optimizer(parameter_groups(groups, probe), probe)
+    multipliers = [g["lr"] for g in optimizer.param_groups]  # discriminative ratios
+    generator = torch.Generator().manual_seed(settings.seed)
+    factor = (end / start) ** (1 / max(steps - 1, 1))
+    curve: list[tuple[float, float]] = []
+    smoothed, best = 0.0, math.inf
+    model.train()
+    for step in range(steps):
+        rate = start * factor**step
+        for group, multiplier in zip(optimizer.param_groups, multipliers, strict=True):
+            group["lr"] = rate * multiplier
+        batch = torch.randint(0, len(x), (min(settings.batch_size, len(x)),), generator=generator)
+        loss = classification_loss(model(x[batch]), y[batch], settings.loss)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        smoothed = 0.8 * smoothed + 0.2 * loss.item() if step else loss.item()
+        curve.append((rate, smoothed))
+        best = min(best, smoothed)
+        if not math.isfinite(smoothed) or smoothed > 4 * best:
+            break
+    model.load_state_dict(initial)
+    model.eval()
+    return find_lr_suggestion(curve), curve
+
+
+def find_lr_suggestion(curve: list[tuple[float, float]]) -> float:
+    """A tenth of the rate where the smoothed loss was lowest: fast, yet short of divergence."""
+    return min(curve, key=lambda point: point[1])[0] / 10
