@@ -6,6 +6,7 @@
     python benchmarks/run.py speed     # embedding throughput, fit speed-up from the cache, memory
     python benchmarks/run.py cache     # the embedding stage alone, first run against cached
     python benchmarks/run.py finetune  # Fashion-MNIST 20/50 per class: finetune against probe
+    python benchmarks/run.py finetune_text  # Reuters R8 16/64 per class: finetune against probe
     python benchmarks/run.py losses    # 10 per class: cosine loss against cross-entropy
     python benchmarks/run.py bf16      # bf16 autocast: embedding speed and accuracy cost
 
@@ -72,26 +73,27 @@ def r8():
     )
 
 
-def finetune(seeds=(0, 1, 2)) -> dict:
-    """Fashion-MNIST 20 and 50 per class: fine-tuning against the frozen probe (issue 3)."""
+def compare(task: str, dataset, ks, methods: dict, seeds) -> dict:
+    """Fit each method on k examples per class (seeded samples), score on the fixed test set.
+
+    `methods` maps a label to (strategy name, parameters); every strategy runs on its own
+    fixed backbone or the modality's default encoder, shared (and cached) across runs.
+    """
     from smallfit import backbones, strategies
     from smallfit.data import from_python
 
-    train_items, train_labels, test_items, test_labels, _, _ = fashion()
+    train_items, train_labels, test_items, test_labels, _, modality = dataset()
     test_set = from_python(test_items)
-    encoder = backbones.create("efficientnet_lite0")
+    encoders: dict = {}
     rows = []
-    for k in (20, 50):
+    for k in ks:
         for seed in seeds:
             index = sample_per_class(train_labels, k, seed)
             train = from_python([train_items[i] for i in index], train_labels[index])
-            methods = (
-                ("probe (logreg)", "probe", {}),
-                ("finetune (gradual, no augmentation)", "finetune", {"augment": "none"}),
-                ("finetune (gradual, light augmentation x4)", "finetune", {}),
-            )
-            for label, name, params in methods:
+            for label, (name, params) in methods.items():
                 strategy = strategies.create(name, random_state=seed, **params)
+                used = strategy.fixed_backbone.get(modality, backbones.DEFAULTS[modality])
+                encoder = encoders.setdefault(used, backbones.create(used) if used else None)
                 tic = time.perf_counter()
                 strategy.fit(train, encoder)  # probe's embeddings are computed here, uncached
                 fit_seconds = time.perf_counter() - tic
@@ -100,26 +102,41 @@ def finetune(seeds=(0, 1, 2)) -> dict:
                 ]
                 rows.append(
                     dict(
-                        task="finetune",
+                        task=task,
                         k=k,
                         seed=seed,
                         method=label,
                         accuracy=float((predicted == test_labels).mean()),
+                        balanced_accuracy=balanced(test_labels, predicted),
                         fit_seconds=fit_seconds,
                     )
                 )
                 print(json.dumps(rows[-1]), flush=True)
-    return {"task": "finetune", "n_test": len(test_items), "rows": rows, "machine": machine()}
+    return {"task": task, "n_test": len(test_items), "rows": rows, "machine": machine()}
+
+
+def finetune(seeds=(0, 1, 2)) -> dict:
+    """Fashion-MNIST 20 and 50 per class: fine-tuning against the frozen probe (issue 3)."""
+    methods = {
+        "probe (logreg)": ("probe", {}),
+        "finetune (gradual, no augmentation)": ("finetune", {"augment": "none"}),
+        "finetune (gradual, light augmentation x4)": ("finetune", {}),
+    }
+    return compare("finetune", fashion, (20, 50), methods, seeds)
+
+
+def finetune_text(seeds=(0, 1, 2)) -> dict:
+    """Reuters R8 16 and 64 per class: MiniLM fine-tuning against the frozen probe (issue 3)."""
+    methods = {
+        "probe (logreg)": ("probe", {}),
+        "finetune (gradual, top 2 layers)": ("finetune", {}),
+    }
+    return compare("finetune_text", r8, (16, 64), methods, seeds)
 
 
 def losses(seeds=(0, 1, 2)) -> dict:
     """Fashion-MNIST 10 per class: cosine loss against cross-entropy, from scratch and on a
     frozen encoder (issue 3; Barz & Denzler 2020)."""
-    from smallfit import backbones, strategies
-    from smallfit.data import from_python
-
-    train_items, train_labels, test_items, test_labels, _, _ = fashion()
-    test_set = from_python(test_items)
     methods = {
         "scratch, cosine": ("scratch", {"loss": "cosine"}),
         "scratch, cross-entropy": ("scratch", {"loss": "ce"}),
@@ -127,31 +144,7 @@ def losses(seeds=(0, 1, 2)) -> dict:
         "frozen probe (torch head), cross-entropy": ("probe", {"head": "torch", "loss": "ce"}),
         "frozen probe (logistic regression)": ("probe", {}),
     }
-    rows = []
-    for seed in seeds:
-        index = sample_per_class(train_labels, 10, seed)
-        train = from_python([train_items[i] for i in index], train_labels[index])
-        for label, (name, params) in methods.items():
-            strategy = strategies.create(name, random_state=seed, **params)
-            used = strategy.fixed_backbone.get("image", "efficientnet_lite0")
-            tic = time.perf_counter()
-            strategy.fit(train, backbones.create(used))
-            fit_seconds = time.perf_counter() - tic
-            predicted = np.array(train.classes, dtype=object)[
-                strategy.predict_proba(test_set.items).argmax(axis=1)
-            ]
-            rows.append(
-                dict(
-                    task="losses",
-                    k=10,
-                    seed=seed,
-                    method=label,
-                    accuracy=float((predicted == test_labels).mean()),
-                    fit_seconds=fit_seconds,
-                )
-            )
-            print(json.dumps(rows[-1]), flush=True)
-    return {"task": "losses", "n_test": len(test_items), "rows": rows, "machine": machine()}
+    return compare("losses", fashion, (10,), methods, seeds)
 
 
 def bf16(seeds=(0, 1, 2)) -> dict:
@@ -435,11 +428,19 @@ def machine() -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "task", choices=["fashion", "r8", "speed", "cache", "finetune", "losses", "bf16"]
+        "task",
+        choices=["fashion", "r8", "speed", "cache", "finetune", "finetune_text", "losses", "bf16"],
     )
     args = parser.parse_args()
     os.environ.setdefault("SMALLFIT_QUIET", "1")
-    tasks = {"speed": speed, "cache": cache, "finetune": finetune, "losses": losses, "bf16": bf16}
+    tasks = {
+        "speed": speed,
+        "cache": cache,
+        "finetune": finetune,
+        "finetune_text": finetune_text,
+        "losses": losses,
+        "bf16": bf16,
+    }
     result = tasks[args.task]() if args.task in tasks else few_shot(args.task)
     result["command"] = f"python benchmarks/run.py {args.task}"
     RESULTS.mkdir(exist_ok=True)

@@ -98,6 +98,8 @@ def test_image_fit_and_predict_on_a_folder(image_folder, tmp_path):
         (["fit", "{csv}", "--out", "{tmp}", "--strategy", "nope"], "already exists"),
         (["fit", "{csv}", "--out", "{tmp}/m", "--strategy", "nope"], "Unknown strategy 'nope'"),
         (["fit", "{csv}", "--out", "{tmp}/m", "--backbone", "efficientnet_lite0"], "for images"),
+        (["fit", "{csv}", "--out", "{tmp}/m", "--time-budget", "ten"], "time budget 'ten'"),
+        (["fit", "{csv}", "--out", "{tmp}/m", "--time-budget", "0m"], "time budget '0m'"),
     ],
 )
 def test_bad_input_gets_one_clear_message(args, message, text_csv, tmp_path):
@@ -181,3 +183,25 @@ def test_finetune_cross_validates_once_not_repeatedly(image_folder, tmp_path):
     record = json.loads((out / "model.json").read_text())
     assert record["settings"]["repeats"] == 1 and record["strategy"]["name"] == "finetune"
     assert record["metrics"]["n_items"] == 18
+
+
+@pytest.mark.parametrize("text,seconds", [("300", 300), ("90s", 90), ("10m", 600), ("1.5h", 5400)])
+def test_time_budget_reads_units(text, seconds):
+    from smallfit.cli import parse_duration
+
+    assert parse_duration(text) == seconds
+
+
+def test_a_time_budget_adds_finetuning_and_leaves_out_what_does_not_fit(image_folder, tmp_path):
+    code, output = run("fit", image_folder, "--out", tmp_path / "roomy", "--time-budget", "10m")
+    assert code == 0, output
+    rows = json.loads((tmp_path / "roomy" / "model.json").read_text())["candidates"]
+    assert [r["strategy"] for r in rows] == ["probe", "prototype", "classic", "finetune"]
+    assert all(r["accuracy"]["value"] > 0.5 for r in rows)
+
+    code, output = run("fit", image_folder, "--out", tmp_path / "tight", "--time-budget", "0.01")
+    assert code == 0, output
+    rows = json.loads((tmp_path / "tight" / "model.json").read_text())["candidates"]
+    assert rows[0]["accuracy"]["value"] > 0.5  # the first candidate always completes
+    assert all(r["accuracy"] is None and "time budget" in r["skipped"] for r in rows[1:])
+    assert "skipped" in output

@@ -21,6 +21,7 @@ CASES = [
     ("classic", {}, "image"),
     ("classic", {}, "text"),
     ("scratch", {"epochs": 30}, "image"),
+    ("finetune", {"epochs": 10, "top_groups": 1}, "text"),
 ]
 
 
@@ -80,6 +81,18 @@ def test_row_space_fit_equals_full_fit():
     full = LogisticRegression(C=0.1, max_iter=5000, tol=1e-10).fit(X, y)
     reduced = LogisticRegression(C=0.1, max_iter=5000, tol=1e-10).fit(X @ basis, y)
     np.testing.assert_allclose(reduced.coef_ @ basis.T, full.coef_, atol=1e-4)
+
+
+@pytest.mark.parametrize("shape", [(40, 300), (300, 40)])
+def test_capped_basis_spans_the_top_principal_directions(shape):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=shape) * np.linspace(3, 0.1, shape[1])  # decaying column scales
+    basis = row_space_basis(X, max_rank=5)
+    assert basis.shape == (shape[1], 5)
+    np.testing.assert_allclose(basis.T @ basis, np.eye(5), atol=1e-8)
+    top = np.linalg.svd(X, full_matrices=False)[2][:5].T
+    # same subspace: projecting one basis onto the other loses nothing
+    np.testing.assert_allclose(np.linalg.norm(top.T @ basis, axis=0), 1.0, atol=1e-8)
 
 
 def test_class_weighting_favours_a_rare_class(datasets):

@@ -12,7 +12,7 @@ from torch import nn
 from smallfit import backbones
 from smallfit.data import read_source
 from smallfit.model import Model, load
-from smallfit.strategies.finetune import FineTune
+from smallfit.strategies.finetune import FineTune, cat_padded
 from smallfit.train.loop import TrainSettings, parameter_groups, stratified_holdout, train
 
 
@@ -148,3 +148,16 @@ def test_finetune_can_choose_its_rate_with_the_range_test(image_folder):
     strategy.fit(dataset, backbones.create("efficientnet_lite0"))
     rates = [rate for rate, _ in strategy.lr_curve_]
     assert rates[0] <= strategy.lr_ * 10 <= rates[-1]
+
+
+def test_text_layer_groups_reproduce_the_sentence_embedding_in_padded_batches():
+    encoder = backbones.create("minilm")
+    texts = ["a happy dog", "the central bank raised interest rates by a quarter point today"]
+    packed = cat_padded([encoder.body_input([t]) for t in texts])  # two lengths, padded
+    assert packed.shape[0] == 2 and packed[0, :, 1].sum() < packed[1, :, 1].sum()
+    with torch.inference_mode():
+        for group in encoder.layer_groups():
+            packed = group(packed)
+        pooled = encoder.pooling()(packed)
+    cosine = torch.nn.functional.cosine_similarity(pooled, torch.from_numpy(encoder.embed(texts)))
+    assert cosine.min().item() > 0.9999

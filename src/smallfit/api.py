@@ -27,11 +27,13 @@ def fit(
     label_column: str | None = None,
     label_descriptions: dict | None = None,
     skip_bad: bool = False,
+    time_budget: float | None = None,
 ) -> Model:
     """Fit a classifier to `data` and estimate how good it is.
 
     `data` is a folder of class sub-folders, a table file, a Dataset, or Python items
-    (paths, texts, PIL images, arrays, a DataFrame) with `labels`.
+    (paths, texts, PIL images, arrays, a DataFrame) with `labels`. `time_budget`
+    (seconds) adds fine-tuning to the compared strategies and bounds the comparison.
     """
     if isinstance(data, Dataset):
         dataset = data
@@ -54,6 +56,7 @@ def fit(
         folds=folds,
         loocv=loocv,
         seed=seed,
+        time_budget=time_budget,
     )
 
 

@@ -2,6 +2,9 @@
 
 All candidates are scored on the same splits with the same seed. Embeddings are
 computed once per encoder (then cached), so comparing candidates costs only head fits.
+With a time budget, fine-tuning joins the candidates, cheapest candidates go first, and
+a candidate whose cross-validation would not finish in the budget is left out (and
+listed as such); given the same completed candidates, the same seed gives the same model.
 """
 
 from __future__ import annotations
@@ -16,7 +19,13 @@ import numpy as np
 from smallfit import __version__, backbones, strategies
 from smallfit.data import Dataset
 from smallfit.errors import SmallfitError
-from smallfit.evaluate import accuracy_interval, evaluate_probas, make_splits, out_of_fold
+from smallfit.evaluate import (
+    OverBudget,
+    accuracy_interval,
+    evaluate_probas,
+    make_splits,
+    out_of_fold,
+)
 from smallfit.model import Model
 
 
@@ -42,12 +51,21 @@ DEFAULT_CANDIDATES = {
     "image": [("probe", {}), ("prototype", {}), ("classic", {})],
     "text": [("probe", {}), ("prototype", {}), ("zeroshot", {}), ("classic", {})],
 }
+# Joins the default comparison when the user gives a time budget: fine-tuning costs
+# minutes where the frozen strategies cost seconds, so it runs only when asked to fit
+# within a stated time, and last, after the cheap candidates have their scores.
+BUDGETED_CANDIDATES = [("finetune", {})]
 
 
 def candidates_for(
-    modality: str, backbone: str | None, strategy: str | None, strategy_params: dict | None = None
+    modality: str,
+    backbone: str | None,
+    strategy: str | None,
+    strategy_params: dict | None = None,
+    budgeted: bool = False,
 ) -> list[Candidate]:
-    """The candidates to compare: the one the user asked for, or the default set."""
+    """The candidates to compare: the one the user asked for, or the default set
+    (with the fine-tuning candidates when `budgeted`)."""
     backbone = backbone or backbones.DEFAULTS[modality]
     if backbones.modality_of(backbone) != modality:
         raise SmallfitError(
@@ -55,6 +73,8 @@ def candidates_for(
             f"{modality}s."
         )
     chosen = [(strategy, {})] if strategy else DEFAULT_CANDIDATES[modality]
+    if budgeted and not strategy:
+        chosen = chosen + BUDGETED_CANDIDATES
     result = []
     for name, params in chosen:
         cls = type(strategies.create(name))
@@ -84,15 +104,23 @@ def fit_dataset(
     loocv: bool = False,
     seed: int = 0,
     estimate: bool = True,
+    time_budget: float | None = None,
 ) -> Model:
     """Compare candidates by cross-validation, refit the best on all data, return the Model.
 
     With `estimate=False` and a single candidate, skip cross-validation (used inside
-    scikit-learn's own model selection, which does its own).
+    scikit-learn's own model selection, which does its own). `time_budget` (seconds)
+    bounds the comparison: the first candidate always completes, later ones only if
+    their folds project to finish (with the refit) within it.
     """
     dataset.check_trainable()
+    if time_budget is not None and time_budget <= 0:
+        raise SmallfitError(f"The time budget must be positive, not {time_budget}.")
     started = time.perf_counter()
-    candidates = candidates_for(dataset.modality, backbone, strategy, strategy_params)
+    deadline = time.monotonic() + time_budget if time_budget is not None else None
+    candidates = candidates_for(
+        dataset.modality, backbone, strategy, strategy_params, budgeted=time_budget is not None
+    )
     for name in dict.fromkeys(c.backbone for c in candidates if c.backbone):
         backbones.create(name).embed(dataset.items, description=f"Embedding with {name}")
 
@@ -103,25 +131,34 @@ def fit_dataset(
         splits = make_splits(
             dataset.y, folds=folds, repeats=1 if costly else None, loocv=loocv, random_state=seed
         )
-        for candidate in candidates:
+        for index, candidate in enumerate(candidates):
             model, encoder = build(candidate, seed)
             tic = time.perf_counter()
-            probas = out_of_fold(
-                model, dataset, encoder, splits, description=f"Cross-validating {candidate.label}"
-            )
-            probas_by_label[candidate.label] = probas
-            leaderboard.append(
-                {
-                    "candidate": candidate.label,
-                    "strategy": candidate.strategy,
-                    "params": candidate.params,
-                    "backbone": candidate.backbone,
-                    "accuracy": accuracy_interval(dataset.y, probas, random_state=seed),
-                    "cv_seconds": round(time.perf_counter() - tic, 2),
-                }
-            )
+            row = {
+                "candidate": candidate.label,
+                "strategy": candidate.strategy,
+                "params": candidate.params,
+                "backbone": candidate.backbone,
+            }
+            try:
+                probas = out_of_fold(
+                    model,
+                    dataset,
+                    encoder,
+                    splits,
+                    description=f"Cross-validating {candidate.label}",
+                    deadline=deadline if index else None,
+                )
+            except OverBudget as stop:
+                row |= {"accuracy": None, "skipped": f"time budget: {stop}"}
+            else:
+                probas_by_label[candidate.label] = probas
+                row["accuracy"] = accuracy_interval(dataset.y, probas, random_state=seed)
+            row["cv_seconds"] = round(time.perf_counter() - tic, 2)
+            leaderboard.append(row)
         # Highest accuracy wins; on a tie the earlier (simpler, default-ordered) candidate.
-        best_index = int(np.argmax([row["accuracy"]["value"] for row in leaderboard]))
+        scores = [row["accuracy"]["value"] if row["accuracy"] else -1.0 for row in leaderboard]
+        best_index = int(np.argmax(scores))
     else:
         best_index = 0
     best = candidates[best_index]
@@ -136,6 +173,7 @@ def fit_dataset(
             "folds": splits and splits.folds,
             "repeats": splits and splits.repeats,
             "loocv": loocv,
+            "time_budget": time_budget,
         },
         "data": {
             "source": dataset.source,

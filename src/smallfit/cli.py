@@ -72,7 +72,8 @@ def _print_leaderboard(model) -> None:
     rows = model.info.get("candidates", [])
     if not rows:
         return
-    chosen = max(rows, key=lambda r: r["accuracy"]["value"])
+    scored = [r for r in rows if r["accuracy"]]
+    chosen = max(scored, key=lambda r: r["accuracy"]["value"])
     table = Table(title="Candidates (cross-validated accuracy, 95% interval)")
     for column in ("candidate", "backbone", "accuracy", "seconds"):
         table.add_column(column)
@@ -81,7 +82,7 @@ def _print_leaderboard(model) -> None:
         table.add_row(
             row["candidate"] + mark,
             str(row["backbone"] or "-"),
-            _interval(row["accuracy"]),
+            _interval(row["accuracy"]) if row["accuracy"] else f"skipped ({row['skipped']})",
             f"{row['cv_seconds']:.1f}",
         )
     out.print(table)
@@ -126,8 +127,9 @@ def fit(
     strategy: Annotated[
         str | None,
         typer.Option(
-            help="probe, prototype, zeroshot, classic or finetune (images; slower); "
-            "default: compare the frozen-encoder strategies and classic, keep the best."
+            help="probe, prototype, zeroshot, classic, finetune or scratch (both slower); "
+            "default: compare the frozen-encoder strategies and classic (and finetune "
+            "with --time-budget), keep the best."
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same model.")] = 0,
@@ -139,6 +141,13 @@ def fit(
         Path | None, typer.Option(help="JSON file {class: description} for the zeroshot strategy.")
     ] = None,
     skip_bad: SkipBad = False,
+    time_budget: Annotated[
+        str | None,
+        typer.Option(
+            help="Time for the comparison, e.g. 300, 90s, 10m, 1h. Adds fine-tuning to the "
+            "candidates; a candidate that would not finish in time is left out."
+        ),
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace --out if it exists.")] = False,
 ) -> None:
     """Fit a classifier: compare strategies by cross-validation and save the best."""
@@ -157,6 +166,7 @@ def fit(
         label_column=label_column,
         label_descriptions=descriptions,
         skip_bad=skip_bad,
+        time_budget=parse_duration(time_budget) if time_budget else None,
     )
     model.save(out_dir, overwrite=overwrite)
     _print_leaderboard(model)
@@ -165,6 +175,22 @@ def fit(
         f"Chosen: {model.strategy.name} on {model.backbone or 'no encoder'} (cross-validation)",
     )
     out.print(f"Model written to [bold]{out_dir}[/] in {model.info['fit_seconds']:.1f} s")
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in '300', '90s', '10m' or '1.5h'."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    number, unit = (text[:-1], text[-1]) if text[-1:].lower() in units else (text, "s")
+    try:
+        seconds = float(number) * units[unit.lower()]
+    except ValueError:
+        seconds = float("nan")
+    if not seconds > 0:
+        raise SmallfitError(
+            f"Cannot read the time budget {text!r}: give seconds or a number with s, m or h "
+            "(e.g. 300, 90s, 10m, 1h)."
+        )
+    return seconds
 
 
 def _read_descriptions(path: Path) -> dict:

@@ -27,6 +27,7 @@ class TimmImageEncoder(Encoder):
 
     modality = "image"
     batch_size = 32
+    body_lr_ratio = 0.5  # fine-tuning rate of the unfrozen blocks relative to the head's
 
     def __init__(self, name: str, model: torch.nn.Module, size: int, mean, std, weights_id: str):
         super().__init__()
@@ -91,6 +92,13 @@ class TimmImageEncoder(Encoder):
             *body.blocks,
             torch.nn.Sequential(body.conv_head, body.bn2),
         ]
+
+    def body_input(self, items, transform=None) -> torch.Tensor:
+        """The first layer group's input: preprocessed (or augmented) image tensors."""
+        return self._prepare(items, transform)
+
+    def pooling(self) -> torch.nn.Module:
+        return torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
 
     def logits(self, items) -> np.ndarray:
         """ImageNet class scores (for checking that weights loaded correctly)."""

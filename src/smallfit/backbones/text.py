@@ -13,10 +13,13 @@ from smallfit.errors import SmallfitError
 
 
 class SentenceEncoder(Encoder):
-    """A sentence-transformers model; the embedding is its pooled (unnormalised) output."""
+    """A sentence-transformers model; the embedding is its pooled output."""
 
     modality = "text"
     batch_size = 64
+    # Fine-tuning rate of the transformer layers relative to the new head's: transformer
+    # layers are usually tuned at 1e-5..1e-4 (BERT's recipe), far below a fresh head.
+    body_lr_ratio = 0.03
 
     def __init__(self, name: str, model: SentenceTransformer, weights_id: str):
         super().__init__()
@@ -35,6 +38,85 @@ class SentenceEncoder(Encoder):
         return self.body.encode(
             batch, batch_size=len(batch), convert_to_tensor=True, show_progress_bar=False
         )
+
+    # -- fine-tuning: the body as a sequence of modules (see strategies.finetune) ---------
+    def transform(self, train: bool = False, augment: str = "light"):
+        """No input augmentation for text yet: the fine-tuning copies are images only."""
+        return None
+
+    def _bert(self):
+        bert = getattr(self.body[0], "auto_model", None)
+        if not (hasattr(bert, "embeddings") and hasattr(getattr(bert, "encoder", None), "layer")):
+            raise SmallfitError(
+                f"Fine-tuning {self.name} is not supported yet; use a BERT-style model "
+                "such as minilm."
+            )
+        return bert
+
+    def body_input(self, items, transform=None) -> torch.Tensor:
+        """Token ids and attention mask as one float tensor (n, length, 2).
+
+        Packing the mask with the values lets a text batch travel through the same
+        tensor-in, tensor-out fine-tuning path as an image batch; ids < 2^24 are exact.
+        """
+        self._bert()
+        tokens = self.body.tokenizer(
+            list(items),
+            padding=True,
+            truncation=True,
+            max_length=self.body.max_seq_length,
+            return_tensors="pt",
+        )
+        return torch.stack([tokens["input_ids"], tokens["attention_mask"]], dim=-1).float()
+
+    def layer_groups(self) -> list[torch.nn.Module]:
+        """Token embeddings, then each transformer layer, on packed (hidden, mask) tensors."""
+        bert = self._bert()
+        return [TokenEmbedding(bert.embeddings), *map(MaskedLayer, bert.encoder.layer)]
+
+    def pooling(self) -> torch.nn.Module:
+        return MaskedMeanPool()
+
+
+class TokenEmbedding(torch.nn.Module):
+    """(n, L, 2) ids + mask -> (n, L, hidden + 1) embeddings + mask."""
+
+    def __init__(self, embeddings: torch.nn.Module):
+        super().__init__()
+        self.embeddings = embeddings
+
+    def forward(self, packed: torch.Tensor) -> torch.Tensor:
+        ids, mask = packed[..., 0].long(), packed[..., 1:]
+        return torch.cat([self.embeddings(input_ids=ids), mask], dim=-1)
+
+
+class MaskedLayer(torch.nn.Module):
+    """One transformer layer on (n, L, hidden + 1): the last channel is the attention mask.
+
+    Trailing positions that are padding in the whole batch are dropped first: cached
+    activations are padded to the longest text of the data set, a batch rarely is.
+    """
+
+    def __init__(self, layer: torch.nn.Module):
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, packed: torch.Tensor) -> torch.Tensor:
+        used = packed[..., -1].amax(dim=0).nonzero()
+        packed = packed[:, : int(used.max()) + 1 if len(used) else 1]
+        hidden, mask = packed[..., :-1], packed[..., -1]
+        additive = (1.0 - mask)[:, None, None, :] * torch.finfo(hidden.dtype).min
+        out = self.layer(hidden, attention_mask=additive)
+        out = out[0] if isinstance(out, tuple) else out
+        return torch.cat([out, mask[..., None]], dim=-1)
+
+
+class MaskedMeanPool(torch.nn.Module):
+    """Mean of the hidden vectors of real tokens: sentence-transformers' mean pooling."""
+
+    def forward(self, packed: torch.Tensor) -> torch.Tensor:
+        hidden, mask = packed[..., :-1], packed[..., -1:]
+        return (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
 
 
 def minilm_available() -> bool:

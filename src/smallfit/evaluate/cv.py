@@ -9,6 +9,7 @@ heads are refit per fold.
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from dataclasses import dataclass
 
@@ -84,15 +85,35 @@ def make_splits(
     return Splits(pairs, repeats, k, scored)
 
 
+class OverBudget(Exception):
+    """Finishing this cross-validation (and a refit) would pass the deadline."""
+
+
 def out_of_fold(
-    strategy, dataset: Dataset, encoder, splits: Splits, description: str = "Cross-validating"
+    strategy,
+    dataset: Dataset,
+    encoder,
+    splits: Splits,
+    description: str = "Cross-validating",
+    deadline: float | None = None,
 ) -> np.ndarray:
-    """Probabilities (repeats, n, n_classes) for every scored item, NaN elsewhere."""
+    """Probabilities (repeats, n, n_classes) for every scored item, NaN elsewhere.
+
+    With a `deadline` (a time.monotonic() value), stop with OverBudget as soon as the
+    folds done so far project that the rest, plus about one fold's worth for refitting
+    on all the data, would end after it.
+    """
     n, n_classes = len(dataset), len(dataset.classes)
     probas = np.full((splits.repeats, n, n_classes), np.nan)
     per_repeat = len(splits.pairs) // splits.repeats
+    started = time.monotonic()
     with progress_bar(len(splits.pairs), description) as advance:
         for number, (train, test) in enumerate(splits.pairs):
+            if deadline is not None:
+                now = time.monotonic()
+                per_fold = (now - started) / number if number else 0.0
+                if now + per_fold * (len(splits.pairs) - number + 1) > deadline:
+                    raise OverBudget(f"stopped after {number} of {len(splits.pairs)} folds")
             model = clone(strategy).fit(dataset.subset(train), encoder)
             probas[number // per_repeat, test] = model.predict_proba(dataset.subset(test).items)
             advance()

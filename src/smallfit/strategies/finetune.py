@@ -1,4 +1,4 @@
-"""`finetune` (images): adapt the top of the pretrained body, not just a head.
+"""`finetune` (images and text): adapt the top of the pretrained body, not just a head.
 
 Recipe (gradual unfreezing, after fastai/ULMFiT): train the new head with the body
 frozen, then unfreeze the top layer group, then the next, each stage with a one-cycle
@@ -7,6 +7,11 @@ its output is computed once per image and every epoch trains only the upper part
 those cached activations (on a CPU this is what makes fine-tuning affordable).
 Augmentation therefore comes as a fixed set of `copies` augmented versions of each
 training image, computed once like the originals.
+
+An encoder that supports this exposes `layer_groups()` (modules applied in sequence),
+`body_input(items, transform)` (the first group's input), `pooling()` (last map to a
+vector), `transform(train, augment)` (None when the modality has no augmentation) and
+`body_lr_ratio` (the unfrozen groups' rate relative to the head's).
 """
 
 from __future__ import annotations
@@ -47,18 +52,35 @@ class FrozenNormSequential(nn.Sequential):
         return self
 
 
+def cat_padded(batches: list[torch.Tensor]) -> torch.Tensor:
+    """Concatenate batches, zero-padding dimension 1 to the longest.
+
+    Text batches differ in length; a zero in the packed mask channel marks padding.
+    Image batches all have one shape, and pass through unchanged.
+    """
+    longest = max(batch.shape[1] for batch in batches)
+    padded = []
+    for batch in batches:
+        if batch.shape[1] < longest:
+            extra = torch.zeros(batch.shape[0], longest - batch.shape[1], *batch.shape[2:])
+            batch = torch.cat([batch, extra.to(batch.dtype)], dim=1)
+        padded.append(batch)
+    return torch.cat(padded)
+
+
 @register
 class FineTune(Strategy):
-    """Fine-tune the top `top_groups` layer groups of an image encoder and a new head.
+    """Fine-tune the top `top_groups` layer groups of an encoder and a new head.
 
     unfreeze="gradual": head first, then one more group per stage (default);
     "top": head and the top groups together; "head": the head only, on the body's maps.
     lr="auto" picks the head's rate with a learning-rate range test (train.loop.find_lr).
-    `augment` (none, light, medium, strong) with `copies` augmented versions per image.
+    `augment` (none, light, medium, strong) with `copies` augmented versions per image
+    (images only).
     """
 
     name = "finetune"
-    modalities = ("image",)
+    modalities = ("image", "text")
     trains_body = True
 
     def __init__(
@@ -97,8 +119,7 @@ class FineTune(Strategy):
         torch.manual_seed(self.random_state)
         upper = FrozenNormSequential(
             *copy.deepcopy(groups[split:]),  # never touch the shared encoder's weights
-            nn.AdaptiveAvgPool2d(1),
-            nn.Flatten(),
+            encoder.pooling(),
             nn.Dropout(self.dropout),
             nn.Linear(encoder.dim, n_classes),
         )
@@ -110,13 +131,13 @@ class FineTune(Strategy):
         outputs = []
         with progress_bar(len(items), description) as advance:
             for start in range(0, len(items), self.batch_size):
-                batch = self.encoder_._prepare(items[start : start + self.batch_size], transform)
+                batch = self.encoder_.body_input(items[start : start + self.batch_size], transform)
                 with torch.inference_mode():
                     for group in groups:
                         batch = group(batch)
                 outputs.append(batch.clone())
                 advance(len(batch))
-        return torch.cat(outputs)
+        return cat_padded(outputs)
 
     def fit(self, dataset, encoder) -> FineTune:
         self._remember(dataset, encoder)
@@ -128,8 +149,8 @@ class FineTune(Strategy):
         if validation is None:
             fit_part = np.arange(len(dataset))
         xs, ys = [x[fit_part]], [y[fit_part]]
-        if self.augment != "none":
-            augmented = encoder.transform(train=True, augment=self.augment)
+        augmented = encoder.transform(train=True, augment=self.augment)
+        if self.augment != "none" and augmented is not None:
             for copy_index in range(self.copies):
                 torch.manual_seed(self.random_state * 1000 + copy_index)  # repeatable copies
                 xs.append(
@@ -156,7 +177,7 @@ class FineTune(Strategy):
             settings = TrainSettings(
                 epochs=self.epochs,
                 batch_size=self.batch_size,
-                lr=self.lr_ if stage == 0 else self.lr_ / 2,
+                lr=self.lr_ if stage == 0 else self.lr_ * encoder.body_lr_ratio,
                 layer_decay=self.layer_decay,
                 loss=self.loss,
                 seed=self.random_state + stage,
