@@ -22,6 +22,8 @@ CASES = [
     ("classic", {}, "text"),
     ("scratch", {"epochs": 30}, "image"),
     ("finetune", {"epochs": 10, "top_groups": 1}, "text"),
+    ("adapter", {"epochs": 15}, "text"),
+    ("lora", {"epochs": 15}, "text"),
 ]
 
 
@@ -104,3 +106,20 @@ def test_class_weighting_favours_a_rare_class(datasets):
     plain = strategies.create("probe", class_weight=None).fit(imbalanced, encoder)
     rare = dataset.subset(np.flatnonzero(dataset.y == 2)[2:]).items
     assert balanced.predict_proba(rare)[:, 2].mean() >= plain.predict_proba(rare)[:, 2].mean()
+
+
+def test_image_adapters_train_a_few_weights_and_save_only_those(datasets, tmp_path):
+    dataset = datasets["image"]
+    encoder = backbones.create("efficientnet_lite0")
+    before = {k: v.clone() for k, v in encoder.body.state_dict().items()}
+    strategy = strategies.create("adapter", epochs=3).fit(dataset, encoder)
+    assert 0.005 < strategy.trained_fraction_ < 0.1
+    for key, value in encoder.body.state_dict().items():  # the shared encoder is untouched
+        assert torch.equal(value, before[key]), key
+    arrays, _ = strategy.get_state()
+    convolutions = [k for k, v in arrays.items() if v.ndim == 4]
+    assert convolutions and all(".up." in k or ".down." in k for k in convolutions)
+    assert sum(v.size for v in arrays.values()) < 0.1 * sum(v.numel() for v in before.values())
+    proba = strategy.predict_proba(dataset.items)
+    Model(strategy, "efficientnet_lite0", "image", dataset.classes).save(tmp_path / "m")
+    np.testing.assert_allclose(load(tmp_path / "m").predict_proba(dataset), proba, atol=1e-5)

@@ -1,6 +1,7 @@
 """Ways of adapting an encoder to the user's classes, registered by name."""
 
 from smallfit.strategies import (  # noqa: F401 - importing registers them
+    adapters,
     classic,
     finetune,
     probe,

@@ -1,0 +1,254 @@
+"""`adapter` and `lora`: train a few new parameters inside a frozen pretrained body.
+
+Both copy the encoder's layer groups, insert small trainable modules, freeze every
+original weight except normalisation layers, and train the insertions with a new head
+end to end on the one training loop. Only those trained parameters are saved; loading
+rebuilds the body from the packaged weights and puts them back.
+
+- `adapter` (Houlsby et al. 2019): a bottleneck (down-projection, GELU, up-projection)
+  with a residual connection after every layer group — each transformer layer of a
+  text encoder, each stage of an image encoder. The up-projection starts at zero, so
+  the network starts exactly as the pretrained one (one adapter per layer, after its
+  output, as in Pfeiffer et al. 2020, rather than Houlsby's two).
+- `lora` (Hu et al. 2021), through peft: low-rank updates of the attention query and
+  value projections of every transformer layer (text encoders).
+
+Unlike `finetune`, every layer changes, so nothing below can be cached: each epoch runs
+the whole body forward and backward. Image inputs are kept preprocessed (no augmentation).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+from torch import nn
+
+from smallfit.strategies.base import Strategy
+from smallfit.strategies.finetune import FrozenNormSequential, cat_padded
+from smallfit.strategies.registry import register
+from smallfit.train.loop import TrainSettings, stratified_holdout, train
+from smallfit.train.losses import probabilities
+
+NORMS = (nn.LayerNorm, nn.modules.batchnorm._BatchNorm, nn.GroupNorm)
+
+
+class ImageAdapter(nn.Module):
+    """x + up(gelu(down(x))) with 1x1 convolutions over channels (n, C, H, W)."""
+
+    def __init__(self, channels: int, bottleneck: int):
+        super().__init__()
+        self.down = nn.Conv2d(channels, bottleneck, 1)
+        self.up = nn.Conv2d(bottleneck, channels, 1)
+        nn.init.zeros_(self.up.weight)
+        nn.init.zeros_(self.up.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.up(nn.functional.gelu(self.down(x)))
+
+
+class TokenAdapter(nn.Module):
+    """The same bottleneck on packed text activations (n, L, hidden + mask channel)."""
+
+    def __init__(self, hidden: int, bottleneck: int):
+        super().__init__()
+        self.down = nn.Linear(hidden, bottleneck)
+        self.up = nn.Linear(bottleneck, hidden)
+        nn.init.zeros_(self.up.weight)
+        nn.init.zeros_(self.up.bias)
+
+    def forward(self, packed: torch.Tensor) -> torch.Tensor:
+        hidden, mask = packed[..., :-1], packed[..., -1:]
+        hidden = hidden + self.up(nn.functional.gelu(self.down(hidden)))
+        return torch.cat([hidden, mask], dim=-1)
+
+
+def output_width(group: nn.Module) -> int:
+    """Channels (images) or hidden size (text) a layer group puts out: the width of its last
+    normalisation layer (every EfficientNet block and transformer layer ends with one)."""
+    norms = [m for m in group.modules() if isinstance(m, NORMS)]
+    last = norms[-1]
+    return last.num_features if hasattr(last, "num_features") else last.normalized_shape[0]
+
+
+class BodyTune(Strategy):
+    """Shared by adapter and lora: build, train and save a body with trainable insertions."""
+
+    trains_body = True
+
+    def _insert(self, groups: list[nn.Module], encoder) -> list[nn.Module]:
+        """The groups with trainable modules added (the originals are copies, safe to edit)."""
+        raise NotImplementedError
+
+    def _build(self, encoder, n_classes: int) -> FrozenNormSequential:
+        torch.manual_seed(self.random_state)
+        groups = self._insert(copy.deepcopy(encoder.layer_groups()), encoder)
+        network = FrozenNormSequential(
+            *groups,
+            encoder.pooling(),
+            nn.Dropout(self.dropout),
+            nn.Linear(encoder.dim, n_classes),
+        )
+        added = {id(p) for g in groups for p in self._inserted_parameters(g)}
+        for module in network.modules():
+            for parameter in module.parameters(recurse=False):
+                parameter.requires_grad = isinstance(module, NORMS) or id(parameter) in added
+        for parameter in network[-1].parameters():  # the head
+            parameter.requires_grad = True
+        return network
+
+    def _inserted_parameters(self, group: nn.Module) -> list[nn.Parameter]:
+        raise NotImplementedError
+
+    def _inputs(self, items) -> torch.Tensor:
+        size = self.encoder_.batch_size
+        return cat_padded(
+            [self.encoder_.body_input(items[i : i + size]) for i in range(0, len(items), size)]
+        )
+
+    def fit(self, dataset, encoder) -> BodyTune:
+        self._remember(dataset, encoder)
+        self.network_ = self._build(encoder, len(dataset.classes))
+        trained = [p for p in self.network_.parameters() if p.requires_grad]
+        total = sum(p.numel() for p in self.network_.parameters())
+        self.trained_fraction_ = sum(p.numel() for p in trained) / total
+        x, y = self._inputs(list(dataset.items)), torch.from_numpy(dataset.y)
+        fit_part, val_part = stratified_holdout(dataset.y, 0.2, self.random_state)
+        validation = (x[val_part], y[val_part]) if len(val_part) else None
+        if validation is None:
+            fit_part = np.arange(len(dataset))
+        settings = TrainSettings(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            layer_decay=1.0,  # the insertions start from scratch at every depth
+            loss=self.loss,
+            seed=self.random_state,
+        )
+        self.history_ = train(
+            self.network_,
+            [self.network_],
+            x[fit_part],
+            y[fit_part],
+            settings,
+            validation,
+            description=f"Training {self.name} ({100 * self.trained_fraction_:.1f}% of weights)",
+        )
+        return self
+
+    def predict_proba(self, items) -> np.ndarray:
+        self.network_.eval()
+        items = list(items)
+        size = self.encoder_.batch_size
+        with torch.inference_mode():
+            logits = torch.cat(
+                [
+                    self.network_(self.encoder_.body_input(items[i : i + size]))
+                    for i in range(0, len(items), size)
+                ]
+            )
+        return probabilities(logits, self.loss).double().numpy()
+
+    def get_state(self):
+        names = {name for name, p in self.network_.named_parameters() if p.requires_grad}
+        state = self.network_.state_dict()
+        arrays = {k: v.detach().numpy() for k, v in state.items() if k in names}
+        # batch-norm statistics stay the pretrained ones (FrozenNormSequential): not saved
+        config = {"n_classes": len(self.classes_), "trained_fraction": self.trained_fraction_}
+        return arrays, config
+
+    def set_state(self, arrays, config, encoder) -> BodyTune:
+        self.encoder_ = encoder
+        self.network_ = self._build(encoder, config["n_classes"])
+        self.trained_fraction_ = config["trained_fraction"]
+        missing = set(arrays) - set(self.network_.state_dict())
+        if missing:
+            raise ValueError(f"saved weights do not fit the network: {sorted(missing)[:5]}")
+        self.network_.load_state_dict(
+            {k: torch.from_numpy(v.copy()) for k, v in arrays.items()}, strict=False
+        )
+        self.network_.eval()
+        return self
+
+
+@register
+class Adapter(BodyTune):
+    """Bottleneck adapters after every layer group; body frozen except normalisation."""
+
+    name = "adapter"
+
+    def __init__(
+        self,
+        bottleneck: int = 32,
+        epochs: int = 10,
+        lr: float = 1e-3,
+        loss: str = "ce",
+        dropout: float = 0.2,
+        batch_size: int = 16,
+        random_state: int = 0,
+    ):
+        self.bottleneck = bottleneck
+        self.epochs = epochs
+        self.lr = lr
+        self.loss = loss
+        self.dropout = dropout
+        self.batch_size = batch_size
+        self.random_state = random_state
+
+    def _insert(self, groups, encoder):
+        adapter = ImageAdapter if encoder.modality == "image" else TokenAdapter
+        # the stem / token embedding stays as it is: adapters follow the computed layers
+        return groups[:1] + [
+            nn.Sequential(group, adapter(output_width(group), self.bottleneck))
+            for group in groups[1:]
+        ]
+
+    def _inserted_parameters(self, group):
+        if isinstance(group, nn.Sequential) and isinstance(group[-1], ImageAdapter | TokenAdapter):
+            return list(group[-1].parameters())
+        return []
+
+
+@register
+class Lora(BodyTune):
+    """LoRA (peft) on the query and value projections of every transformer layer."""
+
+    name = "lora"
+    modalities = ("text",)
+
+    def __init__(
+        self,
+        rank: int = 8,
+        alpha: float = 16.0,
+        epochs: int = 10,
+        lr: float = 1e-3,
+        loss: str = "ce",
+        dropout: float = 0.2,
+        batch_size: int = 16,
+        random_state: int = 0,
+    ):
+        self.rank = rank
+        self.alpha = alpha
+        self.epochs = epochs
+        self.lr = lr
+        self.loss = loss
+        self.dropout = dropout
+        self.batch_size = batch_size
+        self.random_state = random_state
+
+    def _insert(self, groups, encoder):
+        from peft import LoraConfig, inject_adapter_in_model
+
+        config = LoraConfig(
+            r=self.rank, lora_alpha=self.alpha, target_modules=["query", "value"], lora_dropout=0.0
+        )
+        return [
+            inject_adapter_in_model(config, group)
+            if any(name.endswith("query") for name, _ in group.named_modules())
+            else group
+            for group in groups
+        ]
+
+    def _inserted_parameters(self, group):
+        return [p for name, p in group.named_parameters() if "lora_" in name]
