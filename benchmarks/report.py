@@ -112,6 +112,30 @@ def finetune_text_section(result: dict) -> list[str]:
     return lines
 
 
+def adapters_section(result: dict) -> list[str]:
+    by = defaultdict(list)
+    for r in result["rows"]:
+        by[(r["dataset"], r["k"], r["method"])].append(r)
+    lines = [
+        "## Adapters and LoRA (frozen body, trained insertions)",
+        "",
+        f"`{result['command']}` — same samples, seeds and test sets as the fine-tuning "
+        "tables (compare with their probe rows); accuracy mean ± std over 3 seeds.",
+        "",
+        "| data | per class | method | accuracy | balanced accuracy | fit seconds |",
+        "|---|---|---|---|---|---|",
+    ]
+    for (dataset, k, method), rows in sorted(by.items()):
+        acc = np.array([r["accuracy"] for r in rows])
+        bal = np.array([r["balanced_accuracy"] for r in rows])
+        secs = np.mean([r["fit_seconds"] for r in rows])
+        lines.append(
+            f"| {dataset} | {k} | {method} | {100 * acc.mean():.1f} ± {100 * acc.std():.1f} | "
+            f"{100 * bal.mean():.1f} ± {100 * bal.std():.1f} | {secs:.0f} |"
+        )
+    return lines + [""]
+
+
 def finetune_section(result: dict) -> list[str]:
     by = defaultdict(list)
     for r in result["rows"]:
@@ -176,7 +200,8 @@ def main() -> None:
         "`python benchmarks/fetch_data.py`; tables: `python benchmarks/report.py`.",
         "",
     ]
-    for name in ("fashion", "r8", "speed", "cache", "finetune", "finetune_text", "losses", "bf16"):
+    names = ("fashion", "r8", "speed", "cache", "finetune", "finetune_text", "adapters", "losses")
+    for name in (*names, "bf16"):
         path = HERE / "results" / f"{name}.json"
         if path.exists():
             result = json.loads(path.read_text())
@@ -185,6 +210,7 @@ def main() -> None:
                 "cache": cache_section,
                 "finetune": finetune_section,
                 "finetune_text": finetune_text_section,
+                "adapters": adapters_section,
                 "losses": losses_section,
                 "bf16": bf16_section,
             }

@@ -7,6 +7,7 @@
     python benchmarks/run.py cache     # the embedding stage alone, first run against cached
     python benchmarks/run.py finetune  # Fashion-MNIST 20/50 per class: finetune against probe
     python benchmarks/run.py finetune_text  # Reuters R8 16/64 per class: finetune against probe
+    python benchmarks/run.py adapters  # adapter and lora at Fashion 20 and R8 16 per class
     python benchmarks/run.py losses    # 10 per class: cosine loss against cross-entropy
     python benchmarks/run.py bf16      # bf16 autocast: embedding speed and accuracy cost
 
@@ -132,6 +133,26 @@ def finetune_text(seeds=(0, 1, 2)) -> dict:
         "finetune (gradual, top 2 layers)": ("finetune", {}),
     }
     return compare("finetune_text", r8, (16, 64), methods, seeds)
+
+
+def adapters(seeds=(0, 1, 2)) -> dict:
+    """Adapters and LoRA on the smaller sizes of the fine-tuning checks: Fashion-MNIST 20
+    per class and Reuters R8 16 per class (they train the whole body's backward pass, so
+    the larger sizes take hours on 2 cores). The probe rows of `finetune` and
+    `finetune_text` use the same samples and seeds."""
+    images = compare("adapters", fashion, (20,), {"adapter": ("adapter", {})}, seeds)
+    texts = compare(
+        "adapters", r8, (16,), {"adapter": ("adapter", {}), "lora": ("lora", {})}, seeds
+    )
+    for rows, dataset in ((images["rows"], "Fashion-MNIST"), (texts["rows"], "Reuters R8")):
+        for row in rows:
+            row["dataset"] = dataset
+    return {
+        "task": "adapters",
+        "n_test": {"Fashion-MNIST": images["n_test"], "Reuters R8": texts["n_test"]},
+        "rows": images["rows"] + texts["rows"],
+        "machine": machine(),
+    }
 
 
 def losses(seeds=(0, 1, 2)) -> dict:
@@ -429,7 +450,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "task",
-        choices=["fashion", "r8", "speed", "cache", "finetune", "finetune_text", "losses", "bf16"],
+        choices=[
+            "fashion",
+            "r8",
+            "speed",
+            "cache",
+            "finetune",
+            "finetune_text",
+            "adapters",
+            "losses",
+            "bf16",
+        ],
     )
     args = parser.parse_args()
     os.environ.setdefault("SMALLFIT_QUIET", "1")
@@ -438,6 +469,7 @@ def main() -> None:
         "cache": cache,
         "finetune": finetune,
         "finetune_text": finetune_text,
+        "adapters": adapters,
         "losses": losses,
         "bf16": bf16,
     }

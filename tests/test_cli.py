@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 
 import pandas as pd
 import pytest
@@ -205,3 +206,11 @@ def test_a_time_budget_adds_finetuning_and_leaves_out_what_does_not_fit(image_fo
     assert rows[0]["accuracy"]["value"] > 0.5  # the first candidate always completes
     assert all(r["accuracy"] is None and "time budget" in r["skipped"] for r in rows[1:])
     assert "skipped" in output
+
+
+def test_lr_find_suggests_a_rate_and_plots_the_curve(text_csv, tmp_path):
+    code, output = run("lr-find", text_csv, "--plot", tmp_path / "lr.png")
+    assert code == 0, output
+    rate = float(re.search(r"Suggested learning rate: ([0-9.e+-]+)", output).group(1))
+    assert 1e-6 < rate < 1.0
+    assert (tmp_path / "lr.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -127,7 +127,8 @@ def fit(
     strategy: Annotated[
         str | None,
         typer.Option(
-            help="probe, prototype, zeroshot, classic, finetune or scratch (both slower); "
+            help="probe, prototype, zeroshot, classic; or (slower, they train the network) "
+            "finetune, adapter, lora (text) or scratch (images); "
             "default: compare the frozen-encoder strategies and classic (and finetune "
             "with --time-budget), keep the best."
         ),
@@ -261,6 +262,71 @@ def evaluate(
     if output:
         output.write_text(json.dumps(metrics, indent=2))
         out.print(f"Metrics written to [bold]{output}[/]")
+
+
+@app.command(
+    name="lr-find",
+    epilog="Example:  smallfit lr-find photos/ --plot lr.png",
+)
+def lr_find(
+    data: Annotated[Path, typer.Argument(help="Labeled data, as for fit.")],
+    text_column: TextColumn = None,
+    label_column: LabelColumn = None,
+    backbone: Annotated[
+        str | None, typer.Option(help="Encoder name; default per modality.")
+    ] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Write the loss-against-rate curve to this PNG.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    skip_bad: SkipBad = False,
+) -> None:
+    """Learning-rate range test for fine-tuning: raise the head's rate step by step,
+    watch the loss, and suggest a rate a tenth of where it was lowest (Smith 2017).
+
+    `--strategy finetune` uses a fixed default rate; pass the suggestion with the Python
+    API's `lr=` or let `lr="auto"` run this test inside each fit.
+    """
+    from smallfit import backbones
+    from smallfit.data import read_source
+    from smallfit.strategies.finetune import FineTune
+
+    dataset = read_source(
+        data, labeled=True, text_column=text_column, label_column=label_column, skip_bad=skip_bad
+    )
+    dataset.check_trainable()
+    encoder = backbones.create(backbone or backbones.DEFAULTS[dataset.modality])
+    suggestion, curve = FineTune(random_state=seed).lr_range_test(dataset, encoder)
+    table = Table(title=f"Range test on {len(dataset)} items ({encoder.name})")
+    table.add_column("learning rate")
+    table.add_column("smoothed loss")
+    for rate, loss in curve[:: max(1, len(curve) // 12)]:
+        table.add_row(f"{rate:.2e}", f"{loss:.3f}")
+    out.print(table)
+    out.print(f"Suggested learning rate: [bold]{suggestion:.2e}[/]")
+    if plot:
+        _plot_curve(curve, suggestion, plot)
+        out.print(f"Curve written to {plot}")
+
+
+def _plot_curve(curve: list[tuple[float, float]], suggestion: float, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; no display needed
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 4))
+    axes.plot([r for r, _ in curve], [loss for _, loss in curve])
+    axes.axvline(suggestion, color="tab:red", linestyle="--", label=f"suggested {suggestion:.1e}")
+    axes.set(xscale="log", xlabel="learning rate", ylabel="smoothed training loss")
+    axes.legend()
+    figure.tight_layout()
+    try:
+        figure.savefig(path)
+    except OSError as error:
+        raise SmallfitError(f"Cannot write {path}: {error}") from None
+    finally:
+        plt.close(figure)
 
 
 @app.command(name="backbones")

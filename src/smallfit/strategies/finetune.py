@@ -195,6 +195,16 @@ class FineTune(Strategy):
             parameter.requires_grad = False
         return self
 
+    def lr_range_test(self, dataset, encoder) -> tuple[float, list[tuple[float, float]]]:
+        """The range test that lr="auto" runs, on all of `dataset` (for `smallfit lr-find`):
+        the suggested head rate and the (rate, smoothed loss) curve."""
+        self._remember(dataset, encoder)
+        self.split_, self.upper_ = self._build(encoder, len(dataset.classes))
+        x = self._lower(dataset.items, "Computing frozen activations")
+        head = nn.Sequential(*list(self.upper_.children())[self.top_groups :])
+        suggestion = self._initial_rate(head, x, torch.from_numpy(dataset.y))
+        return suggestion, self.lr_curve_
+
     def _initial_rate(self, head: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
         """lr="auto": a learning-rate range test on the head with the body frozen."""
         for parameter in self.upper_.parameters():
