@@ -145,7 +145,8 @@ def finetune_section(result: dict) -> list[str]:
         "",
         f"`{result['command']}` — test set of {result['n_test']} images; accuracy mean ± "
         "std over 3 seeds. Fit seconds: finetune and scratch include running the network on "
-        "every image; the probes read embeddings already in the cache.",
+        "every item; the probes read embeddings already in the cache."
+        + (f" {result['note']}" if result.get("note") else ""),
         "",
         "| per class | method | accuracy | fit seconds |",
         "|---|---|---|---|",

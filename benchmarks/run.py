@@ -116,23 +116,23 @@ def compare(task: str, dataset, ks, methods: dict, seeds) -> dict:
     return {"task": task, "n_test": len(test_items), "rows": rows, "machine": machine()}
 
 
-def finetune(seeds=(0, 1, 2)) -> dict:
+def finetune(seeds=(0, 1, 2), per_class=(20, 50)) -> dict:
     """Fashion-MNIST 20 and 50 per class: fine-tuning against the frozen probe (issue 3)."""
     methods = {
         "probe (logreg)": ("probe", {}),
         "finetune (gradual, no augmentation)": ("finetune", {"augment": "none"}),
         "finetune (gradual, light augmentation x4)": ("finetune", {}),
     }
-    return compare("finetune", fashion, (20, 50), methods, seeds)
+    return compare("finetune", fashion, per_class, methods, seeds)
 
 
-def finetune_text(seeds=(0, 1, 2)) -> dict:
+def finetune_text(seeds=(0, 1, 2), per_class=(16, 64)) -> dict:
     """Reuters R8 16 and 64 per class: MiniLM fine-tuning against the frozen probe (issue 3)."""
     methods = {
         "probe (logreg)": ("probe", {}),
         "finetune (gradual, top 2 layers)": ("finetune", {}),
     }
-    return compare("finetune_text", r8, (16, 64), methods, seeds)
+    return compare("finetune_text", r8, per_class, methods, seeds)
 
 
 def adapters(seeds=(0, 1, 2)) -> dict:
@@ -462,6 +462,12 @@ def main() -> None:
             "bf16",
         ],
     )
+    parser.add_argument(
+        "--per-class",
+        type=int,
+        nargs="+",
+        help="finetune / finetune_text only: run these sizes instead of the issue's two",
+    )
     args = parser.parse_args()
     os.environ.setdefault("SMALLFIT_QUIET", "1")
     tasks = {
@@ -473,8 +479,12 @@ def main() -> None:
         "losses": losses,
         "bf16": bf16,
     }
-    result = tasks[args.task]() if args.task in tasks else few_shot(args.task)
-    result["command"] = f"python benchmarks/run.py {args.task}"
+    sized = args.per_class and args.task in ("finetune", "finetune_text")
+    options = {"per_class": tuple(args.per_class)} if sized else {}
+    result = tasks[args.task](**options) if args.task in tasks else few_shot(args.task)
+    result["command"] = f"python benchmarks/run.py {args.task}" + (
+        f" --per-class {' '.join(map(str, args.per_class))}" if sized else ""
+    )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / f"{args.task}.json").write_text(json.dumps(result, indent=2))
 
