@@ -8,6 +8,7 @@
     python benchmarks/run.py finetune  # Fashion-MNIST 20/50 per class: finetune against probe
     python benchmarks/run.py finetune_text  # Reuters R8 16/64 per class: finetune against probe
     python benchmarks/run.py adapters  # adapter and lora at Fashion 20 and R8 16 per class
+    python benchmarks/run.py fit_time  # whole fits with fine-tuning on 10 x 10 images
     python benchmarks/run.py losses    # 10 per class: cosine loss against cross-entropy
     python benchmarks/run.py bf16      # bf16 autocast: embedding speed and accuracy cost
 
@@ -428,6 +429,43 @@ def cache() -> dict:
     return result
 
 
+def fit_time() -> dict:
+    """Whole `smallfit fit` runs with fine-tuning on 10 images x 10 classes (Fashion-MNIST),
+    each in a new process with an empty cache: what a user waits for (issue 3)."""
+    from PIL import Image
+
+    data = dict(np.load(DATA / "fashion_mnist.npz"))
+    names = [str(n).replace("/", "_") for n in data["class_names"]]
+    runs = {
+        "smallfit fit DIR --strategy finetune": ["--strategy", "finetune"],
+        "smallfit fit DIR --time-budget 10m": ["--time-budget", "10m"],
+    }
+    result = {"machine": machine(), "runs": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "fashion100"
+        for i in sample_per_class(data["y_train"], 10, seed=0):
+            folder = root / names[data["y_train"][i]]
+            folder.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(data["x_train"][i]).save(folder / f"{i}.png")
+        for number, (label, extra) in enumerate(runs.items()):
+            env = {**os.environ, "SMALLFIT_CACHE": str(Path(tmp) / f"cache{number}")}
+            out = Path(tmp) / f"model{number}"
+            command = [sys.executable, "-m", "smallfit", "fit", str(root), "--out", str(out)]
+            seconds = timed([*command, *extra], env)[0]
+            record = json.loads((out / "model.json").read_text())
+            result["runs"][label] = {
+                "seconds": seconds,
+                "chosen": record["strategy"]["name"],
+                "cv_accuracy": record["metrics"]["accuracy"]["value"],
+                "candidates": {
+                    row["candidate"]: row["accuracy"] and row["accuracy"]["value"]
+                    for row in record["candidates"]
+                },
+            }
+            print(json.dumps(result["runs"][label]), flush=True)
+    return result
+
+
 def timed(command: list[str], env: dict) -> tuple[float, float]:
     """Wall seconds and the child's peak resident memory (MB) of one command."""
     tic = time.perf_counter()
@@ -458,6 +496,7 @@ def main() -> None:
             "finetune",
             "finetune_text",
             "adapters",
+            "fit_time",
             "losses",
             "bf16",
         ],
@@ -476,6 +515,7 @@ def main() -> None:
         "finetune": finetune,
         "finetune_text": finetune_text,
         "adapters": adapters,
+        "fit_time": fit_time,
         "losses": losses,
         "bf16": bf16,
     }
