@@ -9,6 +9,7 @@
     python benchmarks/run.py finetune_text  # Reuters R8 16/64 per class: finetune against probe
     python benchmarks/run.py adapters  # adapter and lora at Fashion 20 and R8 16 per class
     python benchmarks/run.py fit_time  # whole fits with fine-tuning on 10 x 10 images
+    python benchmarks/run.py tta       # test-time augmentation on the default fit
     python benchmarks/run.py losses    # 10 per class: cosine loss against cross-entropy
     python benchmarks/run.py bf16      # bf16 autocast: embedding speed and accuracy cost
 
@@ -123,6 +124,8 @@ def finetune(seeds=(0, 1, 2), per_class=(20, 50)) -> dict:
         "probe (logreg)": ("probe", {}),
         "finetune (gradual, no augmentation)": ("finetune", {"augment": "none"}),
         "finetune (gradual, light augmentation x4)": ("finetune", {}),
+        "finetune (light x4 + mixup)": ("finetune", {"mix": "mixup"}),
+        "finetune (light x4 + cutmix)": ("finetune", {"mix": "cutmix"}),
     }
     return compare("finetune", fashion, per_class, methods, seeds)
 
@@ -429,6 +432,35 @@ def cache() -> dict:
     return result
 
 
+def tta(seeds=(0, 1, 2)) -> dict:
+    """Test-time augmentation (mirror) on Fashion-MNIST: the default fit's test accuracy
+    with and without it, 10 and 20 per class."""
+    from smallfit import fit
+    from smallfit.data import from_python
+
+    train_items, train_labels, test_items, test_labels, _, _ = fashion()
+    test_set = from_python(test_items)
+    rows = []
+    for k in (10, 20):
+        for seed in seeds:
+            index = sample_per_class(train_labels, k, seed)
+            model = fit([train_items[i] for i in index], train_labels[index], seed=seed)
+            for flag in (False, True):
+                predicted = model.predict(test_set, tta=flag)
+                rows.append(
+                    dict(
+                        task="tta",
+                        k=k,
+                        seed=seed,
+                        method="fit default" + (", TTA (mirror)" if flag else ""),
+                        accuracy=float((predicted == test_labels).mean()),
+                        fit_seconds=0.0,
+                    )
+                )
+                print(json.dumps(rows[-1]), flush=True)
+    return {"task": "tta", "n_test": len(test_items), "rows": rows, "machine": machine()}
+
+
 def fit_time() -> dict:
     """Whole `smallfit fit` runs with fine-tuning on 10 images x 10 classes (Fashion-MNIST),
     each in a new process with an empty cache: what a user waits for (issue 3)."""
@@ -497,6 +529,7 @@ def main() -> None:
             "finetune_text",
             "adapters",
             "fit_time",
+            "tta",
             "losses",
             "bf16",
         ],
@@ -516,6 +549,7 @@ def main() -> None:
         "finetune_text": finetune_text,
         "adapters": adapters,
         "fit_time": fit_time,
+        "tta": tta,
         "losses": losses,
         "bf16": bf16,
     }

@@ -71,3 +71,15 @@ def test_predicting_images_with_a_text_model_is_refused(image_folder):
     model = smallfit.fit(texts, labels, strategy="prototype")
     with pytest.raises(smallfit.errors.SmallfitError, match="classifies texts"):
         model.predict(sorted(image_folder.rglob("*.png")))
+
+
+def test_tta_makes_an_image_and_its_mirror_predict_alike(image_folder):
+    from PIL import Image, ImageOps
+
+    model = smallfit.fit(image_folder, strategy="probe")
+    paths = sorted(image_folder.rglob("*.png"))[:4]
+    mirrors = [ImageOps.mirror(Image.open(p).convert("RGB")) for p in paths]
+    assert np.abs(model.predict_proba(paths) - model.predict_proba(mirrors)).max() > 1e-6
+    np.testing.assert_allclose(
+        model.predict_proba(paths, tta=True), model.predict_proba(mirrors, tta=True), atol=1e-5
+    )

@@ -214,3 +214,9 @@ def test_lr_find_suggests_a_rate_and_plots_the_curve(text_csv, tmp_path):
     rate = float(re.search(r"Suggested learning rate: ([0-9.e+-]+)", output).group(1))
     assert 1e-6 < rate < 1.0
     assert (tmp_path / "lr.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_tta_on_texts_is_refused_clearly(text_model, text_csv, tmp_path):
+    model_dir = text_model[0]
+    code, output = run("predict", model_dir, text_csv, "--output", tmp_path / "p.csv", "--tta")
+    assert code == 2 and "images only" in output

@@ -161,3 +161,25 @@ def test_text_layer_groups_reproduce_the_sentence_embedding_in_padded_batches():
         pooled = encoder.pooling()(packed)
     cosine = torch.nn.functional.cosine_similarity(pooled, torch.from_numpy(encoder.embed(texts)))
     assert cosine.min().item() > 0.9999
+
+
+@pytest.mark.parametrize("mix", ["mixup", "cutmix"])
+def test_mixing_blends_inputs_and_targets_in_the_same_proportion(mix):
+    from smallfit.train.loop import mixed
+
+    x = torch.stack([torch.full((1, 8, 8), float(i)) for i in range(6)])
+    settings = TrainSettings(mix=mix, mix_alpha=1.0)
+    inputs, partner, share = mixed(x, settings, torch.Generator().manual_seed(3))
+    assert 0.0 <= share <= 1.0 and sorted(partner.tolist()) == list(range(6))
+    # each mixed map's mean is the share-weighted mean of its two sources
+    expected = share * x.mean(dim=(1, 2, 3)) + (1 - share) * x[partner].mean(dim=(1, 2, 3))
+    torch.testing.assert_close(inputs.mean(dim=(1, 2, 3)), expected)
+    again = mixed(x, settings, torch.Generator().manual_seed(3))
+    assert torch.equal(again[0], inputs) and again[2] == share  # seeded
+
+
+def test_mixing_refuses_text_activations():
+    from smallfit.train.loop import mixed
+
+    with pytest.raises(ValueError, match="image feature maps"):
+        mixed(torch.zeros(4, 10, 5), TrainSettings(mix="mixup"), torch.Generator())

@@ -108,8 +108,10 @@ def evaluate_model(
     text_column: str | None = None,
     label_column: str | None = None,
     skip_bad: bool = False,
+    tta: bool = False,
 ) -> dict:
-    """Metrics (with 95% bootstrap intervals) of a fitted model on labeled data it never saw."""
+    """Metrics (with 95% bootstrap intervals) of a fitted model on labeled data it never saw
+    (`tta`: with test-time augmentation, to see whether it helps)."""
     from smallfit.errors import SmallfitError
     from smallfit.evaluate import evaluate_probas
     from smallfit.model import load
@@ -141,7 +143,7 @@ def evaluate_model(
         names=dataset.names,
         source=dataset.source,
     )
-    metrics = evaluate_probas(dataset.y, model.predict_proba(dataset), model.classes)
+    metrics = evaluate_probas(dataset.y, model.predict_proba(dataset, tta=tta), model.classes)
     metrics["kind"] = "holdout"
     metrics["source"] = dataset.source
     return metrics

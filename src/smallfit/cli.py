@@ -41,6 +41,13 @@ LabelColumn = Annotated[
 SkipBad = Annotated[
     bool, typer.Option(help="Leave out unreadable images with a warning instead of stopping.")
 ]
+TTA = Annotated[
+    bool,
+    typer.Option(
+        help="Test-time augmentation (images): average each image's prediction with its "
+        "mirror image's; twice the time. Check with `evaluate --tta` that it helps."
+    ),
+]
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -215,6 +222,7 @@ def predict(
     output: Annotated[Path, typer.Option(help="CSV to write: item,label,confidence,p_<class>...")],
     text_column: TextColumn = None,
     skip_bad: SkipBad = False,
+    tta: TTA = False,
     overwrite: Annotated[bool, typer.Option(help="Replace --output if it exists.")] = False,
 ) -> None:
     """Predict classes for new data; rows come in input order."""
@@ -224,7 +232,7 @@ def predict(
     _refuse_existing(output, overwrite)
     model = load(model_dir)
     dataset = read_source(data, labeled=False, text_column=text_column, skip_bad=skip_bad)
-    proba = model.predict_proba(dataset)
+    proba = model.predict_proba(dataset, tta=tta)
     write_predictions(output, dataset, model.classes, proba)
     counts = dict(zip(*np.unique(proba.argmax(axis=1), return_counts=True), strict=True))
     summary = ", ".join(f"{model.classes[i]}: {n}" for i, n in counts.items())
@@ -251,12 +259,18 @@ def evaluate(
     text_column: TextColumn = None,
     label_column: LabelColumn = None,
     skip_bad: SkipBad = False,
+    tta: TTA = False,
 ) -> None:
     """Measure a saved model on a labeled set, with 95% bootstrap intervals."""
     from smallfit.api import evaluate_model
 
     metrics = evaluate_model(
-        model_dir, data, text_column=text_column, label_column=label_column, skip_bad=skip_bad
+        model_dir,
+        data,
+        text_column=text_column,
+        label_column=label_column,
+        skip_bad=skip_bad,
+        tta=tta,
     )
     _print_metrics(metrics, f"Metrics on {data}")
     if output:

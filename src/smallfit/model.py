@@ -24,6 +24,9 @@ FORMAT_VERSION = 1
 REQUIRED = ("format", "format_version", "modality", "classes", "backbone", "strategy")
 
 
+TTA_CHUNK = 256
+
+
 class Model:
     """A fitted strategy with its encoder, classes and the record of how it was made."""
 
@@ -60,15 +63,29 @@ class Model:
             )
         return dataset
 
-    def predict_proba(self, X) -> np.ndarray:
-        """(n, n_classes) probabilities in `classes` order for a Dataset or Python items."""
+    def predict_proba(self, X, tta: bool = False) -> np.ndarray:
+        """(n, n_classes) probabilities in `classes` order for a Dataset or Python items.
+
+        `tta` (images): average with the prediction for each image's mirror image.
+        """
         dataset = self._dataset(X)
         if len(dataset) == 0:
             return np.zeros((0, len(self.classes)))
-        return self.strategy.predict_proba(dataset.items)
+        if not tta:
+            return self.strategy.predict_proba(dataset.items)
+        if dataset.modality != "image":
+            raise SmallfitError("Test-time augmentation (--tta) works on images only.")
+        from smallfit.augment import mirrored
 
-    def predict(self, X) -> np.ndarray:
-        proba = self.predict_proba(X)
+        parts = []
+        for start in range(0, len(dataset), TTA_CHUNK):  # bounded memory for decoded mirrors
+            items = dataset.items[start : start + TTA_CHUNK]
+            views = self.strategy.predict_proba(items), self.strategy.predict_proba(mirrored(items))
+            parts.append((views[0] + views[1]) / 2)
+        return np.concatenate(parts)
+
+    def predict(self, X, tta: bool = False) -> np.ndarray:
+        proba = self.predict_proba(X, tta=tta)
         return np.array(self.classes, dtype=object)[proba.argmax(axis=1)]
 
     # -- persistence ----------------------------------------------------------------

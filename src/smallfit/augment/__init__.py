@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from PIL import Image, ImageOps
 from torchvision.transforms import v2
+
+from smallfit.data.images import load_image
 
 IMAGE_PRESETS = ("none", "light", "medium", "strong")
 
@@ -34,3 +37,12 @@ def image_augmentation(preset: str, size: int) -> list:
 def image_erasing(preset: str) -> list:
     """Random erasing works on the normalised float tensor, so it comes last."""
     return [v2.RandomErasing(p=0.25)] if preset == "strong" else []
+
+
+def mirrored(items: list) -> list[Image.Image]:
+    """Left-right mirrored copies of image items: the test-time augmentation view.
+
+    A mirror is the one view that keeps the whole image at the scale the model was fitted
+    on; averaging its prediction with the original's is the usual cheap TTA.
+    """
+    return [ImageOps.mirror(load_image(item)) for item in items]

@@ -76,7 +76,7 @@ class FineTune(Strategy):
     "top": head and the top groups together; "head": the head only, on the body's maps.
     lr="auto" picks the head's rate with a learning-rate range test (train.loop.find_lr).
     `augment` (none, light, medium, strong) with `copies` augmented versions per image
-    (images only).
+    and `mix` (none, mixup, cutmix) on the cached feature maps (images only).
     """
 
     name = "finetune"
@@ -95,6 +95,7 @@ class FineTune(Strategy):
         batch_size: int = 16,
         augment: str = "light",
         copies: int = 4,
+        mix: str = "none",
         random_state: int = 0,
     ):
         self.unfreeze = unfreeze
@@ -107,11 +108,14 @@ class FineTune(Strategy):
         self.batch_size = batch_size
         self.augment = augment
         self.copies = copies
+        self.mix = mix
         self.random_state = random_state
 
     def _build(self, encoder, n_classes: int) -> tuple[int, FrozenNormSequential]:
         if self.unfreeze not in UNFREEZE:
             raise SmallfitError(f"Unknown unfreeze mode {self.unfreeze!r}; choose from {UNFREEZE}.")
+        if self.mix != "none" and encoder.modality != "image":
+            raise SmallfitError(f"mix={self.mix!r} works on images only; use mix='none'.")
         groups = encoder.layer_groups()
         if not 0 <= self.top_groups < len(groups):
             raise SmallfitError(f"top_groups must be between 0 and {len(groups) - 1}.")
@@ -180,6 +184,7 @@ class FineTune(Strategy):
                 lr=self.lr_ if stage == 0 else self.lr_ * encoder.body_lr_ratio,
                 layer_decay=self.layer_decay,
                 loss=self.loss,
+                mix=self.mix,
                 seed=self.random_state + stage,
             )
             self.history_ += train(

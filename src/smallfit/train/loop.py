@@ -3,7 +3,7 @@
 AdamW (or SGD) with one parameter group per layer group and discriminative learning
 rates (the top group gets `lr`, each group below it `layer_decay` times the one above),
 a one-cycle or warm-up + cosine schedule per step, gradient clipping, gradient
-accumulation, early stopping on a held-out validation part with the best weights
+accumulation, mixup or cutmix, early stopping on a held-out validation part with the best weights
 restored, and a progress bar showing loss and validation accuracy per epoch.
 """
 
@@ -21,6 +21,7 @@ from smallfit.progress import progress_bar
 from smallfit.train.losses import classification_loss
 
 OPTIMIZERS = ("adamw", "sgd")
+MIXES = ("none", "mixup", "cutmix")
 SCHEDULES = ("onecycle", "cosine", "constant")
 
 
@@ -38,6 +39,8 @@ class TrainSettings:
     accumulate: int = 1
     patience: int = 4
     loss: str = "ce"
+    mix: str = "none"
+    mix_alpha: float = 0.4
     seed: int = 0
 
 
@@ -123,7 +126,13 @@ def train(
             total = 0.0
             for index, start in enumerate(range(0, len(x), settings.batch_size)):
                 batch = order[start : start + settings.batch_size]
-                loss = classification_loss(model(x[batch]), y[batch], settings.loss, class_weight)
+                inputs, partner, share = mixed(x[batch], settings, generator)
+                logits = model(inputs)
+                loss = share * classification_loss(logits, y[batch], settings.loss, class_weight)
+                if share < 1.0:
+                    loss = loss + (1.0 - share) * classification_loss(
+                        logits, y[batch][partner], settings.loss, class_weight
+                    )
                 (loss / settings.accumulate).backward()
                 total += loss.item() * len(batch)
                 last = index + 1 == batches_per_epoch
@@ -152,6 +161,39 @@ def train(
         model.load_state_dict(best_state)
     model.eval()
     return history
+
+
+def mixed(
+    x: torch.Tensor, settings: TrainSettings, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Mixup (Zhang et al. 2018) or cutmix (Yun et al. 2019) of a batch with a shuffle of
+    itself: (inputs, partner order, share of the original), share ~ Beta(alpha, alpha).
+
+    They act on whatever the loop trains on: for `finetune` that is the cached output of
+    the frozen lower layers, so mixup mixes feature maps (manifold mixup) and cutmix pastes
+    a box of one feature map into another.
+    """
+    if settings.mix not in MIXES:
+        raise ValueError(f"Unknown mix {settings.mix!r}; choose from {MIXES}.")
+    if settings.mix == "none" or len(x) < 2:
+        return x, torch.arange(len(x)), 1.0
+    if x.ndim != 4:
+        raise ValueError("mixup and cutmix work on image feature maps (n, C, H, W) only.")
+    partner = torch.randperm(len(x), generator=generator)
+    # Beta draws from a numpy generator seeded by the loop's: a seed gives the same run
+    seed = int(torch.randint(2**31, (1,), generator=generator))
+    share = float(np.random.default_rng(seed).beta(settings.mix_alpha, settings.mix_alpha))
+    if settings.mix == "mixup":
+        return share * x + (1 - share) * x[partner], partner, share
+    height, width = x.shape[-2:]
+    cut_h, cut_w = int(height * (1 - share) ** 0.5), int(width * (1 - share) ** 0.5)
+    top = int(torch.randint(height - cut_h + 1, (1,), generator=generator))
+    left = int(torch.randint(width - cut_w + 1, (1,), generator=generator))
+    out = x.clone()
+    out[..., top : top + cut_h, left : left + cut_w] = x[partner][
+        ..., top : top + cut_h, left : left + cut_w
+    ]
+    return out, partner, 1 - cut_h * cut_w / (height * width)  # the share actually kept
 
 
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str) -> dict:
