@@ -101,6 +101,8 @@ def test_image_fit_and_predict_on_a_folder(image_folder, tmp_path):
         (["fit", "{csv}", "--out", "{tmp}/m", "--backbone", "efficientnet_lite0"], "for images"),
         (["fit", "{csv}", "--out", "{tmp}/m", "--time-budget", "ten"], "time budget 'ten'"),
         (["fit", "{csv}", "--out", "{tmp}/m", "--time-budget", "0m"], "time budget '0m'"),
+        (["fit", "{csv}", "--out", "{tmp}/m", "--unfreeze", "all"], "applies to finetune"),
+        (["fit", "{csv}", "--out", "{tmp}/m", "--unfreeze", "top:x"], "use gradual, all or top:K"),
     ],
 )
 def test_bad_input_gets_one_clear_message(args, message, text_csv, tmp_path):

@@ -183,3 +183,13 @@ def test_mixing_refuses_text_activations():
 
     with pytest.raises(ValueError, match="image feature maps"):
         mixed(torch.zeros(4, 10, 5), TrainSettings(mix="mixup"), torch.Generator())
+
+
+def test_unfreeze_all_trains_the_lowest_layer_group_too(image_folder):
+    dataset = read_source(image_folder, labeled=True)
+    encoder = backbones.create("efficientnet_lite0")
+    strategy = FineTune(unfreeze="all", epochs=1, augment="none").fit(dataset, encoder)
+    assert strategy.split_ == 0 and strategy.top_count == len(encoder.layer_groups())
+    stem_before = encoder.layer_groups()[0].state_dict()
+    stem_after = strategy.upper_[0].state_dict()
+    assert any(not torch.equal(stem_before[k], stem_after[k]) for k in stem_before)

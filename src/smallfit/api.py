@@ -28,12 +28,14 @@ def fit(
     label_descriptions: dict | None = None,
     skip_bad: bool = False,
     time_budget: float | None = None,
+    finetune_params: dict | None = None,
 ) -> Model:
     """Fit a classifier to `data` and estimate how good it is.
 
     `data` is a folder of class sub-folders, a table file, a Dataset, or Python items
     (paths, texts, PIL images, arrays, a DataFrame) with `labels`. `time_budget`
-    (seconds) adds fine-tuning to the compared strategies and bounds the comparison.
+    (seconds) adds fine-tuning to the compared strategies and bounds the comparison;
+    `finetune_params` (e.g. {"unfreeze": "all"}) set the finetune strategy's options.
     """
     if isinstance(data, Dataset):
         dataset = data
@@ -47,7 +49,9 @@ def fit(
         )
     else:
         dataset = from_python(data, labels, text_column=text_column)
-    params = {"zeroshot": {"descriptions": label_descriptions}} if label_descriptions else None
+    params = {"zeroshot": {"descriptions": label_descriptions}} if label_descriptions else {}
+    if finetune_params:
+        params["finetune"] = finetune_params
     return fit_dataset(
         dataset,
         backbone=backbone,

@@ -149,6 +149,13 @@ def fit(
         Path | None, typer.Option(help="JSON file {class: description} for the zeroshot strategy.")
     ] = None,
     skip_bad: SkipBad = False,
+    unfreeze: Annotated[
+        str | None,
+        typer.Option(
+            help="For finetune: gradual (default: head, then one more top layer group per "
+            "stage), top:K (the top K groups and the head at once), or all."
+        ),
+    ] = None,
     time_budget: Annotated[
         str | None,
         typer.Option(
@@ -163,6 +170,11 @@ def fit(
 
     _refuse_existing(out_dir, overwrite)
     descriptions = _read_descriptions(label_descriptions) if label_descriptions else None
+    finetune_params = parse_unfreeze(unfreeze) if unfreeze else None
+    if finetune_params and strategy != "finetune" and not time_budget:
+        raise SmallfitError(
+            "--unfreeze applies to finetune: add --strategy finetune or a --time-budget."
+        )
     model = fit_model(
         data,
         backbone=backbone,
@@ -175,6 +187,7 @@ def fit(
         label_descriptions=descriptions,
         skip_bad=skip_bad,
         time_budget=parse_duration(time_budget) if time_budget else None,
+        finetune_params=finetune_params,
     )
     model.save(out_dir, overwrite=overwrite)
     _print_leaderboard(model)
@@ -183,6 +196,16 @@ def fit(
         f"Chosen: {model.strategy.name} on {model.backbone or 'no encoder'} (cross-validation)",
     )
     out.print(f"Model written to [bold]{out_dir}[/] in {model.info['fit_seconds']:.1f} s")
+
+
+def parse_unfreeze(text: str) -> dict:
+    """finetune parameters for 'gradual', 'all' or 'top:K'."""
+    if text in ("gradual", "all"):
+        return {"unfreeze": text}
+    mode, _, count = text.partition(":")
+    if mode == "top" and count.isdigit():
+        return {"unfreeze": "top", "top_groups": int(count)}
+    raise SmallfitError(f"Cannot read --unfreeze {text!r}: use gradual, all or top:K (e.g. top:3).")
 
 
 def parse_duration(text: str) -> float:

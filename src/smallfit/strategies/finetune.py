@@ -35,7 +35,7 @@ from smallfit.train.loop import (
 )
 from smallfit.train.losses import probabilities
 
-UNFREEZE = ("gradual", "top", "head")
+UNFREEZE = ("gradual", "top", "head", "all")
 
 
 class FrozenNormSequential(nn.Sequential):
@@ -73,7 +73,8 @@ class FineTune(Strategy):
     """Fine-tune the top `top_groups` layer groups of an encoder and a new head.
 
     unfreeze="gradual": head first, then one more group per stage (default);
-    "top": head and the top groups together; "head": the head only, on the body's maps.
+    "top": head and the top groups together; "head": the head only, on the body's maps;
+    "all": every group and the head together from the start (nothing cached; slowest).
     lr="auto" picks the head's rate with a learning-rate range test (train.loop.find_lr).
     `augment` (none, light, medium, strong) with `copies` augmented versions per image
     and `mix` (none, mixup, cutmix) on the cached feature maps (images only).
@@ -119,7 +120,7 @@ class FineTune(Strategy):
         groups = encoder.layer_groups()
         if not 0 <= self.top_groups < len(groups):
             raise SmallfitError(f"top_groups must be between 0 and {len(groups) - 1}.")
-        split = len(groups) - self.top_groups
+        split = 0 if self.unfreeze == "all" else len(groups) - self.top_groups
         torch.manual_seed(self.random_state)
         upper = FrozenNormSequential(
             *copy.deepcopy(groups[split:]),  # never touch the shared encoder's weights
@@ -166,10 +167,11 @@ class FineTune(Strategy):
                 )
                 ys.append(y[fit_part])
         x, y = torch.cat(xs), torch.cat(ys)
-        blocks = list(self.upper_.children())[: self.top_groups]
-        head = nn.Sequential(*list(self.upper_.children())[self.top_groups :])
+        top = self.top_count
+        blocks = list(self.upper_.children())[:top]
+        head = nn.Sequential(*list(self.upper_.children())[top:])
         self.lr_ = self._initial_rate(head, x, y) if self.lr == "auto" else float(self.lr)
-        stages = {"gradual": range(self.top_groups + 1), "top": [self.top_groups], "head": [0]}
+        stages = {"gradual": range(top + 1), "top": [top], "head": [0], "all": [top]}
         self.history_ = []
         for stage in stages[self.unfreeze]:
             trainable = blocks[len(blocks) - stage :] if stage else []
@@ -200,13 +202,18 @@ class FineTune(Strategy):
             parameter.requires_grad = False
         return self
 
+    @property
+    def top_count(self) -> int:
+        """How many layer groups sit above the frozen, cached part (all of them for "all")."""
+        return len(self.upper_) - 3  # upper = groups + pooling, dropout, linear
+
     def lr_range_test(self, dataset, encoder) -> tuple[float, list[tuple[float, float]]]:
         """The range test that lr="auto" runs, on all of `dataset` (for `smallfit lr-find`):
         the suggested head rate and the (rate, smoothed loss) curve."""
         self._remember(dataset, encoder)
         self.split_, self.upper_ = self._build(encoder, len(dataset.classes))
         x = self._lower(dataset.items, "Computing frozen activations")
-        head = nn.Sequential(*list(self.upper_.children())[self.top_groups :])
+        head = nn.Sequential(*list(self.upper_.children())[self.top_count :])
         suggestion = self._initial_rate(head, x, torch.from_numpy(dataset.y))
         return suggestion, self.lr_curve_
 
