@@ -59,7 +59,6 @@ class SentenceEncoder(Encoder):
         Packing the mask with the values lets a text batch travel through the same
         tensor-in, tensor-out fine-tuning path as an image batch; ids < 2^24 are exact.
         """
-        self._bert()
         tokens = self.body.tokenizer(
             list(items),
             padding=True,

@@ -83,23 +83,23 @@ class BodyTune(Strategy):
 
     def _build(self, encoder, n_classes: int) -> FrozenNormSequential:
         torch.manual_seed(self.random_state)
-        groups = self._insert(copy.deepcopy(encoder.layer_groups()), encoder)
+        groups = copy.deepcopy(encoder.layer_groups())
+        pretrained = {id(p) for group in groups for p in group.parameters()}
         network = FrozenNormSequential(
-            *groups,
+            *self._insert(groups, encoder),
             encoder.pooling(),
             nn.Dropout(self.dropout),
             nn.Linear(encoder.dim, n_classes),
         )
-        added = {id(p) for g in groups for p in self._inserted_parameters(g)}
+        # Whatever is not a pretrained weight (the insertions, the head) trains, and so do
+        # the normalisation layers; insertions wrap the original modules, keeping their
+        # weights, so they are told apart by identity.
         for module in network.modules():
             for parameter in module.parameters(recurse=False):
-                parameter.requires_grad = isinstance(module, NORMS) or id(parameter) in added
-        for parameter in network[-1].parameters():  # the head
-            parameter.requires_grad = True
+                parameter.requires_grad = (
+                    isinstance(module, NORMS) or id(parameter) not in pretrained
+                )
         return network
-
-    def _inserted_parameters(self, group: nn.Module) -> list[nn.Parameter]:
-        raise NotImplementedError
 
     def _inputs(self, items) -> torch.Tensor:
         size = self.encoder_.batch_size
@@ -204,11 +204,6 @@ class Adapter(BodyTune):
             for group in groups[1:]
         ]
 
-    def _inserted_parameters(self, group):
-        if isinstance(group, nn.Sequential) and isinstance(group[-1], ImageAdapter | TokenAdapter):
-            return list(group[-1].parameters())
-        return []
-
 
 @register
 class Lora(BodyTune):
@@ -249,6 +244,3 @@ class Lora(BodyTune):
             else group
             for group in groups
         ]
-
-    def _inserted_parameters(self, group):
-        return [p for name, p in group.named_parameters() if "lora_" in name]

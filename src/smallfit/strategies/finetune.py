@@ -168,8 +168,7 @@ class FineTune(Strategy):
                 ys.append(y[fit_part])
         x, y = torch.cat(xs), torch.cat(ys)
         top = self.top_count
-        blocks = list(self.upper_.children())[:top]
-        head = nn.Sequential(*list(self.upper_.children())[top:])
+        blocks, head = list(self.upper_.children())[:top], self._head()
         self.lr_ = self._initial_rate(head, x, y) if self.lr == "auto" else float(self.lr)
         stages = {"gradual": range(top + 1), "top": [top], "head": [0], "all": [top]}
         self.history_ = []
@@ -207,14 +206,17 @@ class FineTune(Strategy):
         """How many layer groups sit above the frozen, cached part (all of them for "all")."""
         return len(self.upper_) - 3  # upper = groups + pooling, dropout, linear
 
+    def _head(self) -> nn.Sequential:
+        """Pooling, dropout and the linear layer: the part above the layer groups."""
+        return nn.Sequential(*list(self.upper_.children())[self.top_count :])
+
     def lr_range_test(self, dataset, encoder) -> tuple[float, list[tuple[float, float]]]:
         """The range test that lr="auto" runs, on all of `dataset` (for `smallfit lr-find`):
         the suggested head rate and the (rate, smoothed loss) curve."""
         self._remember(dataset, encoder)
         self.split_, self.upper_ = self._build(encoder, len(dataset.classes))
         x = self._lower(dataset.items, "Computing frozen activations")
-        head = nn.Sequential(*list(self.upper_.children())[self.top_count :])
-        suggestion = self._initial_rate(head, x, torch.from_numpy(dataset.y))
+        suggestion = self._initial_rate(self._head(), x, torch.from_numpy(dataset.y))
         return suggestion, self.lr_curve_
 
     def _initial_rate(self, head: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
