@@ -101,8 +101,17 @@ def test_image_fit_and_predict_on_a_folder(image_folder, tmp_path):
         (["fit", "{csv}", "--out", "{tmp}/m", "--backbone", "efficientnet_lite0"], "for images"),
         (["fit", "{csv}", "--out", "{tmp}/m", "--time-budget", "ten"], "time budget 'ten'"),
         (["fit", "{csv}", "--out", "{tmp}/m", "--time-budget", "0m"], "time budget '0m'"),
-        (["fit", "{csv}", "--out", "{tmp}/m", "--unfreeze", "all"], "applies to finetune"),
+        (["fit", "{csv}", "--out", "{tmp}/m", "--unfreeze", "all"], "apply to finetune"),
         (["fit", "{csv}", "--out", "{tmp}/m", "--unfreeze", "top:x"], "use gradual, all or top:K"),
+        (["fit", "{csv}", "--out", "{tmp}/m", "--mix", "cutmix"], "add --strategy finetune"),
+        (
+            ["fit", "{csv}", "--out", "{tmp}/m", "--strategy", "finetune", "--mix", "blend"],
+            "Unknown --mix 'blend'; choose from none, mixup, cutmix.",
+        ),
+        (
+            ["fit", "{csv}", "--out", "{tmp}/m", "--strategy", "finetune", "--mix", "mixup"],
+            "works on images only",
+        ),
     ],
 )
 def test_bad_input_gets_one_clear_message(args, message, text_csv, tmp_path):
@@ -222,3 +231,15 @@ def test_tta_on_texts_is_refused_clearly(text_model, text_csv, tmp_path):
     model_dir = text_model[0]
     code, output = run("predict", model_dir, text_csv, "--output", tmp_path / "p.csv", "--tta")
     assert code == 2 and "images only" in output
+
+
+def test_fit_resume_needs_checkpoints_and_refuses_to_discard_them(image_folder, tmp_path):
+    out = tmp_path / "model"
+    code, output = run("fit", image_folder, "--out", out, "--resume")
+    assert (code, output) == (2, f"Nothing to resume: {out}.checkpoints holds no checkpoints.")
+
+    (tmp_path / "model.checkpoints").mkdir()
+    (tmp_path / "model.checkpoints" / "run.json").write_text("{}")
+    code, output = run("fit", image_folder, "--out", out)
+    assert code == 2 and "add --resume to continue it" in output
+    assert (tmp_path / "model.checkpoints" / "run.json").exists()  # nothing deleted

@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 from smallfit.auto import fit_dataset
 from smallfit.data import Dataset, from_python, read_source
 from smallfit.model import Model
+from smallfit.train.checkpoint import checkpointing
 
 
 def fit(
@@ -29,6 +30,7 @@ def fit(
     skip_bad: bool = False,
     time_budget: float | None = None,
     finetune_params: dict | None = None,
+    checkpoints: str | Path | None = None,
 ) -> Model:
     """Fit a classifier to `data` and estimate how good it is.
 
@@ -36,6 +38,9 @@ def fit(
     (paths, texts, PIL images, arrays, a DataFrame) with `labels`. `time_budget`
     (seconds) adds fine-tuning to the compared strategies and bounds the comparison;
     `finetune_params` (e.g. {"unfreeze": "all"}) set the finetune strategy's options.
+    `checkpoints`: a folder where every training run (each fold, each stage) saves its
+    state per epoch; fitting again with the same folder and data restores the runs that
+    finished and continues an interrupted one, giving the same model.
     """
     if isinstance(data, Dataset):
         dataset = data
@@ -52,16 +57,23 @@ def fit(
     params = {"zeroshot": {"descriptions": label_descriptions}} if label_descriptions else {}
     if finetune_params:
         params["finetune"] = finetune_params
-    return fit_dataset(
-        dataset,
-        backbone=backbone,
-        strategy=strategy,
-        strategy_params=params,
-        folds=folds,
-        loocv=loocv,
-        seed=seed,
-        time_budget=time_budget,
-    )
+    with checkpointing(checkpoints) as store:
+        model = fit_dataset(
+            dataset,
+            backbone=backbone,
+            strategy=strategy,
+            strategy_params=params,
+            folds=folds,
+            loocv=loocv,
+            seed=seed,
+            time_budget=time_budget,
+        )
+    if store and (store.restored_runs or store.resumed_epochs):
+        model.info["resumed"] = {
+            "finished_runs_restored": store.restored_runs,
+            "epochs_restored_in_interrupted_runs": store.resumed_epochs,
+        }
+    return model
 
 
 class Classifier(ClassifierMixin, BaseEstimator):

@@ -156,6 +156,20 @@ def fit(
             "stage), top:K (the top K groups and the head at once), or all."
         ),
     ] = None,
+    augment: Annotated[
+        str | None,
+        typer.Option(
+            help="For finetune: none, light, medium or strong, applied to 4 copies of each "
+            "training item (default light for images; none for texts, where it means "
+            "EDA word edits: swaps, deletions, insertions, WordNet synonyms)."
+        ),
+    ] = None,
+    mix: Annotated[
+        str | None,
+        typer.Option(
+            help="For finetune on images: mixup or cutmix of the training batches (default none)."
+        ),
+    ] = None,
     time_budget: Annotated[
         str | None,
         typer.Option(
@@ -164,38 +178,90 @@ def fit(
         ),
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace --out if it exists.")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Continue a fit that was interrupted (Ctrl-C, a crash): the trainings that "
+            "finished are restored from OUT.checkpoints/ and the interrupted one continues at "
+            "its next epoch. Run the same command with --resume added."
+        ),
+    ] = False,
 ) -> None:
-    """Fit a classifier: compare strategies by cross-validation and save the best."""
+    """Fit a classifier: compare strategies by cross-validation and save the best.
+
+    Trainings (finetune, adapter, lora, scratch) save a checkpoint after every epoch in
+    OUT.checkpoints/, removed once the model is written; see --resume.
+    """
     from smallfit.api import fit as fit_model
 
     _refuse_existing(out_dir, overwrite)
+    checkpoints = out_dir.with_name(out_dir.name + ".checkpoints")
+    left_over = checkpoints.is_dir() and any(checkpoints.iterdir())
+    if resume and not left_over:
+        raise SmallfitError(f"Nothing to resume: {checkpoints} holds no checkpoints.")
+    if left_over and not resume:
+        raise SmallfitError(
+            f"An interrupted fit left checkpoints in {checkpoints}: add --resume to continue "
+            "it, or delete that folder to start afresh."
+        )
     descriptions = _read_descriptions(label_descriptions) if label_descriptions else None
-    finetune_params = parse_unfreeze(unfreeze) if unfreeze else None
+    finetune_params = finetune_options(unfreeze, augment, mix)
     if finetune_params and strategy != "finetune" and not time_budget:
         raise SmallfitError(
-            "--unfreeze applies to finetune: add --strategy finetune or a --time-budget."
+            "--unfreeze, --augment and --mix apply to finetune: add --strategy finetune or a "
+            "--time-budget."
         )
-    model = fit_model(
-        data,
-        backbone=backbone,
-        strategy=strategy,
-        folds=folds,
-        loocv=loocv,
-        seed=seed,
-        text_column=text_column,
-        label_column=label_column,
-        label_descriptions=descriptions,
-        skip_bad=skip_bad,
-        time_budget=parse_duration(time_budget) if time_budget else None,
-        finetune_params=finetune_params,
-    )
+    try:
+        model = fit_model(
+            data,
+            backbone=backbone,
+            strategy=strategy,
+            folds=folds,
+            loocv=loocv,
+            seed=seed,
+            text_column=text_column,
+            label_column=label_column,
+            label_descriptions=descriptions,
+            skip_bad=skip_bad,
+            time_budget=parse_duration(time_budget) if time_budget else None,
+            finetune_params=finetune_params,
+            checkpoints=checkpoints,
+        )
+    except KeyboardInterrupt:
+        if checkpoints.is_dir():
+            err.print(
+                f"Interrupted. The finished epochs are saved in {checkpoints}; run the same "
+                "command with --resume to continue."
+            )
+        raise typer.Exit(130) from None
     model.save(out_dir, overwrite=overwrite)
+    shutil.rmtree(checkpoints, ignore_errors=True)
+    if "resumed" in model.info:
+        restored = model.info["resumed"]
+        out.print(
+            f"Resumed: {restored['finished_runs_restored']} finished training run(s) restored, "
+            f"{restored['epochs_restored_in_interrupted_runs']} epoch(s) of an interrupted one."
+        )
     _print_leaderboard(model)
     _print_metrics(
         model.metrics,
         f"Chosen: {model.strategy.name} on {model.backbone or 'no encoder'} (cross-validation)",
     )
     out.print(f"Model written to [bold]{out_dir}[/] in {model.info['fit_seconds']:.1f} s")
+
+
+def finetune_options(unfreeze: str | None, augment: str | None, mix: str | None) -> dict:
+    """finetune parameters from the --unfreeze, --augment and --mix options given."""
+    from smallfit.augment import IMAGE_PRESETS
+    from smallfit.train.loop import MIXES
+
+    params = parse_unfreeze(unfreeze) if unfreeze else {}
+    for flag, value, choices in (("augment", augment, IMAGE_PRESETS), ("mix", mix, MIXES)):
+        if value is not None and value not in choices:
+            raise SmallfitError(f"Unknown --{flag} {value!r}; choose from {', '.join(choices)}.")
+        if value is not None:
+            params[flag] = value
+    return params
 
 
 def parse_unfreeze(text: str) -> dict:

@@ -19,9 +19,10 @@ def enabled() -> bool:
 
 @contextmanager
 def progress_bar(total: int, description: str) -> Iterator:
-    """Yield `advance(n)`; shows a bar with count and time left while the block runs."""
+    """Yield `advance(n, status)`; shows a bar with count and time left while the block runs,
+    and `status` (e.g. the last epoch's loss) after the description."""
     if not enabled() or total <= 0:
-        yield lambda n=1: None
+        yield lambda n=1, status=None: None
         return
     columns = (
         TextColumn("{task.description}"),
@@ -31,4 +32,9 @@ def progress_bar(total: int, description: str) -> Iterator:
     )
     with Progress(*columns, console=console, transient=True) as bar:
         task = bar.add_task(description, total=total)
-        yield lambda n=1: bar.advance(task, n)
+
+        def advance(n: int = 1, status: str | None = None) -> None:
+            shown = f"{description} ({status})" if status else description
+            bar.update(task, advance=n, description=shown)
+
+        yield advance

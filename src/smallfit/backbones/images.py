@@ -41,8 +41,12 @@ class TimmImageEncoder(Encoder):
         self.weights_id = weights_id
         self.precision = embedding_precision()
 
-    def transform(self, train: bool = False, augment: str = "light") -> v2.Compose:
-        """Preprocessing; with `train`, an augmentation preset replaces the fixed crop."""
+    def transform(
+        self, train: bool = False, augment: str = "light", corpus: list | None = None
+    ) -> v2.Compose:
+        """Preprocessing; with `train`, an augmentation preset replaces the fixed crop.
+
+        (`corpus`, the training items, serves text augmentation; images need none.)"""
         resize = [
             v2.Resize(
                 int(self.size / 0.875), interpolation=v2.InterpolationMode.BICUBIC, antialias=True

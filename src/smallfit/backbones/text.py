@@ -40,9 +40,14 @@ class SentenceEncoder(Encoder):
         )
 
     # -- fine-tuning: the body as a sequence of modules (see strategies.finetune) ---------
-    def transform(self, train: bool = False, augment: str = "light"):
-        """No input augmentation for text yet: the fine-tuning copies are images only."""
-        return None
+    def transform(self, train: bool = False, augment: str = "none", corpus: list | None = None):
+        """With `train`, EDA-style word edits drawing inserted words from `corpus` (the
+        training texts); None when there is nothing to do."""
+        if not train or augment == "none":
+            return None
+        from smallfit.augment.text import EasyDataAugmentation
+
+        return EasyDataAugmentation(augment, list(corpus or []))
 
     def _bert(self):
         bert = getattr(self.body[0], "auto_model", None)
@@ -59,8 +64,9 @@ class SentenceEncoder(Encoder):
         Packing the mask with the values lets a text batch travel through the same
         tensor-in, tensor-out fine-tuning path as an image batch; ids < 2^24 are exact.
         """
+        texts = [transform(text) for text in items] if transform else list(items)
         tokens = self.body.tokenizer(
-            list(items),
+            texts,
             padding=True,
             truncation=True,
             max_length=self.body.max_seq_length,

@@ -10,7 +10,7 @@ training image, computed once like the originals.
 
 An encoder that supports this exposes `layer_groups()` (modules applied in sequence),
 `body_input(items, transform)` (the first group's input), `pooling()` (last map to a
-vector), `transform(train, augment)` (None when the modality has no augmentation) and
+vector), `transform(train, augment, corpus)` (None when there is no augmentation) and
 `body_lr_ratio` (the unfrozen groups' rate relative to the head's).
 """
 
@@ -76,7 +76,9 @@ class FineTune(Strategy):
     "top": head and the top groups together; "head": the head only, on the body's maps;
     "all": every group and the head together from the start (nothing cached; slowest).
     lr="auto" picks the head's rate with a learning-rate range test (train.loop.find_lr).
-    `augment` (none, light, medium, strong) with `copies` augmented versions per image
+    `augment` (none, light, medium, strong) with `copies` augmented versions per item —
+    default light for images, none for texts: EDA-style word edits (augment.text) rarely
+    help pretrained transformers (Longpre et al. 2020) and multiply the training time —
     and `mix` (none, mixup, cutmix) on the cached feature maps (images only).
     """
 
@@ -94,7 +96,7 @@ class FineTune(Strategy):
         loss: str = "ce",
         dropout: float = 0.2,
         batch_size: int = 16,
-        augment: str = "light",
+        augment: str | None = None,
         copies: int = 4,
         mix: str = "none",
         random_state: int = 0,
@@ -154,13 +156,15 @@ class FineTune(Strategy):
         if validation is None:
             fit_part = np.arange(len(dataset))
         xs, ys = [x[fit_part]], [y[fit_part]]
-        augmented = encoder.transform(train=True, augment=self.augment)
-        if self.augment != "none" and augmented is not None:
+        augment = self.augment or ("light" if encoder.modality == "image" else "none")
+        fit_items = [dataset.items[i] for i in fit_part]
+        augmented = encoder.transform(train=True, augment=augment, corpus=fit_items)
+        if augment != "none" and augmented is not None:
             for copy_index in range(self.copies):
                 torch.manual_seed(self.random_state * 1000 + copy_index)  # repeatable copies
                 xs.append(
                     self._lower(
-                        [dataset.items[i] for i in fit_part],
+                        fit_items,
                         f"Augmented copy {copy_index + 1}/{self.copies}",
                         augmented,
                     )

@@ -18,6 +18,8 @@ import torch
 from torch import nn
 
 from smallfit.progress import progress_bar
+from smallfit.train import checkpoint
+from smallfit.train.checkpoint import changing_state
 from smallfit.train.losses import classification_loss
 
 OPTIMIZERS = ("adamw", "sgd")
@@ -113,14 +115,33 @@ def train(
     """
     torch.manual_seed(settings.seed)
     generator = torch.Generator().manual_seed(settings.seed)
+    store = checkpoint.active()
+    key = store and store.run_key(model, [x, y, *(validation or ())], settings)
+    saved = store and store.load(key)
+    if saved and saved["done"]:  # this run finished before an interruption
+        model.load_state_dict(saved["weights"], strict=False)
+        torch.set_rng_state(saved["rng"])
+        store.restored_runs += 1
+        model.eval()
+        return saved["history"]
     optimizer = make_optimizer(parameter_groups(groups, settings), settings)
     batches_per_epoch = math.ceil(len(x) / settings.batch_size)
     steps = settings.epochs * math.ceil(batches_per_epoch / settings.accumulate)
     schedule = make_schedule(optimizer, settings, steps)
     history: list[dict] = []
-    best_loss, best_state, waited = math.inf, None, 0
+    best_loss, best_state, waited, stop = math.inf, None, 0, False
+    if saved:  # continue an interrupted run at its next epoch
+        model.load_state_dict(saved["weights"], strict=False)
+        optimizer.load_state_dict(saved["optimizer"])
+        schedule.load_state_dict(saved["schedule"])
+        generator.set_state(saved["generator"])
+        torch.set_rng_state(saved["rng"])
+        history, best_loss, best_state = saved["history"], saved["best_loss"], saved["best"]
+        waited, stop = saved["waited"], saved["stop"]
+        store.resumed_epochs += len(history)
     with progress_bar(settings.epochs, description) as advance:
-        for epoch in range(settings.epochs):
+        advance(len(history))
+        for epoch in range(len(history), 0 if stop else settings.epochs):
             model.train()
             order = torch.randperm(len(x), generator=generator)
             total = 0.0
@@ -148,18 +169,48 @@ def train(
                 record |= evaluate(model, *validation, settings.loss)
                 if record["val_loss"] < best_loss - 1e-4:
                     best_loss, waited = record["val_loss"], 0
-                    best_state = copy.deepcopy(model.state_dict())
+                    best_state = {k: v.clone() for k, v in changing_state(model).items()}
                 else:
                     waited += 1
             history.append(record)
-            advance()
+            advance(status=", ".join(f"{k} {v:.3f}" for k, v in record.items() if k != "epoch"))
             # no stopping while the learning rate still warms up: early epochs are noisy
             warmed_up = epoch + 1 >= settings.warmup * settings.epochs + settings.patience
-            if validation is not None and waited >= settings.patience and warmed_up:
+            stop = validation is not None and waited >= settings.patience and warmed_up
+            if store:
+                store.save(
+                    key,
+                    {
+                        "done": False,
+                        "epoch": epoch + 1,
+                        "weights": changing_state(model),
+                        "optimizer": optimizer.state_dict(),
+                        "schedule": schedule.state_dict(),
+                        "generator": generator.get_state(),
+                        "rng": torch.get_rng_state(),
+                        "history": history,
+                        "best_loss": best_loss,
+                        "best": best_state,
+                        "waited": waited,
+                        "stop": stop,
+                    },
+                )
+            if stop:
                 break
     if best_state is not None:
-        model.load_state_dict(best_state)
+        model.load_state_dict(best_state, strict=False)
     model.eval()
+    if store:
+        store.save(
+            key,
+            {
+                "done": True,
+                "epoch": len(history),
+                "weights": changing_state(model),
+                "rng": torch.get_rng_state(),
+                "history": history,
+            },
+        )
     return history
 
 
