@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -137,6 +138,78 @@ def finetune_text(seeds=(0, 1, 2), per_class=(16, 64)) -> dict:
         "finetune (gradual, top 2 layers)": ("finetune", {}),
     }
     return compare("finetune_text", r8, per_class, methods, seeds)
+
+
+def text_augment(seeds=(0, 1, 2)) -> dict:
+    """Reuters R8 16 per class: MiniLM fine-tuning with EDA word edits (light: 10% of the
+    words, one edit per copy, 4 copies; WordNet synonyms when installed) against none."""
+    from smallfit.augment.text import wordnet_synonyms
+
+    methods = {
+        "finetune (no augmentation)": ("finetune", {"augment": "none"}),
+        "finetune (EDA light x4)": ("finetune", {"augment": "light"}),
+    }
+    result = compare("text_augment", r8, (16,), methods, seeds)
+    result["wordnet"] = bool(wordnet_synonyms())
+    return result
+
+
+def train_speed() -> dict:
+    """One fine-tuning stage (the top 2 layer groups and the head, 8 epochs) on cached
+    activations, Fashion-MNIST 20 per class and Reuters R8 16 per class: eager PyTorch,
+    eager with per-epoch checkpoints (--resume), and torch.compile (its first epoch
+    includes compilation). Same seed, so the accuracy columns should agree."""
+    import torch
+
+    from smallfit import backbones
+    from smallfit.data import from_python
+    from smallfit.strategies.finetune import FineTune
+    from smallfit.train import loop
+    from smallfit.train.checkpoint import checkpointing
+    from smallfit.train.loop import TrainSettings
+
+    rows = []
+    for task, dataset, k in (("Fashion-MNIST", fashion, 20), ("Reuters R8", r8, 16)):
+        train_items, train_labels, test_items, test_labels, _, modality = dataset()
+        index = sample_per_class(train_labels, k, seed=0)
+        data = from_python([train_items[i] for i in index], train_labels[index])
+        encoder = backbones.create(backbones.DEFAULTS[modality])
+        for variant in ("eager", "eager + checkpoints", "torch.compile"):
+            strategy = FineTune(unfreeze="top", top_groups=2)
+            strategy._remember(data, encoder)
+            strategy.split_, strategy.upper_ = strategy._build(encoder, len(data.classes))
+            x, y = strategy._lower(data.items, "activations"), torch.from_numpy(data.y)
+            test_x = strategy._lower(test_items, "test activations")
+            model = strategy.upper_
+            runner = torch.compile(model) if variant == "torch.compile" else model
+            settings = TrainSettings(epochs=8, batch_size=16, lr=3e-3)
+            epochs: list[float] = []
+            per_epoch = loop.evaluate  # the loop calls it once per epoch: timestamp that
+
+            def clock(*args, stamps=epochs, real=per_epoch, **kwargs):
+                stamps.append(time.perf_counter())
+                return real(*args, **kwargs)
+
+            with tempfile.TemporaryDirectory() as tmp, mock.patch.object(loop, "evaluate", clock):
+                with checkpointing(tmp if "checkpoints" in variant else None):
+                    tic = time.perf_counter()
+                    loop.train(runner, list(model.children()), x, y, settings, (x[:8], y[:8]))
+                    seconds = time.perf_counter() - tic
+            with torch.inference_mode():
+                predicted = runner(test_x).argmax(1).numpy()
+            truth = np.array([data.classes.index(label) for label in test_labels])
+            rows.append(
+                dict(
+                    dataset=task,
+                    variant=variant,
+                    seconds=seconds,
+                    first_epoch_seconds=epochs[0] - tic,
+                    later_epoch_seconds=(epochs[-1] - epochs[0]) / max(len(epochs) - 1, 1),
+                    accuracy=float((predicted == truth).mean()),
+                )
+            )
+            print(json.dumps(rows[-1]), flush=True)
+    return {"task": "train_speed", "rows": rows, "machine": machine()}
 
 
 def adapters(seeds=(0, 1, 2)) -> dict:
@@ -532,6 +605,8 @@ def main() -> None:
             "tta",
             "losses",
             "bf16",
+            "text_augment",
+            "train_speed",
         ],
     )
     parser.add_argument(
@@ -552,6 +627,8 @@ def main() -> None:
         "tta": tta,
         "losses": losses,
         "bf16": bf16,
+        "text_augment": text_augment,
+        "train_speed": train_speed,
     }
     sized = args.per_class and args.task in ("finetune", "finetune_text")
     options = {"per_class": tuple(args.per_class)} if sized else {}
@@ -560,7 +637,13 @@ def main() -> None:
         f" --per-class {' '.join(map(str, args.per_class))}" if sized else ""
     )
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"{args.task}.json").write_text(json.dumps(result, indent=2))
+    path = RESULTS / f"{args.task}.json"
+    if sized and path.exists():  # keep the other sizes' rows, measured by earlier commands
+        earlier = json.loads(path.read_text())
+        kept = [r for r in earlier["rows"] if r["k"] not in args.per_class]
+        result["rows"] = kept + result["rows"]
+        result["command"] = f"{earlier['command']}; {result['command']}"
+    path.write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":
