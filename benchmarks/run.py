@@ -293,12 +293,16 @@ def runtime_comparison(dataset, k: int) -> dict:
                     max_abs_difference_to_pytorch_fp32=float(
                         np.abs(probabilities - reference).max()
                     ),
-                    ms_per_item_batch_1=_latency(run, _single_feeds(feeds, modality)),
-                    ms_per_batch_32=_latency(run, feeds[:10]),
                     megabytes=sizes.get("int8" if "int8" in label else label),
                 )
             )
             print(json.dumps({"dataset": dataset.__name__, **rows[-1]}), flush=True)
+        single = _latencies(runs, _single_feeds(feeds, modality))
+        batch = _latencies(runs, feeds[:10])
+        for row in rows:
+            row["ms_per_item_batch_1"] = single[row["runtime"]]
+            row["ms_per_batch_32"] = batch[row["runtime"]]
+        print(json.dumps({"dataset": dataset.__name__, "batch_1": single, "batch_32": batch}))
     return {
         "modality": modality,
         "per_class": k,
@@ -348,15 +352,18 @@ def _single_feeds(feeds: list[dict], modality: str, n: int = 40) -> list[dict]:
     return singles
 
 
-def _latency(run, feeds: list[dict]) -> float:
-    """Median milliseconds per call, after one warm-up call."""
-    run(feeds[0])
-    times = []
+def _latencies(runs: dict, feeds: list[dict]) -> dict[str, float]:
+    """Median milliseconds per call of each runtime (after a warm-up call), the runtimes
+    taking turns input by input so that load from other processes falls on all alike."""
+    times: dict[str, list[float]] = {label: [] for label in runs}
+    for run in runs.values():
+        run(feeds[0])
     for feed in feeds:
-        tic = time.perf_counter()
-        run(feed)
-        times.append(1000 * (time.perf_counter() - tic))
-    return float(np.median(times))
+        for label, run in runs.items():
+            tic = time.perf_counter()
+            run(feed)
+            times[label].append(1000 * (time.perf_counter() - tic))
+    return {label: float(np.median(values)) for label, values in times.items()}
 
 
 def cpu_flags() -> list[str]:

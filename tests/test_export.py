@@ -185,3 +185,26 @@ def test_image_models_get_no_int8_copy_and_say_why(image_export, tmp_path):
     with pytest.raises(SmallfitError, match="--int8 is for text models"):
         export_onnx(model, tmp_path / "onnx", int8=True)
     assert not (tmp_path / "onnx").exists()
+
+
+@pytest.mark.parametrize("case", ["binary", "binary, middle class absent", "torch, cosine"])
+def test_heads_as_modules_predict_what_the_heads_predict(case):
+    import torch
+
+    from smallfit.strategies.heads import LogisticHead, TorchHead
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 8)).astype(np.float32)
+    y = (X[:, 0] + 0.5 * rng.normal(size=40) > 0).astype(np.int64)
+    if case == "binary":
+        head = LogisticHead("balanced", 0).fit(X, y, 2)
+    elif case == "binary, middle class absent":
+        head = LogisticHead("balanced", 0).fit(X, 2 * y, 3)
+    else:
+        head = TorchHead("cosine", None, 20, 0.01, 0.01, 0).fit(X, y, 2)
+    with torch.inference_mode():
+        got = head.as_module()(torch.from_numpy(X)).numpy()
+    expected = head.predict_proba(X)
+    assert np.abs(got - expected).max() <= 1e-5
+    if case == "binary, middle class absent":
+        assert (got[:, 1] == 0).all() and 0 < got[:, 2].mean() < 1

@@ -92,7 +92,7 @@ def export_onnx(
     _refuse_existing(out, overwrite)
     if int8 and model.modality == "image":
         raise SmallfitError(INT8_REFUSED)
-    strategy, encoder = model.strategy, model.strategy.encoder_
+    strategy = model.strategy
     try:
         network = strategy.inference_module()
     except NotImplementedError:
@@ -104,32 +104,43 @@ def export_onnx(
     staging = out.with_name(out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
+    try:
+        description = _write(model, graph, staging, int8)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if out.exists():
+        shutil.rmtree(out)
+    staging.rename(out)  # appears whole or not at all
+    return description
+
+
+def _write(model: Model, graph: nn.Module, folder: Path, int8: bool) -> dict:
+    """The graph (and its int8 copy), the preprocessing files and model.onnx.json."""
+    encoder = model.strategy.encoder_
+    example = _example(encoder, 2)
     with progress_bar(3 if int8 else 2, "Exporting to ONNX") as advance:
-        _export(graph, _example(encoder, 2), staging / "model.onnx")
+        _export(graph, example, folder / "model.onnx")
         advance()
-        difference = _check(graph, staging / "model.onnx", _example(encoder, 3))
+        difference = _check(graph, folder / "model.onnx", _example(encoder, 3))
         advance()
         if int8:
-            quantise(staging / "model.onnx", staging / "model.int8.onnx")
+            quantise(folder / "model.onnx", folder / "model.int8.onnx")
             advance()
-    names = list(_example(encoder, 1))
     description = {
         "format": FORMAT,
         "format_version": 1,
         "modality": model.modality,
-        "strategy": strategy.name,
+        "strategy": model.strategy.name,
         "backbone": model.backbone,
         "files": {"fp32": "model.onnx"} | ({"int8": "model.int8.onnx"} if int8 else {}),
-        "inputs": names,
+        "inputs": list(example),
         "output": "probabilities: float32 (batch, classes), columns in the order of `classes`",
         "classes": [c if isinstance(c, int | float) else str(c) for c in model.classes],
-        "input": encoder.describe_input(staging),
+        "input": encoder.describe_input(folder),
         "check": {"max_abs_difference_to_pytorch": difference, "inputs": "3 generated items"},
     }
-    (staging / SIDECAR).write_text(json.dumps(description, indent=2))
-    if out.exists():
-        shutil.rmtree(out)
-    staging.rename(out)  # appears whole or not at all
+    (folder / SIDECAR).write_text(json.dumps(description, indent=2))
     return description
 
 
