@@ -222,9 +222,15 @@ def export_section(result: dict) -> list[str]:
         "",
         f"`{result['command']}` — {result['machine']['cpus']} CPUs shared with other jobs, "
         f"{result['torch_threads']} torch threads; the same preprocessed test inputs for "
-        "every runtime (preprocessing not timed); latency is the median of 40 single items "
-        "and of 10 batches of 32, the runtimes taking turns input by input so that load from "
-        "other jobs falls on all alike. The speed-up is against PyTorch fp32.",
+        "every runtime (preprocessing not timed); latency is the median over 3 rounds of 40 "
+        "single items and of 10 batches of 32, the runtimes taking turns each round so that "
+        "load from other jobs falls on all alike. The speed-up is against PyTorch fp32. "
+        "Load average (1, 5, 15 min) before: "
+        + ", ".join(f"{v:.1f}" for v in result["load_average_before"])
+        + "; after: "
+        + ", ".join(f"{v:.1f}" for v in result["load_average_after"])
+        + ". PyTorch slows down much more than ONNX Runtime when other processes compete "
+        "for the cores (a run under load 3-7 measured PyTorch fp32 at 1.4 s per image).",
         "",
     ]
     for name, data in result["datasets"].items():
@@ -248,6 +254,13 @@ def export_section(result: dict) -> list[str]:
                 f"{base['ms_per_batch_32'] / r['ms_per_batch_32']:.2f}x | {size} |"
             )
         lines.append("")
+    lines += [
+        "The image int8 row is why `smallfit export --int8` refuses image models: dynamic "
+        "quantisation turns the convolutions into ConvInteger. Text batches are padded to "
+        "their longest text, and at 32 per batch ONNX Runtime fp32 was slower than PyTorch "
+        "here (its graph uses the plain attention path, see smallfit/export.py).",
+        "",
+    ]
     return lines
 
 

@@ -236,8 +236,12 @@ def export() -> dict:
     import torch
 
     result = {"machine": machine(), "torch_threads": torch.get_num_threads(), "datasets": {}}
+    # PyTorch's worker threads slow down far more than ONNX Runtime's when other processes
+    # compete for the cores (seen here: 15x at batch 1), so the load is recorded
+    result["load_average_before"] = os.getloadavg()
     for dataset, k in ((fashion, 30), (r8, 40)):
         result["datasets"][dataset.__name__] = runtime_comparison(dataset, k)
+    result["load_average_after"] = os.getloadavg()
     return result
 
 
@@ -352,17 +356,19 @@ def _single_feeds(feeds: list[dict], modality: str, n: int = 40) -> list[dict]:
     return singles
 
 
-def _latencies(runs: dict, feeds: list[dict]) -> dict[str, float]:
-    """Median milliseconds per call of each runtime (after a warm-up call), the runtimes
-    taking turns input by input so that load from other processes falls on all alike."""
+def _latencies(runs: dict, feeds: list[dict], rounds: int = 3) -> dict[str, float]:
+    """Median milliseconds per call of each runtime over `rounds` rounds, in each of which
+    every runtime runs all `feeds` in turn (after a warm-up call), so that load from other
+    processes falls on all alike. Whole turns, not input by input: a runtime's worker
+    threads keep spinning for a moment after a call and would slow the next runtime."""
     times: dict[str, list[float]] = {label: [] for label in runs}
-    for run in runs.values():
-        run(feeds[0])
-    for feed in feeds:
+    for _ in range(rounds):
         for label, run in runs.items():
-            tic = time.perf_counter()
-            run(feed)
-            times[label].append(1000 * (time.perf_counter() - tic))
+            run(feeds[0])
+            for feed in feeds:
+                tic = time.perf_counter()
+                run(feed)
+                times[label].append(1000 * (time.perf_counter() - tic))
     return {label: float(np.median(values)) for label, values in times.items()}
 
 

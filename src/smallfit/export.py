@@ -34,13 +34,15 @@ from smallfit.strategies.base import Strategy
 SIDECAR = "model.onnx.json"
 FORMAT = "smallfit-onnx"
 # Quantised in the int8 copy: matrix products and the token-embedding lookup (Gather), with
-# a scale per output channel. Tried on 1,000 Reuters R8 test texts (a MiniLM probe): the
-# file shrank from 91 to 23 MB; 99.1% of predictions matched fp32 (97.7% with one scale
-# per tensor); accuracy 91.3% against 91.4%. See benchmarks/run.py export.
+# a scale per output channel. Measured on Reuters R8's 2,189 test texts (a MiniLM probe;
+# benchmarks/RESULTS.md): 91 -> 23 MB, 99.2% of predictions as in fp32, accuracy 93.3%
+# against 93.4%, twice as fast per text. One scale per tensor matched fp32 less often
+# (97.7% against 99.1% on 1,000 of those texts).
 INT8_OPS = ["MatMul", "Gather"]
-# Dynamic quantisation suits transformers, not convolutional networks: on Fashion-MNIST it
-# turned EfficientNet-Lite0's convolutions into ConvInteger and took a probe's accuracy from
-# 80% to 42%, 18 times slower (benchmarks/RESULTS.md); so image models get no int8 copy.
+# Dynamic quantisation suits transformers, not convolutional networks: it turns
+# EfficientNet-Lite0's convolutions into ConvInteger, which took a Fashion-MNIST probe
+# from 81.2% to 40.5% accuracy and ran 5-6 times slower than fp32 (benchmarks/RESULTS.md;
+# one scale per channel did not help); so image models get no int8 copy.
 INT8_REFUSED = (
     "--int8 is for text models: ONNX Runtime's dynamic int8 quantisation of EfficientNet's "
     "convolutions halved accuracy and ran many times slower when measured "
