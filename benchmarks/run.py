@@ -12,6 +12,7 @@
     python benchmarks/run.py tta       # test-time augmentation on the default fit
     python benchmarks/run.py losses    # 10 per class: cosine loss against cross-entropy
     python benchmarks/run.py bf16      # bf16 autocast: embedding speed and accuracy cost
+    python benchmarks/run.py export    # ONNX Runtime fp32 / int8 against PyTorch: latency, accuracy
 
 Each writes benchmarks/results/<task>.json; `python benchmarks/report.py` turns them
 into benchmarks/RESULTS.md. Training examples are drawn per class with a fixed seed
@@ -297,6 +298,151 @@ def bf16(seeds=(0, 1, 2)) -> dict:
         "n_test": len(test_items),
         "cpu_flags": cpu_flags(),
     }
+
+
+def export() -> dict:
+    """ONNX export (issue 6): a probe fitted on a few hundred training items (Fashion-MNIST
+    30 per class, Reuters R8 40 per class), run by PyTorch and by ONNX Runtime in fp32 and
+    int8 on the same preprocessed test inputs: test accuracy, latency per item (batch of 1)
+    and per batch of 32. Preprocessing (decoding, resizing, tokenising) is left out of the
+    timings: it is the same work whichever runtime follows."""
+    import torch
+
+    result = {"machine": machine(), "torch_threads": torch.get_num_threads(), "datasets": {}}
+    # PyTorch's worker threads slow down far more than ONNX Runtime's when other processes
+    # compete for the cores (seen here: 15x at batch 1), so the load is recorded
+    result["load_average_before"] = os.getloadavg()
+    for dataset, k in ((fashion, 30), (r8, 40)):
+        result["datasets"][dataset.__name__] = runtime_comparison(dataset, k)
+    result["load_average_after"] = os.getloadavg()
+    return result
+
+
+def runtime_comparison(dataset, k: int) -> dict:
+    from smallfit import backbones, strategies
+    from smallfit.data import from_python
+    from smallfit.export import INT8_OPS, export_onnx, quantise, session
+    from smallfit.model import Model
+
+    train_items, train_labels, test_items, test_labels, _, modality = dataset()
+    index = sample_per_class(train_labels, k, seed=0)
+    train = from_python([train_items[i] for i in index], train_labels[index])
+    encoder = backbones.create(backbones.DEFAULTS[modality])
+    strategy = strategies.create("probe").fit(train, encoder)
+    model = Model(strategy, encoder.name, modality, train.classes)
+    classes = np.array(train.classes, dtype=object)
+    feeds = [
+        _graph_feed(encoder.body_input(test_items[i : i + 32]), modality)
+        for i in range(0, len(test_items), 32)
+    ]
+    network = strategy.inference_module()
+    runs = {"PyTorch fp32": lambda feed: _torch_run(network, feed, modality)}
+    if getattr(encoder, "precision", "fp32") == "bf16":
+        runs["PyTorch bf16 autocast (smallfit's default here)"] = lambda feed: _torch_run(
+            network, feed, modality, bf16=True
+        )
+    # images: dynamic int8 of the convolutions, measured here, is not offered by export
+    int8_ops = ["Conv", "MatMul"] if modality == "image" else INT8_OPS
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "onnx"
+        export_onnx(model, folder)
+        quantise(folder / "model.onnx", folder / "model.int8.onnx", int8_ops)
+        fp32, int8 = session(folder / "model.onnx"), session(folder / "model.int8.onnx")
+        runs["ONNX Runtime fp32"] = lambda feed: fp32.run(None, feed)[0]
+        runs[f"ONNX Runtime int8 ({'+'.join(int8_ops)})"] = lambda feed: int8.run(None, feed)[0]
+        sizes = {
+            "ONNX Runtime fp32": (folder / "model.onnx").stat().st_size / 1e6,
+            "int8": (folder / "model.int8.onnx").stat().st_size / 1e6,
+        }
+        reference = None
+        for label, run in runs.items():
+            probabilities = np.concatenate([run(feed) for feed in feeds])
+            reference = probabilities if reference is None else reference
+            predicted = classes[probabilities.argmax(axis=1)]
+            rows.append(
+                dict(
+                    runtime=label,
+                    accuracy=float((predicted == test_labels).mean()),
+                    agreement_with_pytorch_fp32=float(
+                        (probabilities.argmax(1) == reference.argmax(1)).mean()
+                    ),
+                    max_abs_difference_to_pytorch_fp32=float(
+                        np.abs(probabilities - reference).max()
+                    ),
+                    megabytes=sizes.get("int8" if "int8" in label else label),
+                )
+            )
+            print(json.dumps({"dataset": dataset.__name__, **rows[-1]}), flush=True)
+        single = _latencies(runs, _single_feeds(feeds, modality))
+        batch = _latencies(runs, feeds[:10])
+        for row in rows:
+            row["ms_per_item_batch_1"] = single[row["runtime"]]
+            row["ms_per_batch_32"] = batch[row["runtime"]]
+        print(json.dumps({"dataset": dataset.__name__, "batch_1": single, "batch_32": batch}))
+    return {
+        "modality": modality,
+        "per_class": k,
+        "n_train": len(train),
+        "n_test": len(test_items),
+        "rows": rows,
+    }
+
+
+def _graph_feed(batch, modality: str) -> dict:
+    """The ONNX graph's inputs for one `body_input` batch."""
+    if modality == "image":
+        return {"pixel_values": batch.numpy()}
+    return {
+        "input_ids": batch[..., 0].long().numpy(),
+        "attention_mask": batch[..., 1].long().numpy(),
+    }
+
+
+def _torch_run(network, feed: dict, modality: str, bf16: bool = False) -> np.ndarray:
+    import torch
+
+    from smallfit.backbones.text import pack_tokens
+
+    if modality == "image":
+        inputs = torch.from_numpy(feed["pixel_values"]).contiguous(
+            memory_format=torch.channels_last
+        )
+    else:
+        inputs = pack_tokens(*(torch.from_numpy(feed[k]) for k in ("input_ids", "attention_mask")))
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        return network(inputs).float().numpy()
+
+
+def _single_feeds(feeds: list[dict], modality: str, n: int = 40) -> list[dict]:
+    """The first `n` test items one by one (text: without the batch's padding)."""
+    singles = []
+    for feed in feeds:
+        for i in range(len(next(iter(feed.values())))):
+            one = {k: v[i : i + 1] for k, v in feed.items()}
+            if modality == "text":
+                length = int(one["attention_mask"].sum())
+                one = {k: v[:, :length] for k, v in one.items()}
+            singles.append(one)
+            if len(singles) == n:
+                return singles
+    return singles
+
+
+def _latencies(runs: dict, feeds: list[dict], rounds: int = 3) -> dict[str, float]:
+    """Median milliseconds per call of each runtime over `rounds` rounds, in each of which
+    every runtime runs all `feeds` in turn (after a warm-up call), so that load from other
+    processes falls on all alike. Whole turns, not input by input: a runtime's worker
+    threads keep spinning for a moment after a call and would slow the next runtime."""
+    times: dict[str, list[float]] = {label: [] for label in runs}
+    for _ in range(rounds):
+        for label, run in runs.items():
+            run(feeds[0])
+            for feed in feeds:
+                tic = time.perf_counter()
+                run(feed)
+                times[label].append(1000 * (time.perf_counter() - tic))
+    return {label: float(np.median(values)) for label, values in times.items()}
 
 
 def cpu_flags() -> list[str]:
@@ -607,6 +753,7 @@ def main() -> None:
             "bf16",
             "text_augment",
             "train_speed",
+            "export",
         ],
     )
     parser.add_argument(
@@ -629,6 +776,7 @@ def main() -> None:
         "bf16": bf16,
         "text_augment": text_augment,
         "train_speed": train_speed,
+        "export": export,
     }
     sized = args.per_class and args.task in ("finetune", "finetune_text")
     options = {"per_class": tuple(args.per_class)} if sized else {}

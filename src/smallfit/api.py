@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from smallfit.auto import fit_dataset
 from smallfit.data import Dataset, from_python, read_source
+from smallfit.errors import SmallfitError
 from smallfit.model import Model
 from smallfit.train.checkpoint import checkpointing
 
@@ -125,10 +127,16 @@ def evaluate_model(
     label_column: str | None = None,
     skip_bad: bool = False,
     tta: bool = False,
+    group_column: str | None = None,
+    groups: Any = None,
 ) -> dict:
     """Metrics (with 95% bootstrap intervals) of a fitted model on labeled data it never saw
-    (`tta`: with test-time augmentation, to see whether it helps)."""
-    from smallfit.errors import SmallfitError
+    (`tta`: with test-time augmentation, to see whether it helps).
+
+    Fairness slices (under "fairness", see evaluate.fairness) when groups are given:
+    `group_column` of the data table; for images, `groups` is a table with columns item
+    and `group_column` (default "group"); or `groups` holds one value per item.
+    """
     from smallfit.evaluate import evaluate_probas
     from smallfit.model import load
 
@@ -159,7 +167,32 @@ def evaluate_model(
         names=dataset.names,
         source=dataset.source,
     )
-    metrics = evaluate_probas(dataset.y, model.predict_proba(dataset, tta=tta), model.classes)
+    group_values = None
+    if group_column is not None or groups is not None:
+        group_values = _groups(dataset, group_column, groups)
+    proba = model.predict_proba(dataset, tta=tta)
+    metrics = evaluate_probas(dataset.y, proba, model.classes)
     metrics["kind"] = "holdout"
     metrics["source"] = dataset.source
+    if group_values is not None:
+        from smallfit.evaluate.fairness import fairness_report, small_group_warning
+
+        column = group_column or "group"
+        predicted = proba.argmax(axis=1)
+        report = fairness_report(dataset.y, predicted, group_values, model.classes, column)
+        metrics["fairness"] = report
+        if small_group_warning(report):
+            warnings.warn(small_group_warning(report), stacklevel=2)
     return metrics
+
+
+def _groups(dataset: Dataset, group_column: str | None, groups: Any) -> np.ndarray:
+    """Each item's group: from the data table, a groups table, or values given in Python."""
+    from smallfit.data.groups import read_groups
+
+    if groups is None or isinstance(groups, str | Path):
+        return read_groups(dataset, group_column or "group", groups)
+    values = np.asarray(list(groups), dtype=object)
+    if len(values) != len(dataset):
+        raise SmallfitError(f"Got {len(values)} group values for {len(dataset)} items.")
+    return np.array([str(v) for v in values], dtype=object)

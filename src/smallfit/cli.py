@@ -8,6 +8,7 @@ import shutil
 import sys
 import time
 import warnings
+from enum import StrEnum
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated
@@ -338,7 +339,11 @@ def write_predictions(path: Path, dataset, classes: list, proba: np.ndarray) -> 
             writer.writerow([item, classes[best], f"{row[best]:.6f}", *[f"{p:.6f}" for p in row]])
 
 
-@app.command(epilog="Example:  smallfit evaluate model/ holdout/ --output metrics.json")
+@app.command(
+    epilog="Examples:  smallfit evaluate model/ holdout/ --output metrics.json   |   "
+    "smallfit evaluate model/ test.csv --group-column region   |   "
+    "smallfit evaluate model/ holdout/ --groups groups.csv"
+)
 def evaluate(
     model_dir: Annotated[Path, typer.Argument(help="A model directory written by fit.")],
     data: Annotated[
@@ -349,8 +354,24 @@ def evaluate(
     label_column: LabelColumn = None,
     skip_bad: SkipBad = False,
     tta: TTA = False,
+    group_column: Annotated[
+        str | None,
+        typer.Option(
+            help="Fairness slices: the column holding each item's group (of the data table, "
+            "or of --groups); prints accuracy, recall and selection rate per group and the "
+            "demographic parity and equalised odds differences."
+        ),
+    ] = None,
+    groups: Annotated[
+        Path | None,
+        typer.Option(
+            help="For image folders: a table with columns item (image path, relative to "
+            "DATA or absolute) and group (or the --group-column)."
+        ),
+    ] = None,
 ) -> None:
-    """Measure a saved model on a labeled set, with 95% bootstrap intervals."""
+    """Measure a saved model on a labeled set, with 95% bootstrap intervals
+    (and fairness slices with --group-column or --groups)."""
     from smallfit.api import evaluate_model
 
     metrics = evaluate_model(
@@ -360,11 +381,44 @@ def evaluate(
         label_column=label_column,
         skip_bad=skip_bad,
         tta=tta,
+        group_column=group_column,
+        groups=groups,
     )
     _print_metrics(metrics, f"Metrics on {data}")
+    if "fairness" in metrics:
+        _print_fairness(metrics["fairness"])
     if output:
         output.write_text(json.dumps(metrics, indent=2))
         out.print(f"Metrics written to [bold]{output}[/]")
+
+
+def _print_fairness(report: dict) -> None:
+    rates = next(iter(report["groups"].values()))["selection_rate"]
+    table = Table(title=f"Fairness slices by {report['group_column']}")
+    for column in ("group", "items", "accuracy [95% interval]", "macro recall"):
+        table.add_column(column)
+    for name in rates:
+        table.add_column(f"selected as {name}")
+    for name, group in report["groups"].items():
+        small = " (too few)" if name in report["small_groups"] else ""
+        table.add_row(
+            name + small,
+            str(group["count"]),
+            _interval(group["accuracy"]),
+            f"{group['recall_macro']:.3f}",
+            *(f"{rate:.3f}" for rate in group["selection_rate"].values()),
+        )
+    out.print(table)
+    for key, title in (
+        ("demographic_parity_difference", "Demographic parity difference"),
+        ("equalized_odds_difference", "Equalised odds difference"),
+    ):
+        value = report[key]
+        shown = "n/a (no two groups hold the class and others)"
+        if value["value"] is not None:
+            where = "" if report["positive_class"] else f" (worst class: {value['class']})"
+            shown = f"{value['value']:.3f}{where}"
+        out.print(f"{title}: {shown}")
 
 
 @app.command(
@@ -493,4 +547,54 @@ def demo(
         f"\nCross-validated accuracy: [bold]{_interval(accuracy)}[/]; holdout accuracy: "
         f"[bold]{_interval(metrics['accuracy'])}[/]. Outputs in {out_dir}/ "
         f"({time.perf_counter() - started:.0f} s)."
+    )
+
+
+class ExportFormat(StrEnum):
+    onnx = "onnx"
+
+
+@app.command(
+    epilog="Examples:  smallfit export model/ --format onnx   |   smallfit export model/ "
+    "--format onnx --int8 --out model-onnx/   then see model-onnx/model.onnx.json"
+)
+def export(
+    model_dir: Annotated[Path, typer.Argument(help="A model directory written by fit.")],
+    export_format: Annotated[
+        ExportFormat,
+        typer.Option("--format", help="Format to write; ONNX (run it with ONNX Runtime)."),
+    ] = ExportFormat.onnx,
+    int8: Annotated[
+        bool,
+        typer.Option(
+            help="Text models: also write model.int8.onnx, weights as 8-bit integers "
+            "(dynamic quantisation): a quarter of the size and faster; check its accuracy "
+            "on your data before relying on it."
+        ),
+    ] = False,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Folder to write (model.onnx, model.onnx.json describing inputs, "
+            "preprocessing and classes, tokenizer/ for text); default MODEL_DIR/onnx.",
+        ),
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an earlier export in --out.")] = False,
+) -> None:
+    """Export a model (encoder and head as one graph, items in, probabilities out) to run
+    without smallfit or PyTorch. Strategies: probe, prototype, zeroshot, finetune, adapter,
+    lora."""
+    from smallfit.export import export_onnx
+
+    target = out_dir or model_dir / "onnx"
+    description = export_onnx(model_dir, target, int8=int8, overwrite=overwrite)
+    for kind, name in description["files"].items():
+        size = (target / name).stat().st_size / 1e6
+        out.print(f"{kind}: [bold]{target / name}[/] ({size:.1f} MB)")
+    check = description["check"]["max_abs_difference_to_pytorch"]
+    out.print(
+        f"Inputs {', '.join(description['inputs'])} -> probabilities over "
+        f"{len(description['classes'])} classes; ONNX Runtime matches PyTorch within {check:.1e} "
+        f"on generated inputs. Preprocessing and classes: {target / 'model.onnx.json'}"
     )

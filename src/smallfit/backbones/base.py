@@ -44,6 +44,18 @@ class Encoder:
     def _forward(self, batch: Any) -> torch.Tensor:
         raise NotImplementedError
 
+    # -- for export (encoders whose embedding is one network) ---------------------------
+    def embedding_module(self) -> torch.nn.Module:
+        """`body_input` tensor -> embeddings as `embed` computes them (up to each row's
+        length), in fp32, as one module."""
+        raise NotImplementedError
+
+    def describe_input(self, folder: Path) -> dict:
+        """What turns a raw item into `body_input` outside the network, as JSON-ready
+        facts (sizes, statistics, steps), for running an exported graph without smallfit;
+        files the description refers to (a tokenizer) are written into `folder`."""
+        raise NotImplementedError
+
     # -- shared -------------------------------------------------------------------
     @property
     def cache_id(self) -> str:

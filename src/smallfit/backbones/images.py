@@ -78,8 +78,34 @@ class TimmImageEncoder(Encoder):
 
     def _forward(self, batch: torch.Tensor) -> torch.Tensor:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
-            features = self.body.forward_head(self.body.forward_features(batch), pre_logits=True)
+            features = self.embedding_module()(batch)
         return features.float()
+
+    def embedding_module(self) -> torch.nn.Module:
+        return PooledFeatures(self.body)
+
+    def describe_input(self, folder: Path) -> dict:
+        resize = int(self.size / 0.875)
+        return {
+            "pixel_values": "float32 (batch, 3, height, width), RGB, channels first",
+            "steps": [
+                "decode; apply the EXIF orientation; convert to 8-bit RGB "
+                "(transparent pixels composited on white)",
+                f"resize so that the shorter side is {resize} pixels, bicubic with "
+                "antialiasing (as PIL's Image.resize with Image.BICUBIC); the longer side "
+                f"becomes floor({resize} * longer / shorter)",
+                f"crop the central {self.size} x {self.size} pixels (offsets rounded: "
+                f"round((height - {self.size}) / 2), round((width - {self.size}) / 2))",
+                "divide by 255",
+                "subtract mean and divide by std, per channel",
+            ],
+            "resize_shorter_side": resize,
+            "interpolation": "bicubic, antialiased",
+            "crop_size": self.size,
+            "scale": 1 / 255,
+            "mean": list(self.mean),
+            "std": list(self.std),
+        }
 
     def layer_groups(self) -> list[torch.nn.Module]:
         """The body as modules applied in sequence from input to pooled output's map.
@@ -108,6 +134,17 @@ class TimmImageEncoder(Encoder):
         """ImageNet class scores (for checking that weights loaded correctly)."""
         with torch.inference_mode():
             return self.body(self._prepare(items)).numpy()
+
+
+class PooledFeatures(torch.nn.Module):
+    """A timm model's pooled pre-logits features (the image embedding) as a module."""
+
+    def __init__(self, body: torch.nn.Module):
+        super().__init__()
+        self.body = body
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.body.forward_head(self.body.forward_features(images), pre_logits=True)
 
 
 def embedding_precision() -> str:

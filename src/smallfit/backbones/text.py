@@ -72,7 +72,7 @@ class SentenceEncoder(Encoder):
             max_length=self.body.max_seq_length,
             return_tensors="pt",
         )
-        return torch.stack([tokens["input_ids"], tokens["attention_mask"]], dim=-1).float()
+        return pack_tokens(tokens["input_ids"], tokens["attention_mask"])
 
     def layer_groups(self) -> list[torch.nn.Module]:
         """Token embeddings, then each transformer layer, on packed (hidden, mask) tensors."""
@@ -81,6 +81,34 @@ class SentenceEncoder(Encoder):
 
     def pooling(self) -> torch.nn.Module:
         return MaskedMeanPool()
+
+    def embedding_module(self) -> torch.nn.Module:
+        """Layer groups and mean pooling; the model's final normalisation, if any, is left
+        out (the strategies normalise every embedding)."""
+        return torch.nn.Sequential(*self.layer_groups(), self.pooling())
+
+    def describe_input(self, folder: Path) -> dict:
+        tokenizer = self.body.tokenizer
+        tokenizer.save_pretrained(str(folder / "tokenizer"))
+        return {
+            "input_ids": "int64 (batch, sequence): token ids",
+            "attention_mask": "int64 (batch, sequence): 1 for a token, 0 for padding",
+            "steps": [
+                "tokenize with the tokenizer saved in tokenizer/ (e.g. transformers."
+                "AutoTokenizer.from_pretrained('tokenizer')), adding its special tokens",
+                f"truncate to {self.body.max_seq_length} tokens",
+                "pad every text of a batch to the longest, with the tokenizer's padding id",
+            ],
+            "tokenizer": "tokenizer",
+            "tokenizer_class": type(tokenizer).__name__,
+            "max_length": self.body.max_seq_length,
+            "padding_id": tokenizer.pad_token_id,
+        }
+
+
+def pack_tokens(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Token ids and attention mask as one float tensor (n, length, 2); ids < 2^24 are exact."""
+    return torch.stack([input_ids, attention_mask], dim=-1).float()
 
 
 class TokenEmbedding(torch.nn.Module):
@@ -99,7 +127,8 @@ class MaskedLayer(torch.nn.Module):
     """One transformer layer on (n, L, hidden + 1): the last channel is the attention mask.
 
     Trailing positions that are padding in the whole batch are dropped first: cached
-    activations are padded to the longest text of the data set, a batch rarely is.
+    activations are padded to the longest text of the data set, a batch rarely is. (Not
+    while exporting a graph, whose shapes cannot depend on values; the result is the same.)
     """
 
     def __init__(self, layer: torch.nn.Module):
@@ -107,8 +136,9 @@ class MaskedLayer(torch.nn.Module):
         self.layer = layer
 
     def forward(self, packed: torch.Tensor) -> torch.Tensor:
-        used = packed[..., -1].amax(dim=0).nonzero()
-        packed = packed[:, : int(used.max()) + 1 if len(used) else 1]
+        if not torch.compiler.is_exporting():
+            used = packed[..., -1].amax(dim=0).nonzero()
+            packed = packed[:, : int(used.max()) + 1 if len(used) else 1]
         hidden, mask = packed[..., :-1], packed[..., -1]
         additive = (1.0 - mask)[:, None, None, :] * torch.finfo(hidden.dtype).min
         out = self.layer(hidden, attention_mask=additive)

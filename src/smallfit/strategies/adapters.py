@@ -29,7 +29,7 @@ from smallfit.strategies.base import Strategy
 from smallfit.strategies.finetune import FrozenNormSequential, cat_padded
 from smallfit.strategies.registry import register
 from smallfit.train.loop import TrainSettings, stratified_holdout, train
-from smallfit.train.losses import probabilities
+from smallfit.train.losses import Probabilities, probabilities
 
 NORMS = (nn.LayerNorm, nn.modules.batchnorm._BatchNorm, nn.GroupNorm)
 
@@ -149,6 +149,9 @@ class BodyTune(Strategy):
                 ]
             )
         return probabilities(logits, self.loss).double().numpy()
+
+    def inference_module(self) -> nn.Module:
+        return nn.Sequential(self.network_, Probabilities(self.loss)).eval()
 
     def get_state(self):
         names = {name for name, p in self.network_.named_parameters() if p.requires_grad}

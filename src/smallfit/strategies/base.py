@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
+import torch
 from sklearn.base import BaseEstimator
+from torch import nn
 
 from smallfit.backbones import Encoder
 from smallfit.data import Dataset
@@ -42,6 +44,15 @@ class Strategy(BaseEstimator):
     ) -> Strategy:
         raise NotImplementedError
 
+    def inference_module(self) -> nn.Module:
+        """The fitted strategy as one torch module in eval mode: the encoder's `body_input`
+        tensor in, (n, n_classes) probabilities in `classes_` order out.
+
+        Strategies whose features are not a network's (TF-IDF, raw pixels) leave it out;
+        `smallfit.export` lists the strategies that provide it.
+        """
+        raise NotImplementedError
+
     def _remember(self, dataset: Dataset, encoder: Encoder | None) -> None:
         self.classes_ = list(dataset.classes)
         self.encoder_ = encoder
@@ -51,6 +62,18 @@ def normalise(features: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (cosine geometry; makes heads insensitive to norm)."""
     norms = np.linalg.norm(features, axis=1, keepdims=True)
     return (features / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+class Normalise(nn.Module):
+    """`normalise` as a layer: rows scaled to unit length."""
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return features / features.norm(dim=1, keepdim=True).clamp(min=1e-12)
+
+
+def frozen_encoder_module(encoder: Encoder, head: nn.Module) -> nn.Module:
+    """Encoder network, unit-length embedding, head: a frozen-encoder strategy as one network."""
+    return nn.Sequential(encoder.embedding_module(), Normalise(), head).eval()
 
 
 def softmax(scores: np.ndarray) -> np.ndarray:

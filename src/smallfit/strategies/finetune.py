@@ -33,7 +33,7 @@ from smallfit.train.loop import (
     stratified_holdout,
     train,
 )
-from smallfit.train.losses import probabilities
+from smallfit.train.losses import Probabilities, probabilities
 
 UNFREEZE = ("gradual", "top", "head", "all")
 
@@ -239,6 +239,10 @@ class FineTune(Strategy):
         with torch.inference_mode():
             logits = torch.cat([self.upper_(x[i : i + 256]) for i in range(0, len(x), 256)])
         return probabilities(logits, self.loss).double().numpy()
+
+    def inference_module(self) -> nn.Module:
+        lower = self.encoder_.layer_groups()[: self.split_]
+        return nn.Sequential(*lower, self.upper_, Probabilities(self.loss)).eval()
 
     def get_state(self):
         arrays = {k: v.detach().numpy() for k, v in self.upper_.state_dict().items()}

@@ -12,9 +12,10 @@ from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.class_weight import compute_class_weight
+from torch import nn
 
 from smallfit.strategies.base import softmax
-from smallfit.train.losses import LOSSES, classification_loss, probabilities
+from smallfit.train.losses import LOSSES, Probabilities, classification_loss, probabilities
 
 C_GRID = np.logspace(-3, 1, 5)
 
@@ -106,13 +107,30 @@ class LogisticHead:
             self.std_ = scaler.scale_.astype(np.float32)
         return (X - self.mean_) / self.std_
 
+    def _class_weights(self) -> tuple[np.ndarray, np.ndarray]:
+        """Weights and biases with one row per class present in training.
+
+        Binary: sklearn keeps one row, for the second class; the first class scores 0.
+        """
+        if len(self.coef_) > 1:
+            return self.coef_, self.intercept_
+        return (
+            np.vstack([np.zeros_like(self.coef_), self.coef_]),
+            np.concatenate([np.zeros_like(self.intercept_), self.intercept_]),
+        )
+
     def predict_proba(self, X) -> np.ndarray:
-        scores = np.asarray(self._scaled(X) @ self.coef_.T) + self.intercept_
-        if scores.shape[1] == 1:  # binary: sklearn keeps one column for the second class
-            scores = np.hstack([np.zeros_like(scores), scores])
+        coef, intercept = self._class_weights()
+        scores = np.asarray(self._scaled(X) @ coef.T) + intercept
         proba = np.zeros((scores.shape[0], self.n_classes_), dtype=np.float64)
         proba[:, self.present_] = softmax(scores)
         return proba
+
+    def as_module(self) -> ProbabilityHead:
+        """The same prediction as a torch module (for export)."""
+        coef, intercept = self._class_weights()
+        scaling = {"mean": self.mean_, "std": self.std_} if self.scale else {}
+        return ProbabilityHead(coef, intercept, self.n_classes_, self.present_, **scaling)
 
     def get_state(self) -> tuple[dict, dict]:
         arrays = {"coef": self.coef_, "intercept": self.intercept_, "present": self.present_}
@@ -178,6 +196,14 @@ class TorchHead:
         logits = torch.from_numpy(((X - self.mean_) / self.std_) @ self.weight_.T + self.bias_)
         return probabilities(logits, self.loss).numpy().astype(np.float64)
 
+    def as_module(self) -> ProbabilityHead:
+        """The same prediction as a torch module (for export)."""
+        n_classes = len(self.weight_)
+        columns = np.arange(n_classes)
+        return ProbabilityHead(
+            self.weight_, self.bias_, n_classes, columns, self.mean_, self.std_, self.loss
+        )
+
     def get_state(self) -> tuple[dict, dict]:
         return (
             {"weight": self.weight_, "bias": self.bias_, "mean": self.mean_, "std": self.std_},
@@ -188,3 +214,47 @@ class TorchHead:
         self.weight_, self.bias_ = arrays["weight"], arrays["bias"]
         self.mean_, self.std_ = arrays["mean"], arrays["std"]
         return self
+
+
+class ProbabilityHead(nn.Module):
+    """Standardise, score linearly, turn scores into probabilities (as a head trained with
+    `loss` does) and spread them over `n_classes` columns: score row i is class `columns[i]`;
+    classes without a row (absent from training) get probability 0.
+
+    Every head (logistic, torch, class centroids) predicts this way, so one module serves
+    them all when a model is exported as a single network.
+    """
+
+    def __init__(
+        self,
+        weight: np.ndarray,
+        bias: np.ndarray,
+        n_classes: int,
+        columns: np.ndarray,
+        mean: np.ndarray | None = None,
+        std: np.ndarray | None = None,
+        loss: str = "ce",
+    ):
+        super().__init__()
+        dim = weight.shape[1]
+        # for each class, its score row, or one past the last (a column of zeros added in
+        # forward); an index, not a 0/1 matrix product, so that int8 quantisation leaves it
+        source = np.full(n_classes, len(columns), dtype=np.int64)
+        source[np.asarray(columns)] = np.arange(len(columns))
+
+        def tensor(values, default: float) -> torch.Tensor:
+            values = np.full(dim, default) if values is None else values
+            return torch.as_tensor(np.asarray(values, dtype=np.float32))
+
+        self.register_buffer("mean", tensor(mean, 0.0))
+        self.register_buffer("std", tensor(std, 1.0))
+        self.register_buffer("weight", torch.as_tensor(np.asarray(weight, dtype=np.float32)))
+        self.register_buffer("bias", torch.as_tensor(np.asarray(bias, dtype=np.float32)))
+        self.register_buffer("source", torch.from_numpy(source))
+        self.probabilities = Probabilities(loss)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        logits = ((features - self.mean) / self.std) @ self.weight.T + self.bias
+        probabilities = self.probabilities(logits)
+        padded = torch.cat([probabilities, torch.zeros_like(probabilities[:, :1])], dim=1)
+        return padded[:, self.source]

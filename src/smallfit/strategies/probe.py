@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from smallfit.strategies.base import Strategy, normalise
+from smallfit.strategies.base import Strategy, frozen_encoder_module, normalise
 from smallfit.strategies.heads import LogisticHead, TorchHead
 from smallfit.strategies.registry import register
 
@@ -62,6 +62,9 @@ class Probe(Strategy):
 
     def predict_proba(self, items) -> np.ndarray:
         return self.head_.predict_proba(normalise(self.encoder_.embed(items)))
+
+    def inference_module(self):
+        return frozen_encoder_module(self.encoder_, self.head_.as_module())
 
     def get_state(self):
         return self.head_.get_state()

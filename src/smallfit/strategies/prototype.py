@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from smallfit.strategies.base import Strategy, normalise, softmax
+from smallfit.strategies.base import Strategy, frozen_encoder_module, normalise, softmax
+from smallfit.strategies.heads import ProbabilityHead
 from smallfit.strategies.registry import register
 
 
@@ -38,6 +39,16 @@ class Prototype(Strategy):
         scores = self.scale * normalise(self.encoder_.embed(items)) @ self.centroids_.T
         scores[:, ~self.present_] = -np.inf  # a class without examples is never predicted
         return softmax(scores.astype(np.float64))
+
+    def inference_module(self):
+        present = np.flatnonzero(self.present_)
+        head = ProbabilityHead(
+            self.scale * self.centroids_[present],
+            np.zeros(len(present)),
+            len(self.centroids_),
+            present,
+        )
+        return frozen_encoder_module(self.encoder_, head)
 
     def get_state(self):
         return {"centroids": self.centroids_, "present": self.present_.astype(np.uint8)}, {}

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from smallfit.errors import SmallfitError
-from smallfit.strategies.base import Strategy, normalise, softmax
+from smallfit.strategies.base import Strategy, frozen_encoder_module, normalise, softmax
+from smallfit.strategies.heads import ProbabilityHead
 from smallfit.strategies.registry import register
 
 
@@ -48,6 +49,11 @@ class ZeroShot(Strategy):
     def predict_proba(self, items) -> np.ndarray:
         scores = normalise(self.encoder_.embed(items)) @ self.prototypes_.T
         return softmax(self.scale * scores.astype(np.float64))
+
+    def inference_module(self):
+        n = len(self.prototypes_)
+        head = ProbabilityHead(self.scale * self.prototypes_, np.zeros(n), n, np.arange(n))
+        return frozen_encoder_module(self.encoder_, head)
 
     def get_state(self):
         return {"prototypes": self.prototypes_}, {"prompts": self.prompts_}

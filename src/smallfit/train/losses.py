@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 LOSSES = ("ce", "smooth", "cosine", "cosine+ce")
 COSINE_SCALE = 10.0  # softmax temperature for turning cosine outputs into probabilities
@@ -42,3 +43,14 @@ def probabilities(logits: torch.Tensor, loss: str) -> torch.Tensor:
     if loss == "cosine":
         return torch.softmax(COSINE_SCALE * F.normalize(logits, dim=1), dim=1)
     return torch.softmax(logits, dim=1)
+
+
+class Probabilities(nn.Module):
+    """`probabilities` as the last layer of a network, so that an exported graph ends in them."""
+
+    def __init__(self, loss: str):
+        super().__init__()
+        self.loss = loss
+
+    def forward(self, logits: torch.Tensor) -> torch.Tensor:
+        return probabilities(logits, self.loss)
