@@ -10,7 +10,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from smallfit.auto import fit_dataset
-from smallfit.data import Dataset, from_python, read_source
+from smallfit.data import Dataset, from_python, read_source, to_dataset
 from smallfit.model import Model
 
 
@@ -37,18 +37,14 @@ def fit(
     (seconds) adds fine-tuning to the compared strategies and bounds the comparison;
     `finetune_params` (e.g. {"unfreeze": "all"}) set the finetune strategy's options.
     """
-    if isinstance(data, Dataset):
-        dataset = data
-    elif isinstance(data, str | Path) and labels is None:
-        dataset = read_source(
-            data,
-            labeled=True,
-            text_column=text_column,
-            label_column=label_column,
-            skip_bad=skip_bad,
-        )
-    else:
-        dataset = from_python(data, labels, text_column=text_column)
+    dataset = to_dataset(
+        data,
+        labels,
+        labeled=True,
+        text_column=text_column,
+        label_column=label_column,
+        skip_bad=skip_bad,
+    )
     params = {"zeroshot": {"descriptions": label_descriptions}} if label_descriptions else {}
     if finetune_params:
         params["finetune"] = finetune_params
