@@ -84,8 +84,10 @@ def domain_auc(reference: np.ndarray, new: np.ndarray, seed: int = 0) -> float |
         return None
     features = np.vstack([reference, new])
     target = np.concatenate([np.zeros(len(reference)), np.ones(len(new))])
+    # tol 1e-3: half the time of the default 1e-4 on 2,000 x 1,280 rows, same AUC to 0.005.
     classifier = make_pipeline(
-        StandardScaler(), LogisticRegression(C=0.1, class_weight="balanced", max_iter=1000)
+        StandardScaler(),
+        LogisticRegression(C=0.1, class_weight="balanced", tol=1e-3, max_iter=1000),
     )
     splits = StratifiedKFold(folds, shuffle=True, random_state=seed)
     return float(cross_val_score(classifier, features, target, cv=splits, scoring="roc_auc").mean())
