@@ -123,6 +123,7 @@ def update(
     metrics = evaluate_probas(y, probas, classes, random_state=seed)
     metrics["kind"] = "cross-validation"
     known = reference.predicted >= 0  # exemplars with an out-of-fold prediction
+    old_predicted = model.predict_proba(new).argmax(axis=1)  # indices of the old classes
     keep = stratified_rows(y, seed=seed)
     info = {
         "candidates": [],
@@ -148,7 +149,7 @@ def update(
                     "after": _out_of_fold_accuracy(y[~is_new], probas[:, ~is_new], seed),
                 },
                 "new_data": {
-                    "before": _accuracy(new_y, model.predict_proba(new).argmax(axis=1), seed),
+                    "before": _accuracy(new_y, old_predicted, seed),
                     "after": _out_of_fold_accuracy(y[is_new], probas[:, is_new], seed),
                 },
             },
