@@ -13,6 +13,8 @@
     python benchmarks/run.py losses    # 10 per class: cosine loss against cross-entropy
     python benchmarks/run.py bf16      # bf16 autocast: embedding speed and accuracy cost
     python benchmarks/run.py export    # ONNX Runtime fp32 / int8 against PyTorch: latency, accuracy
+    python benchmarks/run.py drift     # drift verdicts on real shifts; false alarms on resamples
+    python benchmarks/run.py update    # incremental update with a new class: old-test accuracy
 
 Each writes benchmarks/results/<task>.json; `python benchmarks/report.py` turns them
 into benchmarks/RESULTS.md. Training examples are drawn per class with a fixed seed
@@ -36,6 +38,7 @@ from unittest import mock
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "data"
@@ -445,6 +448,193 @@ def _latencies(runs: dict, feeds: list[dict], rounds: int = 3) -> dict[str, floa
     return {label: float(np.median(values)) for label, values in times.items()}
 
 
+SHIFTS = {
+    "same distribution (fresh test images)": lambda image: image,
+    "darkened (x0.5)": lambda image: (image * 0.5).astype(np.uint8),
+    "rotated 90°": lambda image: np.ascontiguousarray(np.rot90(image)),
+    "mildly darkened (x0.8)": lambda image: (image * 0.8).astype(np.uint8),
+    "mildly rotated (15°)": lambda image: np.asarray(Image.fromarray(image).rotate(15)),
+}
+
+
+def drift(resamples: int = 20, n_new: int = 200) -> dict:
+    """Drift checks (issue 6): a model fitted on 50 Fashion-MNIST images per class against
+    fresh samples of test images, as they are and shifted; one fitted on 500 Reuters R8
+    training texts against unused R8 training texts, the R8 test split and 20 Newsgroups.
+    Each condition is drawn `resamples` times, `n_new` items each; the rate of drift
+    verdicts on same-distribution samples is the false-alarm rate. The model's accuracy on
+    each sample (where its labels are the model's classes) shows which shifts hurt it."""
+    import smallfit
+    from smallfit import backbones
+
+    data = dict(np.load(DATA / "fashion_mnist.npz"))
+    names = [str(n) for n in data["class_names"]]
+    fit_rows = sample_per_class(data["y_train"], 50, seed=0)
+    images = smallfit.fit(
+        [data["x_train"][i] for i in fit_rows], [names[i] for i in data["y_train"][fit_rows]]
+    )
+    r8_train, r8_test = pd.read_csv(DATA / "r8_train.csv"), pd.read_csv(DATA / "r8_test.csv")
+    used = np.sort(np.random.default_rng(0).choice(len(r8_train), 500, replace=False))
+    texts = smallfit.fit(r8_train.text[used].tolist(), r8_train.label[used].tolist())
+    # Pools of (item, label); 20 Newsgroups labels are none of the model's classes.
+    fashion_test = list(zip(data["x_test"], [names[i] for i in data["y_test"]], strict=True))
+    r8_unused = list(r8_train.drop(index=used).itertuples(index=False, name=None))
+    r8_later = list(r8_test.itertuples(index=False, name=None))
+    news = [(text, None) for text in pd.read_csv(DATA / "20news.csv").text]
+
+    def draw(pool: list, rng, k: int = n_new) -> list:
+        return [pool[i] for i in rng.choice(len(pool), k, replace=False)]
+
+    conditions = {
+        ("Fashion-MNIST", name): (
+            images,
+            lambda rng, shift=shift: [(shift(x), y) for x, y in draw(fashion_test, rng)],
+        )
+        for name, shift in SHIFTS.items()
+    } | {
+        ("Reuters R8", "same distribution (unused R8 training texts)"): (
+            texts,
+            lambda rng: draw(r8_unused, rng),
+        ),
+        ("Reuters R8", "R8 test split (later newswire)"): (
+            texts,
+            lambda rng: draw(r8_later, rng),
+        ),
+        ("Reuters R8", "20 Newsgroups"): (texts, lambda rng: draw(news, rng)),
+        ("Reuters R8", "R8 with 20% 20 Newsgroups mixed in"): (
+            texts,
+            lambda rng: draw(r8_unused, rng, n_new - n_new // 5) + draw(news, rng, n_new // 5),
+        ),
+    }
+    rows = []
+    for (dataset, condition), (model, sampler) in conditions.items():
+        encoder = backbones.create(model.backbone)
+        for resample in range(resamples):
+            items, labels = zip(*sampler(np.random.default_rng(1000 + resample)), strict=True)
+            items = list(items)
+            encoder.embed(items)  # so that the timing below is the test alone
+            tic = time.perf_counter()
+            report = smallfit.drift(model, items, seed=resample)
+            seconds = time.perf_counter() - tic
+            known = None not in labels
+            accuracy = float((model.predict(items) == np.array(labels)).mean()) if known else None
+            rows.append(
+                dict(
+                    dataset=dataset,
+                    condition=condition,
+                    resample=resample,
+                    drift=report["drift"],
+                    p_value=report["p_value"],
+                    mmd2=report["embedding"]["mmd2"],
+                    domain_auc=report["embedding"]["domain_classifier_auc"],
+                    class_mix_tv=report["predicted_classes"]["total_variation"],
+                    class_mix_p=report["predicted_classes"]["chi2_p_value"],
+                    confidence_reference=report["confidence"]["reference_mean"],
+                    confidence_new=report["confidence"]["new_mean"],
+                    confidence_p=report["confidence"]["mann_whitney_p_value"],
+                    model_accuracy=accuracy,
+                    seconds=seconds,
+                )
+            )
+            print(json.dumps(rows[-1]), flush=True)
+    return {
+        "task": "drift",
+        "n_new": n_new,
+        "resamples": resamples,
+        "alpha": report["alpha"],
+        "reference_rows": {
+            "Fashion-MNIST": len(images.reference),
+            "Reuters R8": len(texts.reference),
+        },
+        "models": {"Fashion-MNIST": images.strategy.name, "Reuters R8": texts.strategy.name},
+        "rows": rows,
+        "machine": machine(),
+    }
+
+
+def update(seeds=(0, 1, 2), strategies=("probe", "prototype")) -> dict:
+    """Incremental update (issue 6) on Fashion-MNIST: fit on 50 images of each of 8 classes,
+    then update with 50 of each of the 2 held-out classes (chosen per seed) and 10 fresh
+    ones of each old class. Old-test accuracy (the fixed test images of the 8 old classes)
+    before and after, new-class test accuracy after, against a joint refit on old + new
+    data and a fit on the new data alone (no rehearsal)."""
+    import smallfit
+    from smallfit import backbones
+
+    train_items, train_labels, test_items, test_labels, _, _ = fashion()
+    test_items = smallfit.Dataset(items=test_items, modality="image")
+    encoder = backbones.create("efficientnet_lite0")
+    names = sorted(set(train_labels))
+    rows = []
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        new_classes = sorted(rng.choice(names, 2, replace=False).tolist())
+        old_classes = [c for c in names if c not in new_classes]
+        fit_rows = rows_of(train_labels, old_classes, 50, seed)
+        rest = train_labels.copy()
+        rest[fit_rows] = None  # never drawn again
+        new_rows = np.concatenate(
+            [rows_of(rest, new_classes, 50, seed + 100), rows_of(rest, old_classes, 10, seed + 100)]
+        )
+        old_test = np.isin(test_labels, old_classes)
+
+        def part(rows_):
+            return [train_items[i] for i in rows_], train_labels[rows_]
+
+        encoder.embed(part(new_rows)[0])  # so that update_seconds is the update alone
+        for name in strategies:
+            tic = time.perf_counter()
+            model = smallfit.fit(*part(fit_rows), strategy=name, seed=seed)
+            fit_seconds = time.perf_counter() - tic
+            tic = time.perf_counter()
+            updated = smallfit.update(model, *part(new_rows), seed=seed)
+            update_seconds = time.perf_counter() - tic
+            joint = smallfit.fit(
+                *part(np.concatenate([fit_rows, new_rows])), strategy=name, seed=seed
+            )
+            alone = smallfit.fit(*part(new_rows), strategy=name, seed=seed)
+            before = model.predict(test_items)
+            reported = updated.info["update"]["accuracy"]
+            row = dict(
+                seed=seed,
+                strategy=name,
+                new_classes=new_classes,
+                n_fit=len(fit_rows),
+                n_new=len(new_rows),
+                old_test_before=float((before[old_test] == test_labels[old_test]).mean()),
+                fit_seconds=fit_seconds,
+                update_seconds=update_seconds,
+                reported={
+                    key: {when: reported[key][when]["value"] for when in ("before", "after")}
+                    for key in ("old_data", "new_data")
+                },
+            )
+            for label, fitted in (("update", updated), ("joint", joint), ("new_only", alone)):
+                proba = fitted.predict_proba(test_items)
+                predicted = np.array(fitted.classes, dtype=object)[proba.argmax(axis=1)]
+                among_old = [fitted.classes.index(c) for c in old_classes]
+                old_only = np.array(fitted.classes, dtype=object)[among_old][
+                    proba[:, among_old].argmax(axis=1)
+                ]
+                row[label] = dict(
+                    old_test=float((predicted[old_test] == test_labels[old_test]).mean()),
+                    old_test_among_old_classes=float(
+                        (old_only[old_test] == test_labels[old_test]).mean()
+                    ),
+                    new_test=float((predicted[~old_test] == test_labels[~old_test]).mean()),
+                    all_test=float((predicted == test_labels).mean()),
+                )
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    return {"task": "update", "n_test": len(test_labels), "rows": rows, "machine": machine()}
+
+
+def rows_of(labels: np.ndarray, classes: list, k: int, seed: int) -> np.ndarray:
+    """k seeded row indices per class, for the given classes only."""
+    pool = np.flatnonzero(np.isin(labels, classes))
+    return pool[sample_per_class(labels[pool], k, seed)]
+
+
 def cpu_flags() -> list[str]:
     try:
         text = Path("/proc/cpuinfo").read_text()
@@ -754,6 +944,8 @@ def main() -> None:
             "text_augment",
             "train_speed",
             "export",
+            "drift",
+            "update",
         ],
     )
     parser.add_argument(
@@ -777,6 +969,8 @@ def main() -> None:
         "text_augment": text_augment,
         "train_speed": train_speed,
         "export": export,
+        "drift": drift,
+        "update": update,
     }
     sized = args.per_class and args.task in ("finetune", "finetune_text")
     options = {"per_class": tuple(args.per_class)} if sized else {}

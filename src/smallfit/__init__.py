@@ -9,6 +9,18 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 from smallfit.api import Classifier, fit  # noqa: E402
 from smallfit.data import Dataset, read_source  # noqa: E402
+from smallfit.incremental import update  # noqa: E402
 from smallfit.model import Model, load  # noqa: E402
+from smallfit.monitor import drift  # noqa: E402
 
-__all__ = ["Classifier", "Dataset", "Model", "fit", "load", "read_source", "__version__"]
+__all__ = [
+    "Classifier",
+    "Dataset",
+    "Model",
+    "drift",
+    "fit",
+    "load",
+    "read_source",
+    "update",
+    "__version__",
+]

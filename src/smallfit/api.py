@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from smallfit.auto import fit_dataset
-from smallfit.data import Dataset, from_python, read_source
+from smallfit.data import Dataset, from_python, read_source, to_dataset
 from smallfit.errors import SmallfitError
 from smallfit.model import Model
 from smallfit.train.checkpoint import checkpointing
@@ -44,18 +44,14 @@ def fit(
     state per epoch; fitting again with the same folder and data restores the runs that
     finished and continues an interrupted one, giving the same model.
     """
-    if isinstance(data, Dataset):
-        dataset = data
-    elif isinstance(data, str | Path) and labels is None:
-        dataset = read_source(
-            data,
-            labeled=True,
-            text_column=text_column,
-            label_column=label_column,
-            skip_bad=skip_bad,
-        )
-    else:
-        dataset = from_python(data, labels, text_column=text_column)
+    dataset = to_dataset(
+        data,
+        labels,
+        labeled=True,
+        text_column=text_column,
+        label_column=label_column,
+        skip_bad=skip_bad,
+    )
     params = {"zeroshot": {"descriptions": label_descriptions}} if label_descriptions else {}
     if finetune_params:
         params["finetune"] = finetune_params

@@ -27,6 +27,7 @@ from smallfit.evaluate import (
     out_of_fold,
 )
 from smallfit.model import Model
+from smallfit.reference import reference_of_fit
 
 
 @dataclass
@@ -190,8 +191,16 @@ def fit_dataset(
         metrics["kind"] = "cross-validation"
         metrics["selected_among"] = len(candidates)
         info["metrics"] = metrics
+    # The reference lives in the user's (or the default) pretrained encoder's space even when
+    # the chosen strategy reads pixels or words, so drift is always measured the same way.
+    reference = reference_of_fit(
+        dataset,
+        backbones.create(backbone or backbones.DEFAULTS[dataset.modality]),
+        probas_by_label.get(best.label),
+        seed,
+    )
     info["fit_seconds"] = round(time.perf_counter() - started, 2)
-    return Model(final, best.backbone, dataset.modality, dataset.classes, info)
+    return Model(final, best.backbone, dataset.modality, dataset.classes, info, reference)
 
 
 def library_versions() -> dict[str, str]:

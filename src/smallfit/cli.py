@@ -598,3 +598,132 @@ def export(
         f"{len(description['classes'])} classes; ONNX Runtime matches PyTorch within {check:.1e} "
         f"on generated inputs. Preprocessing and classes: {target / 'model.onnx.json'}"
     )
+
+
+@app.command(
+    name="drift",
+    epilog="Examples:  smallfit drift model/ new_photos/ --output drift.json   |   "
+    "in a pipeline:  smallfit drift model/ batch.csv || echo 'check the model'",
+)
+def drift_command(
+    model_dir: Annotated[Path, typer.Argument(help="A model directory written by fit or update.")],
+    data: Annotated[
+        Path,
+        typer.Argument(
+            help="New data: a folder of images (searched recursively), an image, or a table of "
+            "texts. Labels, if present, are not used."
+        ),
+    ],
+    output: Annotated[
+        Path | None, typer.Option(help="JSON file for the full report (every statistic).")
+    ] = None,
+    alpha: Annotated[
+        float,
+        typer.Option(
+            help="Significance level of the drift test: the share of checks of unchanged data "
+            "that raise a false alarm."
+        ),
+    ] = 0.01,
+    seed: Annotated[int, typer.Option(help="Random seed of the permutation test.")] = 0,
+    text_column: TextColumn = None,
+    skip_bad: SkipBad = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace --output if it exists.")] = False,
+) -> None:
+    """Does new data still look like the training data? Exit code 0: no drift, 1: drift,
+    2: an error. The verdict is an MMD permutation test in the pretrained encoder's
+    embedding space against the sample of training data stored in the model; the predicted
+    class mix, confidence and a domain classifier's ROC-AUC show what changed."""
+    from smallfit.monitor import drift as check_drift
+
+    if output:
+        _refuse_existing(output, overwrite)
+    report = check_drift(
+        model_dir, data, alpha=alpha, seed=seed, text_column=text_column, skip_bad=skip_bad
+    )
+    _print_drift(report)
+    if output:
+        output.write_text(json.dumps(report, indent=2))
+        out.print(f"Report written to [bold]{output}[/]")
+    raise typer.Exit(1 if report["drift"] else 0)
+
+
+def _print_drift(report: dict) -> None:
+    table = Table(title=f"{report['n_new']} new items against {report['n_reference']} training")
+    table.add_column("statistic")
+    table.add_column("value")
+    embedding = report["embedding"]
+    table.add_row(f"MMD² ({embedding['encoder']} embeddings)", f"{embedding['mmd2']:.5f}")
+    table.add_row("p-value (permutation test)", f"{report['p_value']:.4f}")
+    auc = embedding["domain_classifier_auc"]
+    table.add_row("domain classifier ROC-AUC (0.5 = alike)", "n/a" if auc is None else f"{auc:.3f}")
+    mix, confidence = report["predicted_classes"], report["confidence"]
+    if isinstance(mix, dict):
+        table.add_row(
+            "predicted class mix: total variation",
+            f"{mix['total_variation']:.3f} (chi-square p {mix['chi2_p_value']:.4f})",
+        )
+        table.add_row(
+            "mean confidence: training -> new",
+            f"{confidence['reference_mean']:.3f} -> {confidence['new_mean']:.3f} "
+            f"(Mann-Whitney p {confidence['mann_whitney_p_value']:.4f})",
+        )
+    out.print(table)
+    colour = "red" if report["drift"] else "green"
+    out.print(f"[bold {colour}]{escape(report['summary'])}[/]")
+
+
+@app.command(name="update", epilog="Example:  smallfit update model/ new_labeled/ --out model2/")
+def update_command(
+    model_dir: Annotated[
+        Path, typer.Argument(help="A model directory written by fit (probe or prototype).")
+    ],
+    data: Annotated[
+        Path,
+        typer.Argument(
+            help="New labeled data, laid out as for fit; labels may include new classes."
+        ),
+    ],
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Directory for the updated model (not MODEL_DIR).")
+    ],
+    text_column: TextColumn = None,
+    label_column: LabelColumn = None,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same model.")] = 0,
+    skip_bad: SkipBad = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace --out if it exists.")] = False,
+) -> None:
+    """Teach a model new labels (new classes allowed), rehearsing the sample of its
+    training data stored in it so that it does not forget; shows accuracy on the old and
+    the new data before and after. MODEL_DIR is left unchanged."""
+    from smallfit.incremental import update
+
+    source, target = model_dir.resolve(), out_dir.resolve()
+    if source == target or source.is_relative_to(target):
+        raise SmallfitError(
+            f"--out {out_dir} would replace {model_dir}; write the updated model elsewhere."
+        )
+    _refuse_existing(out_dir, overwrite)
+    model = update(
+        model_dir,
+        data,
+        seed=seed,
+        text_column=text_column,
+        label_column=label_column,
+        skip_bad=skip_bad,
+    )
+    model.save(out_dir, overwrite=overwrite)
+    record = model.info["update"]
+    table = Table(title="Accuracy [95% interval]")
+    for column in ("data", "before", "after"):
+        table.add_column(column)
+    for key, label in (("old_data", "old (stored sample)"), ("new_data", f"new ({data})")):
+        row = record["accuracy"][key]
+        table.add_row(label, *(_interval(row[k]) if row[k] else "n/a" for k in ("before", "after")))
+    out.print(table)
+    out.print(
+        "Before: old data out-of-fold from the original fit, new data predicted by the old "
+        "model; after: cross-validation of the update."
+    )
+    _print_metrics(model.metrics, "Updated model (cross-validation)")
+    added = ", ".join(record["new_classes"]) or "none"
+    out.print(f"Updated model written to [bold]{out_dir}[/] (new classes: {added})")

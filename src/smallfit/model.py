@@ -1,7 +1,8 @@
 """A fitted model: predict, save to and load from a directory that is safe to open.
 
 Directory layout: `model.json` (everything a person or another tool needs to read),
-`weights.safetensors` (learned arrays; never pickle) and `metrics.json`.
+`weights.safetensors` (learned arrays under `strategy.`, the reference sample of the
+training data under `reference.`; never pickle) and `metrics.json`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from safetensors.numpy import load_file, save_file
 from smallfit import backbones, strategies
 from smallfit.data import Dataset, from_python
 from smallfit.errors import SmallfitError
+from smallfit.reference import Reference
 
 FORMAT = "smallfit-model"
 FORMAT_VERSION = 1
@@ -28,7 +30,11 @@ TTA_CHUNK = 256
 
 
 class Model:
-    """A fitted strategy with its encoder, classes and the record of how it was made."""
+    """A fitted strategy with its encoder, classes and the record of how it was made.
+
+    `reference` is the stored sample of the training data (smallfit.reference), or None
+    for models saved before it existed.
+    """
 
     def __init__(
         self,
@@ -37,12 +43,14 @@ class Model:
         modality: str,
         classes: list,
         info: dict[str, Any] | None = None,
+        reference: Reference | None = None,
     ):
         self.strategy = strategy
         self.backbone = backbone
         self.modality = modality
         self.classes = list(classes)
         self.info = info or {}
+        self.reference = reference
 
     def __repr__(self) -> str:
         return (
@@ -110,7 +118,7 @@ class Model:
             "format_version": FORMAT_VERSION,
             "modality": self.modality,
             "classes": self.classes,
-            "backbone": self.backbone and backbone_record(backbones.create(self.backbone)),
+            "backbone": self.backbone and backbones.describe(backbones.create(self.backbone)),
             "strategy": {
                 "name": self.strategy.name,
                 "params": self.strategy.get_params(),
@@ -118,11 +126,15 @@ class Model:
             },
             **self.info,
         }
+        tensors = {f"strategy.{k}": v for k, v in arrays.items()}
+        if self.reference is not None:
+            record["reference"] = self.reference.record()
+            tensors |= {f"reference.{k}": v for k, v in self.reference.arrays().items()}
         staging = directory.with_name(directory.name + ".partial")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         save_file(
-            {f"strategy.{k}": np.ascontiguousarray(v) for k, v in arrays.items()},
+            {k: np.ascontiguousarray(v) for k, v in tensors.items()},
             str(staging / "weights.safetensors"),
         )
         (staging / "model.json").write_text(json.dumps(record, indent=2, default=_json_default))
@@ -163,9 +175,15 @@ def load(directory: str | Path) -> Model:
         tensors = load_file(str(weights_path))
     except Exception as err:  # noqa: BLE001 - safetensors raises several types
         raise SmallfitError(f"{where}: weights.safetensors is damaged ({err}).") from None
-    arrays = {
-        k.removeprefix("strategy."): v for k, v in tensors.items() if k.startswith("strategy.")
-    }
+    arrays = _with_prefix(tensors, "strategy.")
+    reference = None
+    if "reference" in record:
+        try:
+            reference = Reference.from_saved(
+                _with_prefix(tensors, "reference."), record["reference"]
+            )
+        except ValueError as err:
+            raise SmallfitError(f"{where}: {err}.") from None
     spec = record["strategy"]
     encoder = None
     if record["backbone"]:
@@ -182,24 +200,19 @@ def load(directory: str | Path) -> Model:
     except (KeyError, TypeError, ValueError) as err:
         raise SmallfitError(f"{where}: its strategy state is incomplete ({err}).") from None
     strategy.classes_ = list(record["classes"])
-    info = {k: v for k, v in record.items() if k not in REQUIRED}
+    info = {k: v for k, v in record.items() if k not in (*REQUIRED, "reference")}
     return Model(
         strategy,
         record["backbone"] and record["backbone"]["name"],
         record["modality"],
         record["classes"],
         info,
+        reference,
     )
 
 
-def backbone_record(encoder) -> dict:
-    """What model.json says of the encoder: name, cache identity, weights and precision."""
-    return {
-        "name": encoder.name,
-        "id": encoder.cache_id,
-        "weights": getattr(encoder, "weights_id", None),
-        "precision": getattr(encoder, "precision", "fp32"),
-    }
+def _with_prefix(tensors: dict[str, np.ndarray], prefix: str) -> dict[str, np.ndarray]:
+    return {k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)}
 
 
 def _json_default(value):

@@ -92,4 +92,22 @@ def list_backbones() -> list[BackboneInfo]:
     return list(_REGISTRY.values())
 
 
-__all__ = ["DEFAULTS", "Encoder", "create", "list_backbones", "modality_of", "register"]
+def describe(encoder: Encoder) -> dict:
+    """What a model record says of an encoder: name, cache identity, weights and precision."""
+    return {
+        "name": encoder.name,
+        "id": encoder.cache_id,
+        "weights": getattr(encoder, "weights_id", None),
+        "precision": getattr(encoder, "precision", "fp32"),
+    }
+
+
+__all__ = [
+    "DEFAULTS",
+    "Encoder",
+    "create",
+    "describe",
+    "list_backbones",
+    "modality_of",
+    "register",
+]

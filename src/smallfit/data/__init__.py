@@ -2,6 +2,6 @@
 
 from smallfit.data.dataset import Dataset
 from smallfit.data.images import load_image
-from smallfit.data.sources import from_frame, from_python, read_source
+from smallfit.data.sources import from_frame, from_python, read_source, to_dataset
 
-__all__ = ["Dataset", "from_frame", "from_python", "load_image", "read_source"]
+__all__ = ["Dataset", "from_frame", "from_python", "load_image", "read_source", "to_dataset"]

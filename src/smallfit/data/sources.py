@@ -63,6 +63,30 @@ def read_source(
     )
 
 
+def to_dataset(
+    data: Any,
+    labels: Any = None,
+    *,
+    labeled: bool,
+    text_column: str | None = None,
+    label_column: str | None = None,
+    skip_bad: bool = False,
+) -> Dataset:
+    """A Dataset from whatever the Python API accepts: a Dataset, a folder or table path
+    (read with read_source), or Python items with their `labels`."""
+    if isinstance(data, Dataset):
+        return data
+    if isinstance(data, str | Path) and labels is None:
+        return read_source(
+            data,
+            labeled=labeled,
+            text_column=text_column,
+            label_column=label_column,
+            skip_bad=skip_bad,
+        )
+    return from_python(data, labels, text_column=text_column)
+
+
 def _labeled_folder(root: Path) -> Dataset:
     class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
     items, labels = [], []

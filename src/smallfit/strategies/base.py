@@ -28,6 +28,9 @@ class Strategy(BaseEstimator):
     # Strategies that train the encoder's body cost seconds to minutes per fit, so
     # their cross-validation runs one k-fold pass instead of repeating it.
     trains_body: ClassVar[bool] = False
+    # Strategies whose fit and predict_proba use the encoder only through `embed(items)`:
+    # they can be trained again on stored embeddings (smallfit.update).
+    embedding_only: ClassVar[bool] = False
 
     def fit(self, dataset: Dataset, encoder: Encoder | None) -> Strategy:
         raise NotImplementedError

@@ -21,6 +21,7 @@ class Probe(Strategy):
     """
 
     name = "probe"
+    embedding_only = True
 
     def __init__(
         self,

@@ -21,6 +21,7 @@ class Prototype(Strategy):
     """
 
     name = "prototype"
+    embedding_only = True
 
     def __init__(self, scale: float = 20.0):
         self.scale = scale
