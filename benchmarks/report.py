@@ -215,6 +215,36 @@ def bf16_section(result: dict) -> list[str]:
     ]
 
 
+def serve_section(result: dict) -> list[str]:
+    lines = [
+        "## Serving under load (`smallfit serve`)",
+        "",
+        f"`{result['command']}` — `smallfit serve` as its own process on a localhost port; "
+        f"{result['requests']:,} one-item requests per model, {result['concurrency']} in flight "
+        "(httpx.AsyncClient and a semaphore), each a different test item. Answered: status "
+        "200 with the prediction for the item sent; failed: any other response; lost: no "
+        "response. The machine is shared with other jobs (1-minute load average before and "
+        "after each run in brackets; it has 2 cores), so times are upper bounds.",
+        "",
+        "| model | answered | failed | lost | server logged | throughput | p50 | p90 | p99 "
+        "| max | served = in-process | served accuracy |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, run in result["runs"].items():
+        ms = run["latency_ms"]
+        lines.append(
+            f"| {label}: {run['model']}, {run['train_per_class']}/class "
+            f"[load {run['load_average']['before']:.1f}, {run['load_average']['after']:.1f}] "
+            f"| {run['answered']:,} | "
+            f"{run['failed']} | {run['lost']} | {run['server_logged_200']:,} | "
+            f"{run['throughput_per_s']:.1f} req/s | {ms['p50']:.0f} ms | {ms['p90']:.0f} ms | "
+            f"{ms['p99']:.0f} ms | {ms['max']:.0f} ms | "
+            f"{100 * run['served_agrees_with_in_process']:.1f}% | "
+            f"{100 * run['served_accuracy']:.1f}% |"
+        )
+    return lines + [""]
+
+
 def cache_section(result: dict) -> list[str]:
     r = result["embed_5000"]
     return [
@@ -235,7 +265,7 @@ def main() -> None:
         "",
     ]
     names = ("fashion", "r8", "speed", "cache", "finetune", "finetune_text", "adapters")
-    for name in (*names, "fit_time", "tta", "losses", "bf16"):
+    for name in (*names, "fit_time", "tta", "losses", "bf16", "serve"):
         path = HERE / "results" / f"{name}.json"
         if path.exists():
             result = json.loads(path.read_text())
@@ -249,6 +279,7 @@ def main() -> None:
                 "tta": tta_section,
                 "losses": losses_section,
                 "bf16": bf16_section,
+                "serve": serve_section,
             }
             lines += sections.get(name, few_shot_section)(result)
     (HERE / "RESULTS.md").write_text("\n".join(lines))

@@ -3,7 +3,8 @@
 The model is loaded once, when the app is made. Image models take multipart uploads
 (field `files`, one or many), text models JSON `{"texts": [...]}`; the OpenAPI schema at
 `/openapi.json` (pages at `/docs`) describes the one that this model takes. Uploads are
-decoded in memory by the same code that reads image files for `fit` and `predict`. Bad
+decoded by the same code that reads image files for `fit` and `predict` and never saved
+(Starlette holds an upload over 1 MB in an anonymous temporary file for the request). Bad
 requests get a 4xx answer whose `detail` says what is wrong: 400 for a body that cannot
 be parsed, 413 for a body or image over the limits, 415 for the wrong content type, 422
 for anything else.
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
+import torch
 from fastapi import FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -152,8 +154,6 @@ def create_app(
         """Classes, modality, backbone, strategy, cross-validated metrics (with 95%
         intervals), the library versions it was fitted with and those serving it, and the
         request limits."""
-        import torch
-
         return {
             "classes": classes,
             "modality": model.modality,
@@ -237,16 +237,13 @@ def decode_image(data: bytes, name: str) -> Image.Image:
 
 def _describe(errors: list[dict]) -> str:
     """FastAPI's validation errors as one readable line, e.g. 'body.texts: Field required'."""
-    return "; ".join(
-        ".".join(str(part) for part in error["loc"])
-        + ": "
-        + (
-            "is empty or white space"
-            if error["type"] == "string_pattern_mismatch"
-            else error["msg"]
-        )
-        for error in errors
-    )
+    lines = []
+    for error in errors:
+        where = ".".join(str(part) for part in error["loc"])
+        # The only pattern in the schema is NOT_BLANK; pydantic would quote the regex.
+        blank = error["type"] == "string_pattern_mismatch"
+        lines.append(f"{where}: {'is empty or white space' if blank else error['msg']}")
+    return "; ".join(lines)
 
 
 class RequestGuard:
@@ -265,32 +262,29 @@ class RequestGuard:
         self.max_body_bytes = max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == self.path:
-            headers = Headers(scope=scope)
-            sent = headers.get("content-type", "")
-            size = headers.get("content-length", "")
+        watched = scope["type"] == "http" and scope["method"] == "POST"
+        if watched and scope["path"] == self.path:
+            refusal = self._refusal(Headers(scope=scope))
+        else:
             refusal = None
-            if sent.split(";")[0].strip().lower() != self.media_type:
-                refusal = (
-                    415,
-                    (
-                        f"This model takes {self.media_type} at {self.path}, not "
-                        f"{sent or 'a body without a content type'}; see /docs."
-                    ),
-                )
-            elif size.isdigit() and int(size) > self.max_body_bytes:
-                refusal = (
-                    413,
-                    (
-                        f"The request body has {int(size):,} bytes; this server takes at most "
-                        f"{self.max_body_bytes:,}. Send fewer or smaller items per request."
-                    ),
-                )
-            if refusal:
-                response = JSONResponse({"detail": refusal[1]}, status_code=refusal[0])
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        if refusal is None:
+            await self.app(scope, receive, send)
+            return
+        status, detail = refusal
+        await JSONResponse({"detail": detail}, status_code=status)(scope, receive, send)
+
+    def _refusal(self, headers: Headers) -> tuple[int, str] | None:
+        sent = headers.get("content-type", "")
+        if sent.split(";")[0].strip().lower() != self.media_type:
+            took = sent or "a body without a content type"
+            return 415, f"This model takes {self.media_type} at {self.path}, not {took}; see /docs."
+        size = headers.get("content-length", "")
+        if size.isdigit() and int(size) > self.max_body_bytes:
+            return 413, (
+                f"The request body has {int(size):,} bytes; this server takes at most "
+                f"{self.max_body_bytes:,}. Send fewer or smaller items per request."
+            )
+        return None
 
 
 def serve(
