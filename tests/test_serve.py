@@ -148,7 +148,7 @@ def test_concurrent_requests_get_the_sequential_answers(text_client, image_clien
         together = list(pool.map(lambda f: image_client.post("/predict", files=f).json(), files))
     for one, other in zip(alone, together, strict=True):
         a, b = one["predictions"][0], other["predictions"][0]
-        assert a["label"] == b["label"]
+        assert a["label"] == b["label"] and a["item"] == b["item"]
         np.testing.assert_allclose(
             list(a["probabilities"].values()), list(b["probabilities"].values()), atol=1e-6
         )

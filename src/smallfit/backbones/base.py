@@ -70,7 +70,8 @@ class Encoder:
         """Embed without keeping: what is computed inside the block is neither written to the
         disk cache nor remembered in memory (a server must not grow with every request).
 
-        Only the thread that embeds may be inside the block; the disk cache is not read either.
+        The disk cache is not read either. No other thread may use the encoder meanwhile
+        (a server makes every model call on one thread: see smallfit.batcher).
         """
         use_cache, known = self.use_cache, len(self._memo)
         self.use_cache = False
