@@ -388,6 +388,36 @@ def cache_section(result: dict) -> list[str]:
     ]
 
 
+def serve_section(result: dict) -> list[str]:
+    lines = [
+        "## Serving under load (`smallfit serve`)",
+        "",
+        f"`{result['command']}` — `smallfit serve` as its own process on a localhost port; "
+        f"{result['requests']:,} one-item requests per model, {result['concurrency']} in flight "
+        "(httpx.AsyncClient and a semaphore), each a different test item. Answered: status "
+        "200 with the prediction for the item sent; failed: any other response; lost: no "
+        "response. The machine is shared with other jobs (1-minute load average before and "
+        "after each run in brackets; it has 2 cores), so times are upper bounds.",
+        "",
+        "| model | answered | failed | lost | server logged | throughput | p50 | p90 | p99 "
+        "| max | served = in-process | served accuracy |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for label, run in result["runs"].items():
+        ms = run["latency_ms"]
+        lines.append(
+            f"| {label}: {run['model']}, {run['train_per_class']}/class "
+            f"[load {run['load_average']['before']:.1f}, {run['load_average']['after']:.1f}] "
+            f"| {run['answered']:,} | "
+            f"{run['failed']} | {run['lost']} | {run['server_logged_200']:,} | "
+            f"{run['throughput_per_s']:.1f} req/s | {ms['p50']:.0f} ms | {ms['p90']:.0f} ms | "
+            f"{ms['p99']:.0f} ms | {ms['max']:.0f} ms | "
+            f"{100 * run['served_agrees_with_in_process']:.1f}% | "
+            f"{100 * run['served_accuracy']:.1f}% |"
+        )
+    return lines + [""]
+
+
 def main() -> None:
     lines = [
         "# Benchmark results",
@@ -417,6 +447,7 @@ def main() -> None:
                 "export": export_section,
                 "drift": drift_section,
                 "update": update_section,
+                "serve": serve_section,
             }
             lines += sections.get(name, few_shot_section)(result)
     (HERE / "RESULTS.md").write_text("\n".join(lines))

@@ -15,6 +15,7 @@
     python benchmarks/run.py export    # ONNX Runtime fp32 / int8 against PyTorch: latency, accuracy
     python benchmarks/run.py drift     # drift verdicts on real shifts; false alarms on resamples
     python benchmarks/run.py update    # incremental update with a new class: old-test accuracy
+    python benchmarks/run.py serve     # `smallfit serve` under load: 2,000 requests, 8 in flight
 
 Each writes benchmarks/results/<task>.json; `python benchmarks/report.py` turns them
 into benchmarks/RESULTS.md. Training examples are drawn per class with a fixed seed
@@ -635,6 +636,51 @@ def rows_of(labels: np.ndarray, classes: list, k: int, seed: int) -> np.ndarray:
     return pool[sample_per_class(labels[pool], k, seed)]
 
 
+def serve(requests: int = 2000, concurrency: int = 8) -> dict:
+    """`smallfit serve` as a real process on a localhost port under a bounded load (issue 6):
+    `requests` one-item requests, `concurrency` in flight, to the default fit of Fashion-MNIST
+    (20 per class) and of Reuters R8 (16 per class), each request a different test item.
+    The served labels are compared with the same model's predictions in this process."""
+    import io
+
+    from load import image_request, run_load, text_request
+    from PIL import Image
+
+    import smallfit
+
+    result = {"machine": machine(), "requests": requests, "concurrency": concurrency, "runs": {}}
+    cases = {"Fashion-MNIST images": (fashion, 20), "Reuters R8 texts": (r8, 16)}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, (dataset, k) in cases.items():
+            train_items, train_labels, test_items, test_labels, _, modality = dataset()
+            index = sample_per_class(train_labels, k, seed=0)
+            model = smallfit.fit([train_items[i] for i in index], train_labels[index], seed=0)
+            model_dir = model.save(Path(tmp) / f"model-{modality}")
+            picked = [i % len(test_items) for i in range(requests)]
+            if modality == "image":
+                pngs = []
+                for i in picked:
+                    buffer = io.BytesIO()
+                    Image.fromarray(test_items[i]).save(buffer, format="PNG")
+                    pngs.append(buffer.getvalue())
+                bodies = [image_request(n, png) for n, png in enumerate(pngs)]
+            else:
+                bodies = [text_request(test_items[i]) for i in picked]
+            run = run_load(model_dir, bodies, concurrency, Path(tmp))
+            served = np.array(run.pop("labels"), dtype=object)
+            local = model.predict([test_items[i] for i in picked]).astype(str)
+            truth = test_labels[picked].astype(str)
+            run |= {
+                "model": f"{model.strategy.name} on {model.backbone or 'no encoder'}",
+                "train_per_class": k,
+                "served_agrees_with_in_process": float((served == local).mean()),
+                "served_accuracy": float((served == truth).mean()),
+            }
+            result["runs"][label] = run
+            print(json.dumps({label: run}), flush=True)
+    return result
+
+
 def cpu_flags() -> list[str]:
     try:
         text = Path("/proc/cpuinfo").read_text()
@@ -946,6 +992,7 @@ def main() -> None:
             "export",
             "drift",
             "update",
+            "serve",
         ],
     )
     parser.add_argument(
@@ -971,6 +1018,7 @@ def main() -> None:
         "export": export,
         "drift": drift,
         "update": update,
+        "serve": serve,
     }
     sized = args.per_class and args.task in ("finetune", "finetune_text")
     options = {"per_class": tuple(args.per_class)} if sized else {}

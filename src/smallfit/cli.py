@@ -727,3 +727,38 @@ def update_command(
     _print_metrics(model.metrics, "Updated model (cross-validation)")
     added = ", ".join(record["new_classes"]) or "none"
     out.print(f"Updated model written to [bold]{out_dir}[/] (new classes: {added})")
+
+
+@app.command(
+    epilog="Example:  smallfit serve model/ --port 8000   then   curl -F files=@cat.jpg "
+    "http://127.0.0.1:8000/predict   (text models: curl -H 'Content-Type: application/json' "
+    '-d \'{"texts": ["some text"]}\' http://127.0.0.1:8000/predict). API pages at /docs.'
+)
+def serve(
+    model_dir: Annotated[Path, typer.Argument(help="A model directory written by fit.")],
+    host: Annotated[
+        str,
+        typer.Option(
+            help="Address to listen on. The default answers this machine only; 0.0.0.0 "
+            "opens the server, which has no authentication, to the network."
+        ),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    max_items: Annotated[
+        int, typer.Option(min=1, help="Most images or texts one request may hold.")
+    ] = 32,
+    max_request_mb: Annotated[
+        float, typer.Option(min=0.001, help="Largest request body accepted, in megabytes.")
+    ] = 16,
+) -> None:
+    """Serve predictions over HTTP: POST /predict, GET /model, GET /health, docs at /docs."""
+    from smallfit.serve import serve as run_server
+
+    err.print(f"Loading {model_dir} ...")
+    run_server(
+        model_dir,
+        host=host,
+        port=port,
+        max_items=max_items,
+        max_body_bytes=int(max_request_mb * 1_000_000),
+    )

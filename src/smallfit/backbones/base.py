@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +76,24 @@ class Encoder:
             first_item = {k: item for k, item in zip(keys, items, strict=True)}
             self._compute([first_item[k] for k in missing], missing, description)
         return np.stack([self._memo[k] for k in keys]) if keys else np.zeros((0, self.dim), "f4")
+
+    @contextmanager
+    def uncached(self) -> Iterator[None]:
+        """Embed without keeping: what is computed inside the block is neither written to the
+        disk cache nor remembered in memory (a server must not grow with every request).
+
+        The disk cache is not read either. No other thread may use the encoder meanwhile
+        (a server makes every model call on one thread: see smallfit.batcher).
+        """
+        use_cache, known = self.use_cache, len(self._memo)
+        self.use_cache = False
+        try:
+            yield
+        finally:
+            self.use_cache = use_cache
+            # The memo is a dict, so the keys added inside the block are the last ones.
+            for key in list(islice(reversed(self._memo), len(self._memo) - known)):
+                del self._memo[key]
 
     def _compute(self, items: list[Any], keys: list[str], description: str | None) -> None:
         batches = [
