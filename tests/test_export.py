@@ -5,15 +5,14 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
-from typer.testing import CliRunner
 
-from smallfit import backbones, cli, strategies
+from smallfit import backbones, strategies
 from smallfit.data import load_image, read_source
 from smallfit.errors import SmallfitError
 from smallfit.export import export_onnx, session
 from smallfit.model import Model
+from tests.cli_runner import run
 
-runner = CliRunner()
 TOLERANCE = 1e-4  # largest absolute difference in probability allowed in fp32
 
 
@@ -100,21 +99,13 @@ def test_documented_image_preprocessing_reproduces_the_predictions(image_export)
     assert (got.argmax(axis=1) == expected.argmax(axis=1)).all()
 
 
-def invoke(*args):
-    try:
-        result = runner.invoke(cli.app, [str(a) for a in args], catch_exceptions=False)
-        return result.exit_code, result.output
-    except SmallfitError as error:
-        return 2, str(error)
-
-
 @pytest.fixture(scope="module")
 def text_export(text_csv, tmp_path_factory):
     """A text probe, saved and exported by the command line with an int8 copy."""
     root = tmp_path_factory.mktemp("export-text")
     model = fitted("probe", text_csv, backbones.create("minilm"))
     model.save(root / "model")
-    code, output = invoke("export", root / "model", "--format", "onnx", "--int8")
+    code, output = run("export", root / "model", "--format", "onnx", "--int8")
     assert code == 0, output
     return model, root / "model" / "onnx", output
 
@@ -156,7 +147,7 @@ def test_int8_copy_predicts_mostly_the_same_classes(text_export, text_csv):
 @pytest.mark.slow
 def test_export_refuses_to_replace_files_without_overwrite(text_export):
     model, out, _ = text_export
-    code, output = invoke("export", out.parent, "--format", "onnx")
+    code, output = run("export", out.parent, "--format", "onnx")
     assert code == 2 and "already exists; pass --overwrite" in output
 
 

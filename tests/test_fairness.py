@@ -6,13 +6,10 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from smallfit import cli
 from smallfit.errors import SmallfitError
 from smallfit.evaluate.fairness import MIN_GROUP, fairness_report
-
-runner = CliRunner()
+from tests.cli_runner import run
 
 
 def wilson(successes: int, n: int, z: float = 1.959964) -> tuple[float, float]:
@@ -79,18 +76,10 @@ def test_large_groups_raise_no_warning_and_one_group_is_refused():
         fairness_report(y, y, ["x"] * len(y), ["n", "p"], "region")
 
 
-def invoke(*args):
-    try:
-        result = runner.invoke(cli.app, [str(a) for a in args], catch_exceptions=False)
-        return result.exit_code, result.output
-    except SmallfitError as error:
-        return 2, str(error)
-
-
 @pytest.fixture(scope="module")
 def text_model(text_csv, tmp_path_factory):
     out = tmp_path_factory.mktemp("fair") / "model"
-    code, output = invoke("fit", text_csv, "--out", out, "--strategy", "prototype")
+    code, output = run("fit", text_csv, "--out", out, "--strategy", "prototype")
     assert code == 0, output
     return out
 
@@ -101,7 +90,7 @@ def test_evaluate_with_a_group_column_prints_and_saves_the_slices(text_model, te
     data = tmp_path / "holdout.csv"
     frame.to_csv(data, index=False)
     metrics_path = tmp_path / "metrics.json"
-    code, output = invoke(
+    code, output = run(
         "evaluate", text_model, data, "--group-column", "source", "--output", metrics_path
     )
     assert code == 0, output
@@ -113,7 +102,7 @@ def test_evaluate_with_a_group_column_prints_and_saves_the_slices(text_model, te
 
 
 def test_evaluate_names_a_missing_group_column_and_its_columns(text_model, text_csv):
-    code, output = invoke("evaluate", text_model, text_csv, "--group-column", "region")
+    code, output = run("evaluate", text_model, text_csv, "--group-column", "region")
     assert code == 2
     assert "no column 'region'" in output and "text, label" in output
 

@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from smallfit.auto import fit_dataset
-from smallfit.data import Dataset, from_python, read_source, to_dataset
+from smallfit.data import Dataset, from_python, to_dataset
 from smallfit.errors import SmallfitError
 from smallfit.model import Model
 from smallfit.train.checkpoint import checkpointing
@@ -137,16 +137,8 @@ def evaluate_model(
     from smallfit.model import load
 
     model = model if isinstance(model, Model) else load(model)
-    dataset = (
-        data
-        if isinstance(data, Dataset)
-        else read_source(
-            data,
-            labeled=True,
-            text_column=text_column,
-            label_column=label_column,
-            skip_bad=skip_bad,
-        )
+    dataset = to_dataset(
+        data, labeled=True, text_column=text_column, label_column=label_column, skip_bad=skip_bad
     )
     unknown = sorted({str(v) for v in dataset.labels} - {str(c) for c in model.classes})
     if unknown:
