@@ -28,6 +28,7 @@ from smallfit.evaluate import (
 )
 from smallfit.model import Model
 from smallfit.reference import reference_of_fit
+from smallfit.strategies.base import accepted_fit_params
 
 
 @dataclass
@@ -106,13 +107,15 @@ def fit_dataset(
     seed: int = 0,
     estimate: bool = True,
     time_budget: float | None = None,
+    fit_params: dict | None = None,
 ) -> Model:
     """Compare candidates by cross-validation, refit the best on all data, return the Model.
 
     With `estimate=False` and a single candidate, skip cross-validation (used inside
     scikit-learn's own model selection, which does its own). `time_budget` (seconds)
     bounds the comparison: the first candidate always completes, later ones only if
-    their folds project to finish (with the refit) within it.
+    their folds project to finish (with the refit) within it. `fit_params` (unlabeled
+    pools) reach every fold's fit and the refit, for the strategies that accept them.
     """
     dataset.check_trainable()
     if time_budget is not None and time_budget <= 0:
@@ -149,6 +152,7 @@ def fit_dataset(
                     splits,
                     description=f"Cross-validating {candidate.label}",
                     deadline=deadline if index else None,
+                    fit_params=fit_params,
                 )
             except OverBudget as stop:
                 row |= {"accuracy": None, "skipped": f"time budget: {stop}"}
@@ -165,7 +169,7 @@ def fit_dataset(
     best = candidates[best_index]
 
     final, encoder = build(best, seed)
-    final.fit(dataset, encoder)
+    final.fit(dataset, encoder, **accepted_fit_params(final, fit_params))
     info: dict[str, Any] = {
         "candidates": leaderboard,
         "metrics": {},

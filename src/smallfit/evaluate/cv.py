@@ -96,13 +96,18 @@ def out_of_fold(
     splits: Splits,
     description: str = "Cross-validating",
     deadline: float | None = None,
+    fit_params: dict | None = None,
 ) -> np.ndarray:
     """Probabilities (repeats, n, n_classes) for every scored item, NaN elsewhere.
 
     With a `deadline` (a time.monotonic() value), stop with OverBudget as soon as the
     folds done so far project that the rest, plus about one fold's worth for refitting
-    on all the data, would end after it.
+    on all the data, would end after it. `fit_params` go to each fold's fit (those the
+    strategy accepts); they hold no labels (unlabeled pools), so every fold may use them.
     """
+    from smallfit.strategies.base import accepted_fit_params
+
+    params = accepted_fit_params(strategy, fit_params)
     n, n_classes = len(dataset), len(dataset.classes)
     probas = np.full((splits.repeats, n, n_classes), np.nan)
     per_repeat = len(splits.pairs) // splits.repeats
@@ -114,7 +119,7 @@ def out_of_fold(
                 per_fold = (now - started) / number if number else 0.0
                 if now + per_fold * (len(splits.pairs) - number + 1) > deadline:
                     raise OverBudget(f"stopped after {number} of {len(splits.pairs)} folds")
-            model = clone(strategy).fit(dataset.subset(train), encoder)
+            model = clone(strategy).fit(dataset.subset(train), encoder, **params)
             probas[number // per_repeat, test] = model.predict_proba(dataset.subset(test).items)
             advance()
     return probas

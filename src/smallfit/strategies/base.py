@@ -8,6 +8,7 @@ saves itself as (arrays, config): arrays go to safetensors, config to JSON.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, ClassVar
 
 import numpy as np
@@ -33,6 +34,9 @@ class Strategy(BaseEstimator):
     embedding_only: ClassVar[bool] = False
 
     def fit(self, dataset: Dataset, encoder: Encoder | None) -> Strategy:
+        """Learn from `dataset`. A strategy that can use more than the labeled data takes
+        keyword fit parameters (an unlabeled pool, a target-domain pool); callers pass
+        every fit parameter they have through `accepted_fit_params`."""
         raise NotImplementedError
 
     def predict_proba(self, items: list[Any]) -> np.ndarray:
@@ -59,6 +63,21 @@ class Strategy(BaseEstimator):
     def _remember(self, dataset: Dataset, encoder: Encoder | None) -> None:
         self.classes_ = list(dataset.classes)
         self.encoder_ = encoder
+
+
+def accepted_fit_params(strategy: Strategy, fit_params: dict[str, Any] | None) -> dict[str, Any]:
+    """The fit parameters `strategy.fit` takes (by its signature), leaving out None values.
+
+    One caller (cross-validation, the final refit, a learning curve) can then hand every
+    strategy all it has, and each strategy receives only what it understands.
+    """
+    if not fit_params:
+        return {}
+    accepted = inspect.signature(strategy.fit).parameters
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in accepted.values())
+    return {
+        k: v for k, v in fit_params.items() if v is not None and (takes_any or k in accepted)
+    }
 
 
 def normalise(features: np.ndarray) -> np.ndarray:

@@ -5,6 +5,11 @@ rates (the top group gets `lr`, each group below it `layer_decay` times the one 
 a one-cycle or warm-up + cosine schedule per step, gradient clipping, gradient
 accumulation, mixup or cutmix, early stopping on a held-out validation part with the best weights
 restored, and a progress bar showing loss and validation accuracy per epoch.
+
+Unlabeled data joins through one hook (`UnlabeledLoss`): each step the loop draws a
+batch of unlabeled indices and adds the hook's loss to the labeled one. FixMatch-style
+consistency (semi-supervised) and DANN-style domain confusion (domain adaptation) are
+both such hooks, so neither needs a loop of its own.
 """
 
 from __future__ import annotations
@@ -44,6 +49,60 @@ class TrainSettings:
     mix: str = "none"
     mix_alpha: float = 0.4
     seed: int = 0
+
+
+class UnlabeledLoss:
+    """What the loop needs from a loss on unlabeled data.
+
+    `module`: extra trainable weights (a domain classifier, say) or None; they train with
+    the top group's learning rate and are checkpointed with the model. `size`: how many
+    unlabeled items there are; `batch_size`: how many the loop draws per step. `tensors()`:
+    the data the loss reads (identifies the run for checkpoints). `__call__(model,
+    inputs, indices)` returns the loss for one step, given the labeled batch's inputs
+    and the drawn unlabeled indices.
+    """
+
+    module: nn.Module | None = None
+    size: int = 0
+    batch_size: int = 32
+
+    def tensors(self) -> list[torch.Tensor]:
+        raise NotImplementedError
+
+    def __call__(
+        self, model: nn.Module, inputs: torch.Tensor, indices: torch.Tensor
+    ) -> torch.Tensor:
+        raise NotImplementedError
+
+
+class CombinedLoss(UnlabeledLoss):
+    """Several unlabeled losses at once (a pool for consistency and one for adaptation)."""
+
+    def __init__(self, parts: list[UnlabeledLoss]):
+        self.parts = parts
+        modules = [p.module for p in parts if p.module is not None]
+        self.module = nn.ModuleList(modules) if modules else None
+        self.size = max(p.size for p in parts)
+        self.batch_size = max(p.batch_size for p in parts)
+
+    def tensors(self) -> list[torch.Tensor]:
+        return [t for p in self.parts for t in p.tensors()]
+
+    def __call__(self, model, inputs, indices):
+        # each part draws within its own size: indices are scaled from the largest pool
+        total = 0.0
+        for part in self.parts:
+            own = (indices * part.size) // self.size
+            total = total + part(model, inputs, own[: part.batch_size])
+        return total
+
+
+def combined(parts: list[UnlabeledLoss | None]) -> UnlabeledLoss | None:
+    """One hook from any number of optional hooks (None when there are none)."""
+    present = [p for p in parts if p is not None]
+    if not present:
+        return None
+    return present[0] if len(present) == 1 else CombinedLoss(present)
 
 
 def parameter_groups(groups: list[nn.Module], settings: TrainSettings) -> list[dict]:
@@ -107,23 +166,32 @@ def train(
     validation: tuple[torch.Tensor, torch.Tensor] | None = None,
     class_weight: torch.Tensor | None = None,
     description: str = "Training",
+    unlabeled: UnlabeledLoss | None = None,
 ) -> list[dict]:
     """Train `model` (inputs -> logits) in place; return the per-epoch history.
 
     With `validation`, training stops after `patience` epochs without a lower
-    validation loss and the weights of the best epoch are restored.
+    validation loss and the weights of the best epoch are restored. With `unlabeled`,
+    its loss on a drawn unlabeled batch is added at every step.
     """
     torch.manual_seed(settings.seed)
     generator = torch.Generator().manual_seed(settings.seed)
+    # what trains and is checkpointed: the model, plus the unlabeled loss's own weights
+    tracked = model
+    if unlabeled is not None and unlabeled.module is not None:
+        tracked = nn.ModuleDict({"model": model, "unlabeled": unlabeled.module})
     store = checkpoint.active()
-    key = store and store.run_key(model, [x, y, *(validation or ())], settings)
+    extra = unlabeled.tensors() if unlabeled is not None else []
+    key = store and store.run_key(tracked, [x, y, *(validation or ()), *extra], settings)
     saved = store and store.load(key)
     if saved and saved["done"]:  # this run finished before an interruption
-        model.load_state_dict(saved["weights"], strict=False)
+        tracked.load_state_dict(saved["weights"], strict=False)
         torch.set_rng_state(saved["rng"])
         store.restored_runs += 1
         model.eval()
         return saved["history"]
+    if unlabeled is not None and unlabeled.module is not None:
+        groups = [*groups[:-1], nn.ModuleList([groups[-1], unlabeled.module])]
     optimizer = make_optimizer(parameter_groups(groups, settings), settings)
     batches_per_epoch = math.ceil(len(x) / settings.batch_size)
     steps = settings.epochs * math.ceil(batches_per_epoch / settings.accumulate)
@@ -131,7 +199,7 @@ def train(
     history: list[dict] = []
     best_loss, best_state, waited, stop = math.inf, None, 0, False
     if saved:  # continue an interrupted run at its next epoch
-        model.load_state_dict(saved["weights"], strict=False)
+        tracked.load_state_dict(saved["weights"], strict=False)
         optimizer.load_state_dict(saved["optimizer"])
         schedule.load_state_dict(saved["schedule"])
         generator.set_state(saved["generator"])
@@ -154,12 +222,17 @@ def train(
                     loss = loss + (1.0 - share) * classification_loss(
                         logits, y[batch][partner], settings.loss, class_weight
                     )
+                if unlabeled is not None:
+                    drawn = torch.randint(
+                        unlabeled.size, (unlabeled.batch_size,), generator=generator
+                    )
+                    loss = loss + unlabeled(model, inputs, drawn)
                 (loss / settings.accumulate).backward()
                 total += loss.item() * len(batch)
                 last = index + 1 == batches_per_epoch
                 if (index + 1) % settings.accumulate == 0 or last:
                     if settings.grad_clip:
-                        nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
+                        nn.utils.clip_grad_norm_(tracked.parameters(), settings.grad_clip)
                     optimizer.step()
                     optimizer.zero_grad()
                     if schedule.last_epoch + 1 < steps:
@@ -169,7 +242,7 @@ def train(
                 record |= evaluate(model, *validation, settings.loss)
                 if record["val_loss"] < best_loss - 1e-4:
                     best_loss, waited = record["val_loss"], 0
-                    best_state = {k: v.clone() for k, v in changing_state(model).items()}
+                    best_state = {k: v.clone() for k, v in changing_state(tracked).items()}
                 else:
                     waited += 1
             history.append(record)
@@ -183,7 +256,7 @@ def train(
                     {
                         "done": False,
                         "epoch": epoch + 1,
-                        "weights": changing_state(model),
+                        "weights": changing_state(tracked),
                         "optimizer": optimizer.state_dict(),
                         "schedule": schedule.state_dict(),
                         "generator": generator.get_state(),
@@ -198,7 +271,7 @@ def train(
             if stop:
                 break
     if best_state is not None:
-        model.load_state_dict(best_state, strict=False)
+        tracked.load_state_dict(best_state, strict=False)
     model.eval()
     if store:
         store.save(
@@ -206,7 +279,7 @@ def train(
             {
                 "done": True,
                 "epoch": len(history),
-                "weights": changing_state(model),
+                "weights": changing_state(tracked),
                 "rng": torch.get_rng_state(),
                 "history": history,
             },

@@ -1,0 +1,60 @@
+"""Reading an unlabeled pool (for semi-supervised learning, active learning, domain
+adaptation) against the labeled data it will be used with.
+
+One reader for every pool, so each command gives the same clear messages: an empty
+pool, a pool of the other modality, and items that are already in the labeled data
+(dropped, with a warning that says how many: a pool item that is also a training item
+would leak its label into pseudo-labels and inflate estimates).
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+from smallfit.data.dataset import Dataset
+from smallfit.data.sources import to_dataset
+from smallfit.errors import SmallfitError
+
+
+def read_pool(
+    source: Any,
+    labeled: Dataset,
+    *,
+    text_column: str | None = None,
+    what: str = "The unlabeled pool",
+    skip_bad: bool = False,
+) -> Dataset:
+    """The pool `source` (a folder, a table, a Dataset or Python items) as an unlabeled
+    Dataset of `labeled`'s modality, without the items `labeled` already holds.
+
+    A table's labels, if it has a label column, are ignored: a pool is unlabeled.
+    """
+    from smallfit.backbones.cache import item_key
+
+    pool = to_dataset(source, labeled=False, text_column=text_column, skip_bad=skip_bad)
+    name = f"{what} ({pool.source})"
+    if len(pool) == 0:
+        raise SmallfitError(f"{name} is empty.")
+    if pool.modality != labeled.modality:
+        raise SmallfitError(
+            f"{name} holds {pool.modality}s but the labeled data holds {labeled.modality}s; "
+            "give a pool of the same kind."
+        )
+    known = {item_key(item) for item in labeled.items}
+    keep = [i for i, item in enumerate(pool.items) if item_key(item) not in known]
+    if len(keep) < len(pool):
+        dropped = len(pool) - len(keep)
+        if not keep:
+            raise SmallfitError(
+                f"{name}: all {dropped} of its items are already in the labeled data."
+            )
+        warnings.warn(
+            f"{name}: {dropped} of its {len(pool)} items are already in the labeled data "
+            "and are left out of the pool.",
+            stacklevel=2,
+        )
+    pool = pool.subset(keep)
+    return Dataset(
+        items=pool.items, modality=pool.modality, names=pool.names, source=pool.source
+    )
