@@ -55,6 +55,4 @@ def read_pool(
             stacklevel=2,
         )
     pool = pool.subset(keep)
-    return Dataset(
-        items=pool.items, modality=pool.modality, names=pool.names, source=pool.source
-    )
+    return Dataset(items=pool.items, modality=pool.modality, names=pool.names, source=pool.source)

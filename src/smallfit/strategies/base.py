@@ -75,9 +75,7 @@ def accepted_fit_params(strategy: Strategy, fit_params: dict[str, Any] | None) -
         return {}
     accepted = inspect.signature(strategy.fit).parameters
     takes_any = any(p.kind is p.VAR_KEYWORD for p in accepted.values())
-    return {
-        k: v for k, v in fit_params.items() if v is not None and (takes_any or k in accepted)
-    }
+    return {k: v for k, v in fit_params.items() if v is not None and (takes_any or k in accepted)}
 
 
 def normalise(features: np.ndarray) -> np.ndarray:
