@@ -450,6 +450,10 @@ def main() -> None:
                 "serve": serve_section,
             }
             lines += sections.get(name, few_shot_section)(result)
+    # Benchmarks with a script of their own (benchmarks/<topic>.py) write their section as
+    # results/<topic>.md next to their JSON; they follow in name order.
+    for path in sorted((HERE / "results").glob("*.md")):
+        lines += ["", path.read_text().strip(), ""]
     (HERE / "RESULTS.md").write_text("\n".join(lines))
     print("\n".join(lines))
 
