@@ -33,13 +33,15 @@ def fit(
     time_budget: float | None = None,
     finetune_params: dict | None = None,
     checkpoints: str | Path | None = None,
+    contrastive_params: dict | None = None,
 ) -> Model:
     """Fit a classifier to `data` and estimate how good it is.
 
     `data` is a folder of class sub-folders, a table file, a Dataset, or Python items
     (paths, texts, PIL images, arrays, a DataFrame) with `labels`. `time_budget`
     (seconds) adds fine-tuning to the compared strategies and bounds the comparison;
-    `finetune_params` (e.g. {"unfreeze": "all"}) set the finetune strategy's options.
+    `finetune_params` (e.g. {"unfreeze": "all"}) set the finetune strategy's options,
+    `contrastive_params` (e.g. {"pairs_per_example": 10}) the contrastive strategy's.
     `checkpoints`: a folder where every training run (each fold, each stage) saves its
     state per epoch; fitting again with the same folder and data restores the runs that
     finished and continues an interrupted one, giving the same model.
@@ -55,6 +57,8 @@ def fit(
     params = {"zeroshot": {"descriptions": label_descriptions}} if label_descriptions else {}
     if finetune_params:
         params["finetune"] = finetune_params
+    if contrastive_params:
+        params["contrastive"] = contrastive_params
     with checkpointing(checkpoints) as store:
         model = fit_dataset(
             dataset,

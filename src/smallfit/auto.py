@@ -57,6 +57,12 @@ DEFAULT_CANDIDATES = {
 # minutes where the frozen strategies cost seconds, so it runs only when asked to fit
 # within a stated time, and last, after the cheap candidates have their scores.
 BUDGETED_CANDIDATES = [("finetune", {})]
+# SetFit-style contrastive tuning joins them for text: its evidence (Tunstall et al. 2022)
+# is few-shot text classification, where it rivals fine-tuning; for images, supervised
+# contrastive learning is known to pay with large data and strong augmentation (Khosla et
+# al. 2020), not with a few dozen images, so it stays available by name only there. It
+# costs about as much as finetune (pairs_per_example * n pairs per epoch), so it runs last.
+BUDGETED_BY_MODALITY = {"text": [("contrastive", {})]}
 
 
 def candidates_for(
@@ -76,7 +82,7 @@ def candidates_for(
         )
     chosen = [(strategy, {})] if strategy else DEFAULT_CANDIDATES[modality]
     if budgeted and not strategy:
-        chosen = chosen + BUDGETED_CANDIDATES
+        chosen = chosen + BUDGETED_CANDIDATES + BUDGETED_BY_MODALITY.get(modality, [])
     result = []
     for name, params in chosen:
         cls = type(strategies.create(name))

@@ -136,9 +136,9 @@ def fit(
         str | None,
         typer.Option(
             help="probe, prototype, zeroshot, classic; or (slower, they train the network) "
-            "finetune, adapter, lora (text) or scratch (images); "
-            "default: compare the frozen-encoder strategies and classic (and finetune "
-            "with --time-budget), keep the best."
+            "finetune, contrastive, adapter, lora (text) or scratch (images); "
+            "default: compare the frozen-encoder strategies and classic (and finetune, "
+            "and contrastive for text, with --time-budget), keep the best."
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same model.")] = 0,
@@ -169,6 +169,14 @@ def fit(
         str | None,
         typer.Option(
             help="For finetune on images: mixup or cutmix of the training batches (default none)."
+        ),
+    ] = None,
+    pairs_per_example: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="For contrastive: training pairs per example and epoch, half of one class "
+            "and half of two (default 20; the pairs grow with the data, not its square).",
         ),
     ] = None,
     time_budget: Annotated[
@@ -212,6 +220,12 @@ def fit(
             "--unfreeze, --augment and --mix apply to finetune: add --strategy finetune or a "
             "--time-budget."
         )
+    contrastive_params = {"pairs_per_example": pairs_per_example} if pairs_per_example else {}
+    if contrastive_params and strategy != "contrastive" and not time_budget:
+        raise SmallfitError(
+            "--pairs-per-example applies to contrastive: add --strategy contrastive or a "
+            "--time-budget (text)."
+        )
     try:
         model = fit_model(
             data,
@@ -227,6 +241,7 @@ def fit(
             time_budget=parse_duration(time_budget) if time_budget else None,
             finetune_params=finetune_params,
             checkpoints=checkpoints,
+            contrastive_params=contrastive_params,
         )
     except KeyboardInterrupt:
         if checkpoints.is_dir():

@@ -3,6 +3,7 @@
 from smallfit.strategies import (  # noqa: F401 - importing registers them
     adapters,
     classic,
+    contrastive,
     finetune,
     probe,
     prototype,

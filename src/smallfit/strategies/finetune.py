@@ -68,6 +68,23 @@ def cat_padded(batches: list[torch.Tensor]) -> torch.Tensor:
     return torch.cat(padded)
 
 
+def lower_activations(
+    encoder, split: int, items, batch_size: int, description: str, transform=None
+) -> torch.Tensor:
+    """Output of the encoder's first `split` layer groups for every item (batched)."""
+    groups = encoder.layer_groups()[:split]
+    outputs = []
+    with progress_bar(len(items), description) as advance:
+        for start in range(0, len(items), batch_size):
+            batch = encoder.body_input(items[start : start + batch_size], transform)
+            with torch.inference_mode():
+                for group in groups:
+                    batch = group(batch)
+            outputs.append(batch.clone())
+            advance(len(batch))
+    return cat_padded(outputs)
+
+
 @register
 class FineTune(Strategy):
     """Fine-tune the top `top_groups` layer groups of an encoder and a new head.
@@ -134,17 +151,9 @@ class FineTune(Strategy):
 
     def _lower(self, items, description: str, transform=None) -> torch.Tensor:
         """Output of the frozen lower groups for every item (computed once, batched)."""
-        groups = self.encoder_.layer_groups()[: self.split_]
-        outputs = []
-        with progress_bar(len(items), description) as advance:
-            for start in range(0, len(items), self.batch_size):
-                batch = self.encoder_.body_input(items[start : start + self.batch_size], transform)
-                with torch.inference_mode():
-                    for group in groups:
-                        batch = group(batch)
-                outputs.append(batch.clone())
-                advance(len(batch))
-        return cat_padded(outputs)
+        return lower_activations(
+            self.encoder_, self.split_, items, self.batch_size, description, transform
+        )
 
     def fit(self, dataset, encoder) -> FineTune:
         self._remember(dataset, encoder)

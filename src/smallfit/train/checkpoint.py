@@ -74,6 +74,13 @@ class Checkpoints:
             trains = isinstance(value, nn.Parameter) and value.requires_grad
             digest.update(f"{name}:{trains}".encode())
             _update(digest, value.detach())
+        # buffers left out of the state dict: a model may hold the inputs its batches point
+        # to that way (contrastive's cached activations): not saved, yet they shape the run
+        persistent = model.state_dict(keep_vars=True)
+        for name, value in model.named_buffers():
+            if name not in persistent:
+                digest.update(name.encode())
+                _update(digest, value.detach())
         for tensor in tensors:
             if tensor is not None:
                 _update(digest, tensor)

@@ -25,7 +25,7 @@ from torch import nn
 from smallfit.progress import progress_bar
 from smallfit.train import checkpoint
 from smallfit.train.checkpoint import changing_state
-from smallfit.train.losses import classification_loss
+from smallfit.train.losses import accuracy, classification_loss
 
 OPTIMIZERS = ("adamw", "sgd")
 MIXES = ("none", "mixup", "cutmix")
@@ -169,6 +169,9 @@ def train(
     unlabeled: UnlabeledLoss | None = None,
 ) -> list[dict]:
     """Train `model` (inputs -> logits) in place; return the per-epoch history.
+
+    With a pair loss (train.losses.PAIR_LOSSES), `x` holds pairs of item indices, `y` the
+    two items' labels, and the model maps a batch of pairs to their embeddings.
 
     With `validation`, training stops after `patience` epochs without a lower
     validation loss and the weights of the best epoch are restored. With `unlabeled`,
@@ -326,7 +329,7 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str) -> d
         logits = model(x)
         return {
             "val_loss": float(classification_loss(logits, y, loss).item()),
-            "val_accuracy": float((logits.argmax(1) == y).float().mean().item()),
+            "val_accuracy": accuracy(logits, y, loss),
         }
 
 
