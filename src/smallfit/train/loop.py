@@ -25,7 +25,7 @@ from torch import nn
 from smallfit.progress import progress_bar
 from smallfit.train import checkpoint
 from smallfit.train.checkpoint import changing_state
-from smallfit.train.losses import classification_loss
+from smallfit.train.losses import classification_loss, hard_labels
 
 OPTIMIZERS = ("adamw", "sgd")
 MIXES = ("none", "mixup", "cutmix")
@@ -326,7 +326,7 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str) -> d
         logits = model(x)
         return {
             "val_loss": float(classification_loss(logits, y, loss).item()),
-            "val_accuracy": float((logits.argmax(1) == y).float().mean().item()),
+            "val_accuracy": float((logits.argmax(1) == hard_labels(y)).float().mean().item()),
         }
 
 

@@ -19,7 +19,10 @@ COSINE_SCALE = 10.0  # softmax temperature for turning cosine outputs into proba
 def classification_loss(
     logits: torch.Tensor, target: torch.Tensor, loss: str, class_weight: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """Mean loss of `logits` (n, C) against integer `target` (n,)."""
+    """Mean loss of `logits` (n, C) against integer `target` (n,), or for "ce" and "smooth"
+    against class probabilities (n, C): soft targets, e.g. a teacher's (distillation)."""
+    if target.is_floating_point() and loss not in ("ce", "smooth"):
+        raise ValueError(f"Loss {loss!r} needs integer targets; soft targets work with ce, smooth.")
     if loss == "ce":
         return F.cross_entropy(logits, target, weight=class_weight)
     if loss == "smooth":
@@ -32,6 +35,11 @@ def classification_loss(
             value = value + 0.1 * F.cross_entropy(logits, target, weight=class_weight)
         return value
     raise ValueError(f"Unknown loss {loss!r}; choose from {LOSSES}.")
+
+
+def hard_labels(target: torch.Tensor) -> torch.Tensor:
+    """Integer labels of a target: itself, or the most probable class of soft targets."""
+    return target.argmax(dim=1) if target.is_floating_point() else target
 
 
 def probabilities(logits: torch.Tensor, loss: str) -> torch.Tensor:
