@@ -122,7 +122,8 @@ def fit_dataset(
     pools) reach every fold's fit and the refit, for the strategies that accept them.
     `ensemble`: also try a greedy ensemble of the candidates, kept if it wins honestly
     (smallfit.ensemble). `learning_curve`: add model.info["learning_curve"]
-    (evaluate.learning_curve); None: when cheap (the chosen model trains no network body).
+    (evaluate.learning_curve); None: when cheap (the chosen model trains no network body)
+    and the time budget, if any, is not spent.
     """
     dataset.check_trainable()
     if time_budget is not None and time_budget <= 0:
@@ -210,7 +211,8 @@ def fit_dataset(
         metrics["kind"] = "cross-validation"
         metrics["selected_among"] = len(candidates)
         info["metrics"] = metrics
-        if learning_curve or (learning_curve is None and not curves.costly(final)):
+        in_time = deadline is None or time.monotonic() < deadline
+        if learning_curve or (learning_curve is None and in_time and not curves.costly(final)):
             full = None if best.strategy == "ensemble" else probas_by_label[best.label]
             curve = curves.learning_curve(final, dataset, encoder, splits, full, fit_params, seed)
             if curve:

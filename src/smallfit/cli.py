@@ -217,7 +217,8 @@ def fit(
             "--learning-curve/--no-learning-curve",
             help="Accuracy with 25/50/75/100% of the labels, a power-law fit and the "
             "predicted accuracy with 2x and 4x the labels (should I label more?). Default: "
-            "when cheap, i.e. the chosen model trains no network body.",
+            "when cheap, i.e. the chosen model trains no network body (and time is left in "
+            "a --time-budget).",
             show_default=False,
         ),
     ] = None,
