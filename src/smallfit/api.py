@@ -34,6 +34,8 @@ def fit(
     finetune_params: dict | None = None,
     checkpoints: str | Path | None = None,
     contrastive_params: dict | None = None,
+    ensemble: bool = False,
+    learning_curve: bool | None = None,
 ) -> Model:
     """Fit a classifier to `data` and estimate how good it is.
 
@@ -45,6 +47,9 @@ def fit(
     `checkpoints`: a folder where every training run (each fold, each stage) saves its
     state per epoch; fitting again with the same folder and data restores the runs that
     finished and continues an interrupted one, giving the same model.
+    `ensemble`: also try a greedy ensemble of the candidates (kept if it wins honestly).
+    `learning_curve`: accuracy at 25-100% of the labels and predictions for 2x and 4x, in
+    model.info["learning_curve"]; None: only when cheap (no network body is trained).
     """
     dataset = to_dataset(
         data,
@@ -69,6 +74,8 @@ def fit(
             loocv=loocv,
             seed=seed,
             time_budget=time_budget,
+            ensemble=ensemble,
+            learning_curve=learning_curve,
         )
     if store and (store.restored_runs or store.resumed_epochs):
         model.info["resumed"] = {

@@ -18,6 +18,7 @@ import numpy as np
 
 from smallfit import __version__, backbones, strategies
 from smallfit.data import Dataset
+from smallfit.ensemble import choose_ensemble
 from smallfit.errors import SmallfitError
 from smallfit.evaluate import (
     OverBudget,
@@ -26,6 +27,7 @@ from smallfit.evaluate import (
     make_splits,
     out_of_fold,
 )
+from smallfit.evaluate import learning_curve as curves
 from smallfit.model import Model
 from smallfit.reference import reference_of_fit
 from smallfit.strategies.base import accepted_fit_params
@@ -114,6 +116,8 @@ def fit_dataset(
     estimate: bool = True,
     time_budget: float | None = None,
     fit_params: dict | None = None,
+    ensemble: bool = False,
+    learning_curve: bool | None = False,
 ) -> Model:
     """Compare candidates by cross-validation, refit the best on all data, return the Model.
 
@@ -122,6 +126,10 @@ def fit_dataset(
     bounds the comparison: the first candidate always completes, later ones only if
     their folds project to finish (with the refit) within it. `fit_params` (unlabeled
     pools) reach every fold's fit and the refit, for the strategies that accept them.
+    `ensemble`: also try a greedy ensemble of the candidates, kept if it wins honestly
+    (smallfit.ensemble). `learning_curve`: add model.info["learning_curve"]
+    (evaluate.learning_curve); None: when cheap (the chosen model trains no network body)
+    and the time budget, if any, is not spent.
     """
     dataset.check_trainable()
     if time_budget is not None and time_budget <= 0:
@@ -173,6 +181,12 @@ def fit_dataset(
     else:
         best_index = 0
     best = candidates[best_index]
+    if ensemble and estimate:
+        chosen, honest, ensemble_record = choose_ensemble(
+            candidates, probas_by_label, dataset.y, seed
+        )
+        if chosen:  # its metrics are the cross-fitted ones: weights chosen on other items
+            best, probas_by_label[chosen.label] = chosen, honest
 
     final, encoder = build(best, seed)
     final.fit(dataset, encoder, **accepted_fit_params(final, fit_params))
@@ -194,6 +208,8 @@ def fit_dataset(
         },
         "versions": library_versions(),
     }
+    if ensemble and estimate:
+        info["ensemble"] = ensemble_record
     if estimate:
         metrics = evaluate_probas(
             dataset.y, probas_by_label[best.label], dataset.classes, random_state=seed
@@ -201,6 +217,12 @@ def fit_dataset(
         metrics["kind"] = "cross-validation"
         metrics["selected_among"] = len(candidates)
         info["metrics"] = metrics
+        in_time = deadline is None or time.monotonic() < deadline
+        if learning_curve or (learning_curve is None and in_time and not curves.costly(final)):
+            full = None if best.strategy == "ensemble" else probas_by_label[best.label]
+            curve = curves.learning_curve(final, dataset, encoder, splits, full, fit_params, seed)
+            if curve:
+                info["learning_curve"] = curve
     # The reference lives in the user's (or the default) pretrained encoder's space even when
     # the chosen strategy reads pixels or words, so drift is always measured the same way.
     reference = reference_of_fit(

@@ -96,6 +96,22 @@ def _print_leaderboard(model) -> None:
     out.print(table)
 
 
+def _print_ensemble(record: dict | None) -> None:
+    if not record:
+        return
+    if "members" in record:
+        members = ", ".join(f"{m['candidate']} x{m['weight']:.2f}" for m in record["members"])
+        honest = record["scores"]["cross_fitted"]
+        out.print(
+            f"Ensemble {members}: cross-fitted accuracy {_interval(honest['ensemble'])} against "
+            f"{_interval(honest['best_single'])} for the best single candidate (weights chosen "
+            f"on half the items, scored on the other); on all items, optimistically, "
+            f"{_interval(record['scores']['selected_and_scored_on_all']['accuracy'])}."
+        )
+    verdict = "kept" if record["kept"] else "not kept"
+    out.print(f"Ensemble {verdict}: {record['reason']}.")
+
+
 def _print_metrics(metrics: dict, title: str) -> None:
     table = Table(title=title)
     table.add_column("metric")
@@ -195,6 +211,25 @@ def fit(
             "its next epoch. Run the same command with --resume added."
         ),
     ] = False,
+    ensemble: Annotated[
+        bool,
+        typer.Option(
+            help="Also try a greedy ensemble of the compared candidates (Caruana et al. 2004, "
+            "on their out-of-fold probabilities); kept only if it beats the best single "
+            "candidate when its weights are chosen on half the items and scored on the other."
+        ),
+    ] = False,
+    learning_curve: Annotated[
+        bool | None,
+        typer.Option(
+            "--learning-curve/--no-learning-curve",
+            help="Accuracy with 25/50/75/100% of the labels, a power-law fit and the "
+            "predicted accuracy with 2x and 4x the labels (should I label more?). Default: "
+            "when cheap, i.e. the chosen model trains no network body (and time is left in "
+            "a --time-budget).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Fit a classifier: compare strategies by cross-validation and save the best.
 
@@ -242,6 +277,8 @@ def fit(
             finetune_params=finetune_params,
             checkpoints=checkpoints,
             contrastive_params=contrastive_params,
+            ensemble=ensemble,
+            learning_curve=learning_curve,
         )
     except KeyboardInterrupt:
         if checkpoints.is_dir():
@@ -259,10 +296,15 @@ def fit(
             f"{restored['epochs_restored_in_interrupted_runs']} epoch(s) of an interrupted one."
         )
     _print_leaderboard(model)
+    _print_ensemble(model.info.get("ensemble"))
     _print_metrics(
         model.metrics,
         f"Chosen: {model.strategy.name} on {model.backbone or 'no encoder'} (cross-validation)",
     )
+    if "learning_curve" in model.info:
+        from smallfit.evaluate.learning_curve import advice
+
+        out.print(f"[bold]Should I label more?[/] {advice(model.info['learning_curve'])}")
     out.print(f"Model written to [bold]{out_dir}[/] in {model.info['fit_seconds']:.1f} s")
 
 
@@ -777,3 +819,82 @@ def serve(
         max_items=max_items,
         max_body_bytes=int(max_request_mb * 1_000_000),
     )
+
+
+@app.command(
+    epilog="Examples:  smallfit distill model/ photos/ --into efficientnet_lite0 --out small/"
+    "   |   smallfit distill model/ reviews.csv --into minilm --unlabeled more.csv --out small/"
+)
+def distill(
+    model_dir: Annotated[
+        Path, typer.Argument(help="The teacher: a model directory (an ensemble, say).")
+    ],
+    data: Annotated[
+        Path, typer.Argument(help="Labeled data, laid out as for fit (usually the same data).")
+    ],
+    into: Annotated[
+        str,
+        typer.Option(
+            help="The student's encoder: efficientnet_lite0 (images), minilm (texts), another "
+            "encoder name, or probe (the teacher's own encoder)."
+        ),
+    ],
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for the student model.")],
+    unlabeled: Annotated[
+        Path | None,
+        typer.Option(help="Unlabeled items (a folder or table) the teacher also labels."),
+    ] = None,
+    text_column: TextColumn = None,
+    label_column: LabelColumn = None,
+    seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same model.")] = 0,
+    skip_bad: SkipBad = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace --out if it exists.")] = False,
+) -> None:
+    """Distil a model into one small, fast student: a linear head on one encoder's
+    embeddings trained on the teacher's probabilities (soft labels) for DATA and the
+    --unlabeled pool. Shows how much accuracy it keeps on a held-out quarter of DATA's
+    labels, and how much faster it predicts."""
+    from smallfit.distill import distill as distil_model
+
+    if model_dir.resolve() == out_dir.resolve():
+        raise SmallfitError(f"--out {out_dir} would replace the teacher; write elsewhere.")
+    _refuse_existing(out_dir, overwrite)
+    student = distil_model(
+        model_dir,
+        data,
+        into=into,
+        unlabeled=unlabeled,
+        seed=seed,
+        text_column=text_column,
+        label_column=label_column,
+        skip_bad=skip_bad,
+    )
+    student.save(out_dir, overwrite=overwrite)
+    record = student.info["distillation"]
+    check, speed = record["check"], record["speed"]
+    table = Table(title=f"Held-out check ({check['held_out']} items the student never saw)")
+    for column in ("model", "accuracy [95% interval]", "seconds per item"):
+        table.add_column(column)
+    table.add_row(
+        f"teacher ({record['teacher']['strategy']})",
+        _interval(check["teacher_accuracy"]),
+        f"{speed['teacher_seconds_per_item']:.4f}",
+    )
+    table.add_row(
+        f"student (probe on {record['student']['encoder']})",
+        _interval(check["student_accuracy"]),
+        f"{speed['student_seconds_per_item']:.4f}",
+    )
+    out.print(table)
+    out.print(
+        f"The student keeps {100 * check['kept']:.1f}% of the teacher's accuracy and agrees "
+        f"with it on {100 * check['agreement']:.1f}% of the held-out items; "
+        f"{speed['speedup']:.1f}x the teacher's speed."
+    )
+    if record["teacher"]["trained_on_this_data"]:
+        cv = record["teacher"]["cross_validated_accuracy"]
+        out.print(
+            "The teacher was fitted on this data, so its held-out figure is on items it has "
+            f"seen; its cross-validated accuracy: {_interval(cv) if cv else 'n/a'}."
+        )
+    out.print(f"Student written to [bold]{out_dir}[/]")

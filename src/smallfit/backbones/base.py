@@ -6,7 +6,6 @@ import hashlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -82,18 +81,16 @@ class Encoder:
         """Embed without keeping: what is computed inside the block is neither written to the
         disk cache nor remembered in memory (a server must not grow with every request).
 
-        The disk cache is not read either. No other thread may use the encoder meanwhile
-        (a server makes every model call on one thread: see smallfit.batcher).
+        Neither cache is read either (inside the block only what it embedded is reused),
+        so the block also times embedding honestly. No other thread may use the encoder
+        meanwhile (a server makes every model call on one thread: see smallfit.batcher).
         """
-        use_cache, known = self.use_cache, len(self._memo)
-        self.use_cache = False
+        use_cache, memo = self.use_cache, self._memo
+        self.use_cache, self._memo = False, {}
         try:
             yield
         finally:
-            self.use_cache = use_cache
-            # The memo is a dict, so the keys added inside the block are the last ones.
-            for key in list(islice(reversed(self._memo), len(self._memo) - known)):
-                del self._memo[key]
+            self.use_cache, self._memo = use_cache, memo
 
     def _compute(self, items: list[Any], keys: list[str], description: str | None) -> None:
         batches = [

@@ -14,3 +14,5 @@ from smallfit.strategies.base import Strategy
 from smallfit.strategies.registry import create, names, register
 
 __all__ = ["Strategy", "create", "names", "register"]
+
+from smallfit import ensemble  # noqa: E402, F401 - registers the `ensemble` strategy (not a candidate)

@@ -27,10 +27,13 @@ SUPCON_TEMPERATURE = 0.1  # Khosla et al.'s choice
 def classification_loss(
     logits: torch.Tensor, target: torch.Tensor, loss: str, class_weight: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """Mean loss of `logits` (n, C) against integer `target` (n,); for the pair losses,
-    of embeddings (n, 2, dim) against the pairs' labels (n, 2)."""
+    """Mean loss of `logits` (n, C) against integer `target` (n,), or for "ce" and "smooth"
+    against class probabilities (n, C): soft targets, e.g. a teacher's (distillation); for
+    the pair losses, of embeddings (n, 2, dim) against the pairs' labels (n, 2)."""
     if loss in PAIR_LOSSES:
         return pair_loss(logits, target, loss)
+    if target.is_floating_point() and loss not in ("ce", "smooth"):
+        raise ValueError(f"Loss {loss!r} needs integer targets; soft targets work with ce, smooth.")
     if loss == "ce":
         return F.cross_entropy(logits, target, weight=class_weight)
     if loss == "smooth":
@@ -70,7 +73,12 @@ def accuracy(outputs: torch.Tensor, target: torch.Tensor, loss: str) -> float:
     if loss in PAIR_LOSSES:
         similar = F.cosine_similarity(outputs[:, 0], outputs[:, 1], dim=-1) > 0.5
         return float((similar == (target[:, 0] == target[:, 1])).float().mean())
-    return float((outputs.argmax(1) == target).float().mean())
+    return float((outputs.argmax(1) == hard_labels(target)).float().mean())
+
+
+def hard_labels(target: torch.Tensor) -> torch.Tensor:
+    """Integer labels of a target: itself, or the most probable class of soft targets."""
+    return target.argmax(dim=1) if target.is_floating_point() else target
 
 
 def probabilities(logits: torch.Tensor, loss: str) -> torch.Tensor:

@@ -1,0 +1,182 @@
+"""Greedy ensembles of the candidates, the ensemble model directory, and distillation."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import smallfit
+from smallfit import ensemble
+from smallfit.data import read_source
+from smallfit.ensemble import Ensemble, blend, choose_ensemble, cross_fitted, select
+from smallfit.errors import SmallfitError
+from smallfit.model import Model
+from tests.cli_runner import run
+
+
+def member_probas(y: np.ndarray, right: np.ndarray, confidence: float, n_classes: int = 3):
+    """(1, n, C) probabilities: `confidence` on the true class where `right`, else on the next."""
+    predicted = np.where(right, y, (y + 1) % n_classes)
+    proba = np.full((len(y), n_classes), (1 - confidence) / (n_classes - 1))
+    proba[np.arange(len(y)), predicted] = confidence
+    return proba[None]
+
+
+class Scored:
+    def __init__(self, label):
+        self.label = label
+
+
+def test_selection_keeps_the_better_member_and_leaves_out_a_useless_one():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 300)
+    probas = {
+        "good": member_probas(y, rng.random(300) < 0.9, 0.7),
+        "bad": member_probas(y, rng.random(300) < 0.3, 0.9),
+    }
+    weights = select(probas, y, np.arange(300))
+    assert weights == {"good": 1.0}
+    _, _, record = choose_ensemble([Scored("good"), Scored("bad")], probas, y, seed=0)
+    assert record["kept"] is False and "single candidate" in record["reason"]
+
+
+def test_complementary_members_are_blended_and_the_ensemble_wins_the_cross_fitted_check():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, 400)
+    half = np.arange(400) < 200
+    # each member is sure and right on its own half, unsure (and wrong) on the other
+    first = np.where(half[None, :, None], member_probas(y, half, 0.9), member_probas(y, half, 0.4))
+    second = np.where(
+        half[None, :, None], member_probas(y, ~half, 0.4), member_probas(y, ~half, 0.9)
+    )
+    probas = {"first": first, "second": second}
+    weights = select(probas, y, np.arange(400))
+    assert set(weights) == {"first", "second"} and abs(sum(weights.values()) - 1) < 1e-9
+    blended = blend(probas, weights)
+    assert (blended[0].argmax(1) == y).mean() > 0.95
+    honest_ensemble, honest_single = cross_fitted(probas, y, seed=0)
+    assert (honest_ensemble[0].argmax(1) == y).mean() > (honest_single[0].argmax(1) == y).mean()
+
+
+def test_an_ensemble_is_one_model_directory_that_loads_with_identical_probabilities(
+    text_csv, tmp_path
+):
+    dataset = read_source(text_csv, labeled=True)
+    members = [
+        {"strategy": "probe", "params": {"random_state": 0}, "backbone": "minilm"},
+        {"strategy": "classic", "params": {}, "backbone": None},
+    ]
+    fitted = Ensemble(members=members, weights=[0.7, 0.3]).fit(dataset)
+    model = Model(fitted, None, "text", dataset.classes, {"note": "x"})
+    model.save(tmp_path / "ensemble")
+    assert sorted(p.name for p in (tmp_path / "ensemble").iterdir()) == [
+        "metrics.json",
+        "model.json",
+        "weights.safetensors",
+    ]
+    loaded = smallfit.load(tmp_path / "ensemble")
+    texts = ["The bank cut rates.", "Whisk the cream.", "He scored a goal.", *dataset.items]
+    np.testing.assert_array_equal(loaded.predict_proba(texts), model.predict_proba(texts))
+    expected = 0.7 * fitted.members_[0].predict_proba(texts) + 0.3 * fitted.members_[
+        1
+    ].predict_proba(texts)
+    np.testing.assert_allclose(loaded.predict_proba(texts), expected, rtol=1e-6)
+    assert loaded.strategy.members == members
+
+
+def test_fit_with_ensemble_records_the_check_and_a_kept_ensemble_is_saved(
+    text_csv, tmp_path, monkeypatch
+):
+    plain = smallfit.fit(text_csv, folds=3, ensemble=True, learning_curve=False)
+    record = plain.info["ensemble"]
+    assert set(record["scores"]) == {"selected_and_scored_on_all", "cross_fitted"}
+    assert record["kept"] == (plain.strategy.name == "ensemble")
+    # force the honest check to favour a probe + classic blend: the plumbing must then
+    # refit both members on all data and save them as one model
+    weights = {"probe": 0.5, "classic": 0.5}
+    monkeypatch.setattr(ensemble, "select", lambda probas, y, items: weights)
+    monkeypatch.setattr(
+        ensemble,
+        "cross_fitted",
+        lambda probas, y, seed: (blend(probas, weights), 1 - probas["probe"]),
+    )
+    model = smallfit.fit(text_csv, folds=3, ensemble=True, learning_curve=False)
+    assert model.strategy.name == "ensemble" and model.info["ensemble"]["kept"]
+    assert [m["strategy"] for m in model.strategy.members] == ["probe", "classic"]
+    assert model.metrics["accuracy"]["value"] == pytest.approx(
+        model.info["ensemble"]["scores"]["cross_fitted"]["ensemble"]["value"]
+    )
+    model.save(tmp_path / "kept")
+    loaded = smallfit.load(tmp_path / "kept")
+    texts = ["Rates rose again.", "Bake it slowly."]
+    np.testing.assert_array_equal(loaded.predict_proba(texts), model.predict_proba(texts))
+
+
+def test_the_ensemble_strategy_cannot_be_chosen_by_name(text_csv):
+    with pytest.raises(SmallfitError, match="made by `fit --ensemble`"):
+        smallfit.fit(text_csv, strategy="ensemble")
+
+
+@pytest.fixture(scope="module")
+def text_teacher(text_csv):
+    return smallfit.fit(text_csv, strategy="probe", learning_curve=False)
+
+
+def test_distill_gives_a_loadable_student_that_keeps_the_teachers_accuracy(
+    text_teacher, text_csv, tmp_path
+):
+    pool = tmp_path / "pool.csv"
+    pd.DataFrame(
+        {"text": ["The referee showed a red card.", "Roast the potatoes.", "Bonds rallied."]}
+    ).to_csv(pool, index=False)
+    text_teacher.save(tmp_path / "teacher")
+    student = smallfit.distill(tmp_path / "teacher", text_csv, into="minilm", unlabeled=pool)
+    record = student.info["distillation"]
+    assert record["soft_labels"] == {"labeled": 18, "unlabeled": 3}
+    check = record["check"]
+    assert check["held_out"] == 6 and check["student_trained_on"] == 12 + 3
+    assert check["student_accuracy"]["value"] >= 0.5
+    assert check["agreement"] >= 0.5 and 0 < check["kept"] <= 1.5
+    assert record["teacher"]["trained_on_this_data"] is True
+    assert record["speed"]["student_seconds_per_item"] > 0
+    student.save(tmp_path / "student")
+    loaded = smallfit.load(tmp_path / "student")
+    assert loaded.strategy.name == "probe" and loaded.backbone == "minilm"
+    texts = ["Stocks slid on Monday.", "Knead the dough."]
+    np.testing.assert_allclose(loaded.predict_proba(texts), student.predict_proba(texts))
+    assert list(loaded.predict(texts)) == list(text_teacher.predict(texts))
+
+
+def test_distill_from_the_command_line(text_teacher, text_csv, tmp_path):
+    text_teacher.save(tmp_path / "teacher")
+    code, output = run(
+        "distill", tmp_path / "teacher", text_csv, "--into", "probe", "--out", tmp_path / "s"
+    )
+    assert code == 0, output
+    assert "keeps" in output and "agrees" in output and "cross-validated accuracy" in output
+    assert (tmp_path / "s" / "model.json").is_file()
+    code, output = run(
+        "distill", tmp_path / "teacher", text_csv, "--into", "probe", "--out", tmp_path / "s"
+    )
+    assert code == 2 and "already exists" in output
+
+
+def test_distill_refuses_bad_input(text_teacher, text_csv, image_folder, tmp_path):
+    with pytest.raises(SmallfitError, match="--into efficientnet_lite0 embeds images but the"):
+        smallfit.distill(text_teacher, text_csv, into="efficientnet_lite0")
+    with pytest.raises(SmallfitError, match="holds images but the teacher classifies texts"):
+        smallfit.distill(text_teacher, image_folder, into="minilm")
+    with pytest.raises(SmallfitError, match="Unknown backbone 'nosuch'"):
+        smallfit.distill(text_teacher, text_csv, into="nosuch")
+    with pytest.raises(SmallfitError, match="labels the teacher does not know: weather"):
+        smallfit.distill(text_teacher, ["Rain today.", "Sunny."], ["weather", "weather"])
+    with pytest.raises(SmallfitError, match="too small to check the student"):
+        smallfit.distill(
+            text_teacher, ["Goal!", "Bake it.", "Rates up."], ["sport", "cooking", "finance"]
+        )
+    with pytest.raises(SmallfitError, match="holds images but the labeled data holds texts"):
+        smallfit.distill(text_teacher, text_csv, into="minilm", unlabeled=image_folder)
+    text_teacher.save(tmp_path / "teacher")
+    code, output = run(
+        "distill", tmp_path / "teacher", text_csv, "--into", "probe", "--out", tmp_path / "teacher"
+    )
+    assert code == 2 and "would replace the teacher" in output
