@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from smallfit.auto import fit_dataset
-from smallfit.data import Dataset, from_python, to_dataset
+from smallfit.data import Dataset, from_python, read_pool, to_dataset
 from smallfit.errors import SmallfitError
 from smallfit.model import Model
 from smallfit.train.checkpoint import checkpointing
@@ -33,6 +33,7 @@ def fit(
     time_budget: float | None = None,
     finetune_params: dict | None = None,
     checkpoints: str | Path | None = None,
+    target_unlabeled: Any = None,
 ) -> Model:
     """Fit a classifier to `data` and estimate how good it is.
 
@@ -43,6 +44,9 @@ def fit(
     `checkpoints`: a folder where every training run (each fold, each stage) saves its
     state per epoch; fitting again with the same folder and data restores the runs that
     finished and continues an interrupted one, giving the same model.
+    `target_unlabeled`: unlabeled items (a folder, a table, Python items) of the domain the
+    model will be used on, for domain adaptation (smallfit.adapt); the cross-validated
+    metrics remain those of the labeled domain.
     """
     dataset = to_dataset(
         data,
@@ -53,6 +57,11 @@ def fit(
         skip_bad=skip_bad,
     )
     params = {"zeroshot": {"descriptions": label_descriptions}} if label_descriptions else {}
+    pool = (
+        read_pool(target_unlabeled, dataset, text_column=text_column, what="The target pool")
+        if target_unlabeled is not None
+        else None
+    )
     if finetune_params:
         params["finetune"] = finetune_params
     with checkpointing(checkpoints) as store:
@@ -65,6 +74,7 @@ def fit(
             loocv=loocv,
             seed=seed,
             time_budget=time_budget,
+            fit_params={"target_unlabeled": pool},
         )
     if store and (store.restored_runs or store.resumed_epochs):
         model.info["resumed"] = {

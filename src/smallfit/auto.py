@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from smallfit import __version__, backbones, strategies
+from smallfit import __version__, adapt, backbones, strategies
 from smallfit.data import Dataset
 from smallfit.errors import SmallfitError
 from smallfit.evaluate import (
@@ -143,7 +143,7 @@ def fit_dataset(
                 "strategy": candidate.strategy,
                 "params": candidate.params,
                 "backbone": candidate.backbone,
-            }
+            } | adapt.candidate_entry(model, fit_params)
             try:
                 probas = out_of_fold(
                     model,
@@ -187,7 +187,7 @@ def fit_dataset(
             "fingerprint": dataset.fingerprint(),
         },
         "versions": library_versions(),
-    }
+    } | adapt.fit_record(final, fit_params)
     if estimate:
         metrics = evaluate_probas(
             dataset.y, probas_by_label[best.label], dataset.classes, random_state=seed
