@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from smallfit.auto import fit_dataset
-from smallfit.data import Dataset, from_python, to_dataset
+from smallfit.data import Dataset, from_python, read_pool, to_dataset
 from smallfit.errors import SmallfitError
 from smallfit.model import Model
 from smallfit.train.checkpoint import checkpointing
@@ -36,6 +36,7 @@ def fit(
     contrastive_params: dict | None = None,
     ensemble: bool = False,
     learning_curve: bool | None = None,
+    target_unlabeled: Any = None,
 ) -> Model:
     """Fit a classifier to `data` and estimate how good it is.
 
@@ -50,6 +51,9 @@ def fit(
     `ensemble`: also try a greedy ensemble of the candidates (kept if it wins honestly).
     `learning_curve`: accuracy at 25-100% of the labels and predictions for 2x and 4x, in
     model.info["learning_curve"]; None: only when cheap (no network body is trained).
+    `target_unlabeled`: unlabeled items (a folder, a table, Python items) of the domain the
+    model will be used on, for domain adaptation (smallfit.adapt); the cross-validated
+    metrics remain those of the labeled domain.
     """
     dataset = to_dataset(
         data,
@@ -60,6 +64,11 @@ def fit(
         skip_bad=skip_bad,
     )
     params = {"zeroshot": {"descriptions": label_descriptions}} if label_descriptions else {}
+    pool = (
+        read_pool(target_unlabeled, dataset, text_column=text_column, what="The target pool")
+        if target_unlabeled is not None
+        else None
+    )
     if finetune_params:
         params["finetune"] = finetune_params
     if contrastive_params:
@@ -76,6 +85,7 @@ def fit(
             time_budget=time_budget,
             ensemble=ensemble,
             learning_curve=learning_curve,
+            fit_params={"target_unlabeled": pool},
         )
     if store and (store.restored_runs or store.resumed_epochs):
         model.info["resumed"] = {

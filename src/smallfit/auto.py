@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from smallfit import __version__, backbones, strategies
+from smallfit import __version__, adapt, backbones, strategies
 from smallfit.data import Dataset
 from smallfit.ensemble import choose_ensemble
 from smallfit.errors import SmallfitError
@@ -157,7 +157,7 @@ def fit_dataset(
                 "strategy": candidate.strategy,
                 "params": candidate.params,
                 "backbone": candidate.backbone,
-            }
+            } | adapt.candidate_entry(model, fit_params)
             try:
                 probas = out_of_fold(
                     model,
@@ -207,7 +207,7 @@ def fit_dataset(
             "fingerprint": dataset.fingerprint(),
         },
         "versions": library_versions(),
-    }
+    } | adapt.fit_record(final, fit_params)
     if ensemble and estimate:
         info["ensemble"] = ensemble_record
     if estimate:

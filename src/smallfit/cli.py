@@ -83,7 +83,8 @@ def _print_leaderboard(model) -> None:
     scored = [r for r in rows if r["accuracy"]]
     chosen = max(scored, key=lambda r: r["accuracy"]["value"])
     table = Table(title="Candidates (cross-validated accuracy, 95% interval)")
-    for column in ("candidate", "backbone", "accuracy", "seconds"):
+    adapted = any("adaptation" in row for row in rows)
+    for column in ("candidate", "backbone", "accuracy", "seconds") + ("adaptation",) * adapted:
         table.add_column(column)
     for row in rows:
         mark = " ← chosen" if row is chosen else ""
@@ -92,6 +93,7 @@ def _print_leaderboard(model) -> None:
             str(row["backbone"] or "-"),
             _interval(row["accuracy"]) if row["accuracy"] else f"skipped ({row['skipped']})",
             f"{row['cv_seconds']:.1f}",
+            *[row["adaptation"]] * adapted,
         )
     out.print(table)
 
@@ -131,7 +133,8 @@ def _print_metrics(metrics: dict, title: str) -> None:
 
 @app.command(
     epilog="Examples:  smallfit fit photos/ --out model/   |   smallfit fit reviews.csv "
-    "--text-column review --label-column stars --out model/"
+    "--text-column review --label-column stars --out model/   |   smallfit fit photos/ "
+    "--target-unlabeled new_camera/ --out model/"
 )
 def fit(
     data: Annotated[
@@ -230,6 +233,16 @@ def fit(
             show_default=False,
         ),
     ] = None,
+    target_unlabeled: Annotated[
+        Path | None,
+        typer.Option(
+            help="Domain adaptation: a folder or table of UNLABELED items from the domain the "
+            "model will be used on (other cameras, lighting, writers). probe and prototype "
+            "align their training embeddings to it (CORAL), finetune, adapter and lora "
+            "learn features that do not tell the two apart (DANN); the other strategies run "
+            "unadapted. It can lower accuracy: check on labeled target items with evaluate."
+        ),
+    ] = None,
 ) -> None:
     """Fit a classifier: compare strategies by cross-validation and save the best.
 
@@ -279,6 +292,7 @@ def fit(
             contrastive_params=contrastive_params,
             ensemble=ensemble,
             learning_curve=learning_curve,
+            target_unlabeled=target_unlabeled,
         )
     except KeyboardInterrupt:
         if checkpoints.is_dir():
@@ -305,6 +319,19 @@ def fit(
         from smallfit.evaluate.learning_curve import advice
 
         out.print(f"[bold]Should I label more?[/] {advice(model.info['learning_curve'])}")
+    if "adaptation" in model.info:
+        pool = model.info["adaptation"]
+        used = f"{pool['pool_size']} target items ({escape(pool['pool_source'])})"
+        out.print(
+            (
+                f"Adapted with {pool['method']} to {used}."
+                if pool["method"]
+                else f"The chosen strategy cannot adapt: {used} were not used."
+            )
+            + " The cross-validated estimate is measured on the labeled (source) domain and "
+            "says nothing about the target: check with `smallfit evaluate` on labeled target "
+            "items."
+        )
     out.print(f"Model written to [bold]{out_dir}[/] in {model.info['fit_seconds']:.1f} s")
 
 

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from smallfit.adapt.dann import dann_loss
 from smallfit.strategies.base import Strategy
 from smallfit.strategies.finetune import FrozenNormSequential, cat_padded
 from smallfit.strategies.registry import register
@@ -107,7 +108,7 @@ class BodyTune(Strategy):
             [self.encoder_.body_input(items[i : i + size]) for i in range(0, len(items), size)]
         )
 
-    def fit(self, dataset, encoder) -> BodyTune:
+    def fit(self, dataset, encoder, target_unlabeled=None) -> BodyTune:
         self._remember(dataset, encoder)
         self.network_ = self._build(encoder, len(dataset.classes))
         trained = [p for p in self.network_.parameters() if p.requires_grad]
@@ -126,6 +127,10 @@ class BodyTune(Strategy):
             loss=self.loss,
             seed=self.random_state,
         )
+        adversarial = None
+        if target_unlabeled is not None:
+            target = self._inputs(list(target_unlabeled.items))
+            adversarial = dann_loss(self.network_, target, len(fit_part), settings)
         self.history_ = train(
             self.network_,
             [self.network_],
@@ -134,6 +139,7 @@ class BodyTune(Strategy):
             settings,
             validation,
             description=f"Training {self.name} ({100 * self.trained_fraction_:.1f}% of weights)",
+            unlabeled=adversarial,
         )
         return self
 

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from smallfit.adapt.dann import dann_loss
 from smallfit.errors import SmallfitError
 from smallfit.progress import progress_bar
 from smallfit.strategies.base import Strategy
@@ -155,10 +156,12 @@ class FineTune(Strategy):
             self.encoder_, self.split_, items, self.batch_size, description, transform
         )
 
-    def fit(self, dataset, encoder) -> FineTune:
+    def fit(self, dataset, encoder, target_unlabeled=None) -> FineTune:
         self._remember(dataset, encoder)
         self.split_, self.upper_ = self._build(encoder, len(dataset.classes))
         x = self._lower(dataset.items, "Computing frozen activations")
+        if target_unlabeled is not None:
+            target = self._lower(target_unlabeled.items, "Computing target-pool activations")
         y = torch.from_numpy(dataset.y)
         fit_part, val_part = stratified_holdout(dataset.y, 0.2, self.random_state)
         validation = (x[val_part], y[val_part]) if len(val_part) else None
@@ -201,6 +204,9 @@ class FineTune(Strategy):
                 mix=self.mix,
                 seed=self.random_state + stage,
             )
+            adversarial = None
+            if target_unlabeled is not None and stage:  # it moves features: not head-only
+                adversarial = dann_loss(self.upper_, target, len(x), settings)
             self.history_ += train(
                 self.upper_,
                 [*trainable, head],
@@ -209,6 +215,7 @@ class FineTune(Strategy):
                 settings,
                 validation,
                 description=f"Fine-tuning (stage {stage}: head + {stage} group(s))",
+                unlabeled=adversarial,
             )
         for parameter in self.upper_.parameters():
             parameter.requires_grad = False

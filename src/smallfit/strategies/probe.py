@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from smallfit.adapt.coral import training_features
 from smallfit.strategies.base import Strategy, frozen_encoder_module, normalise
 from smallfit.strategies.heads import LogisticHead, TorchHead
 from smallfit.strategies.registry import register
@@ -55,9 +56,9 @@ class Probe(Strategy):
             )
         raise ValueError(f"Unknown head {self.head!r}; choose logreg or torch.")
 
-    def fit(self, dataset, encoder) -> Probe:
+    def fit(self, dataset, encoder, target_unlabeled=None) -> Probe:
         self._remember(dataset, encoder)
-        features = normalise(encoder.embed(dataset.items))
+        features = training_features(dataset, encoder, target_unlabeled)
         self.head_ = self._new_head().fit(features, dataset.y, len(dataset.classes))
         return self
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from smallfit.adapt.coral import training_features
 from smallfit.strategies.base import Strategy, frozen_encoder_module, normalise, softmax
 from smallfit.strategies.heads import ProbabilityHead
 from smallfit.strategies.registry import register
@@ -26,9 +27,9 @@ class Prototype(Strategy):
     def __init__(self, scale: float = 20.0):
         self.scale = scale
 
-    def fit(self, dataset, encoder) -> Prototype:
+    def fit(self, dataset, encoder, target_unlabeled=None) -> Prototype:
         self._remember(dataset, encoder)
-        features, y = normalise(encoder.embed(dataset.items)), dataset.y
+        features, y = training_features(dataset, encoder, target_unlabeled), dataset.y
         centroids = np.zeros((len(dataset.classes), features.shape[1]), dtype=np.float32)
         for index in np.unique(y):
             centroids[index] = features[y == index].mean(axis=0)
