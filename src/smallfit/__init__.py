@@ -7,6 +7,7 @@ __version__ = "0.1.0"
 # Keep transformers' own log lines and bars out of our output (our bars say the same).
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
+from smallfit.active import suggest  # noqa: E402
 from smallfit.api import Classifier, fit  # noqa: E402
 from smallfit.data import Dataset, read_source  # noqa: E402
 from smallfit.distill import distill  # noqa: E402
@@ -23,6 +24,7 @@ __all__ = [
     "fit",
     "load",
     "read_source",
+    "suggest",
     "update",
     "__version__",
 ]
