@@ -30,12 +30,17 @@ def separated(k: int, per: int = 30, seed: int = 0):
 
 def test_every_strategy_returns_n_distinct_pool_items_with_a_reason():
     pool, _ = separated(4, per=25)
+    pool = np.vstack([pool, pool[:5], pool[:5]])  # exact duplicates must not be picked twice
     labeled, _ = separated(4, per=2, seed=1)
     rng = np.random.default_rng(0)
     proba = rng.dirichlet(np.ones(3), len(pool))
     members = rng.dirichlet(np.ones(3), (5, len(pool)))
     candidates = Candidates(pool, labeled, ["a", "b", "c"], proba, members, seed=0)
     for name, query in QUERIES.items():
+        tiny = Candidates(
+            pool[:1].repeat(3, 0), pool[:1], ["a", "b", "c"], proba[:3], members[:, :3]
+        )
+        assert sorted(query.select(tiny, 3).rows.tolist()) == [0, 1, 2], name
         picks = query.select(candidates, 12)
         assert len(picks.rows) == len(set(picks.rows.tolist())) == 12, name
         assert picks.rows.min() >= 0 and picks.rows.max() < len(pool), name

@@ -171,6 +171,7 @@ def k_center(c: Candidates, n: int) -> Picks:
         scores.append(float(np.linalg.norm(c.pool[first] - centre)))
         reasons.append("the most central pool item (where the cover starts)")
         nearest = _distances(c.pool, c.pool[[first]]).ravel()
+        nearest[first] = -np.inf
     while len(rows) < n:
         pick = int(nearest.argmax())
         rows.append(pick)
@@ -179,6 +180,7 @@ def k_center(c: Candidates, n: int) -> Picks:
             f"distance {nearest[pick]:.2f} to the nearest labeled or chosen item, the farthest left"
         )
         nearest = np.minimum(nearest, _distances(c.pool, c.pool[[pick]]).ravel())
+        nearest[rows] = -np.inf  # never again, even when duplicates leave all distances 0
     return Picks(np.array(rows), np.array(scores), reasons)
 
 
