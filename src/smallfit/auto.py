@@ -28,6 +28,7 @@ from smallfit.evaluate import (
 )
 from smallfit.model import Model
 from smallfit.reference import reference_of_fit
+from smallfit.report.record import fit_examples
 from smallfit.strategies.base import accepted_fit_params
 
 
@@ -195,6 +196,7 @@ def fit_dataset(
         metrics["kind"] = "cross-validation"
         metrics["selected_among"] = len(candidates)
         info["metrics"] = metrics
+    info["examples"] = fit_examples(dataset, probas_by_label.get(best.label))
     # The reference lives in the user's (or the default) pretrained encoder's space even when
     # the chosen strategy reads pixels or words, so drift is always measured the same way.
     reference = reference_of_fit(
