@@ -42,6 +42,7 @@ def screenshot(page: Path, shot: Path, profile: Path) -> None:
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
+            "--hide-scrollbars",
             f"--user-data-dir={profile}",
             f"--screenshot={shot}",
             f"--window-size={WIDTH},{TOP}",

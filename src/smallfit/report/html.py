@@ -732,7 +732,7 @@ table{border-collapse:collapse;margin:6px 0 10px;font-size:14px}
 th,td{padding:5px 10px;text-align:left;border-bottom:1px solid var(--line);vertical-align:middle}
 thead th{color:var(--muted);font-weight:600;font-size:13px}
 tbody tr:nth-child(even){background:#fafafa}
-.ci{color:var(--muted);font-size:90%}
+.ci{color:var(--muted);font-size:90%;white-space:nowrap}
 .note,figcaption{color:var(--muted);font-size:13px;margin:6px 0}
 code{font:13px ui-monospace,Menlo,Consolas,monospace;background:#f3f4f6;padding:1px 4px;
 border-radius:4px;word-break:break-all}
