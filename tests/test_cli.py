@@ -24,6 +24,7 @@ def test_fit_writes_a_complete_model_directory(text_model):
     assert sorted(p.name for p in out.iterdir()) == [
         "metrics.json",
         "model.json",
+        "report.html",
         "weights.safetensors",
     ]
     record = json.loads((out / "model.json").read_text())

@@ -30,6 +30,7 @@ from smallfit.evaluate import (
 from smallfit.evaluate import learning_curve as curves
 from smallfit.model import Model
 from smallfit.reference import reference_of_fit
+from smallfit.report.record import fit_examples
 from smallfit.strategies.base import accepted_fit_params
 
 
@@ -223,6 +224,7 @@ def fit_dataset(
             curve = curves.learning_curve(final, dataset, encoder, splits, full, fit_params, seed)
             if curve:
                 info["learning_curve"] = curve
+    info["examples"] = fit_examples(dataset, probas_by_label.get(best.label))
     # The reference lives in the user's (or the default) pretrained encoder's space even when
     # the chosen strategy reads pixels or words, so drift is always measured the same way.
     reference = reference_of_fit(

@@ -1058,3 +1058,73 @@ def suggest_command(
         f"Written to [bold]{output}[/]. Fill in its label column, then: smallfit suggest "
         f"--labels-from {output} --data TRAIN --into NEW"
     )
+
+
+@app.command(
+    name="report",
+    epilog="Examples:  smallfit report model/   |   smallfit evaluate model/ holdout/ --output "
+    "metrics.json && smallfit drift model/ new/ --output drift.json; smallfit report model/ "
+    "--evaluation metrics.json --drift drift.json --out report.html",
+)
+def report_command(
+    model_dir: Annotated[Path, typer.Argument(help="A model directory written by fit or update.")],
+    evaluation: Annotated[
+        list[Path] | None,
+        typer.Option(
+            metavar="METRICS.json",
+            help="Metrics JSON written by `smallfit evaluate --output` (holdout metrics, and "
+            "fairness slices when evaluated with groups); repeat for several.",
+        ),
+    ] = None,
+    drift: Annotated[
+        list[Path] | None,
+        typer.Option(
+            metavar="DRIFT.json",
+            help="Report JSON written by `smallfit drift --output`; repeat for several.",
+        ),
+    ] = None,
+    out_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="HTML file to write; default MODEL_DIR/report.html (the model's own report, "
+            "regenerated from model.json with the files given; nothing else in MODEL_DIR "
+            "changes).",
+        ),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace --out if it exists (MODEL_DIR/report.html always is).")
+    ] = False,
+) -> None:
+    """Write the model's report: one self-contained HTML page (no scripts, no network) with
+    the data, the candidates, the chosen model's metrics with 95% intervals, confusion
+    matrix, per-class table, reliability diagram, learning curve, most confident mistakes,
+    settings and versions, plus the holdout evaluations and drift checks given."""
+    from smallfit.model import load
+    from smallfit.report import write_report
+
+    model = load(model_dir)
+    target = out_file or model_dir / "report.html"
+    if out_file is not None and out_file.resolve() != (model_dir / "report.html").resolve():
+        _refuse_existing(out_file, overwrite)
+    evaluations = [
+        _read_json(p, "accuracy", "`smallfit evaluate --output`") for p in evaluation or []
+    ]
+    checks = [_read_json(p, "p_value", "`smallfit drift --output`") for p in drift or []]
+    try:
+        write_report(model, target, evaluations, checks)
+    except OSError as error:
+        raise SmallfitError(f"Cannot write {target}: {error}") from None
+    included = f" with {len(evaluations)} evaluation(s) and {len(checks)} drift check(s)"
+    out.print(f"Report written to [bold]{target}[/]{included}")
+
+
+def _read_json(path: Path, required: str, writer: str) -> dict:
+    """A JSON object from `path` that has the key `required`, or a clear error."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        raise SmallfitError(f"Cannot read {path}: {error}") from None
+    if not isinstance(record, dict) or required not in record:
+        raise SmallfitError(f"{path} is not a JSON file written by {writer} (no {required!r}).")
+    return record

@@ -2,7 +2,8 @@
 
 Directory layout: `model.json` (everything a person or another tool needs to read),
 `weights.safetensors` (learned arrays under `strategy.`, the reference sample of the
-training data under `reference.`; never pickle) and `metrics.json`.
+training data under `reference.`; never pickle), `metrics.json` and `report.html` (the
+report a person reads, smallfit.report).
 """
 
 from __future__ import annotations
@@ -141,6 +142,9 @@ class Model:
         (staging / "metrics.json").write_text(
             json.dumps(self.metrics, indent=2, default=_json_default)
         )
+        from smallfit.report import write_report
+
+        write_report(self, staging / "report.html")
         if directory.exists():
             shutil.rmtree(directory)
         staging.rename(directory)  # appears whole or not at all

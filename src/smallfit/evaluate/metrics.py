@@ -76,6 +76,24 @@ def _ece(confidence: np.ndarray, correct: np.ndarray) -> float:
     return float(total / len(confidence))
 
 
+def reliability_bins(y: np.ndarray, proba: np.ndarray) -> list[dict]:
+    """The reliability diagram's data: per non-empty equal-width confidence bin (the same
+    bins as the ECE), how many predictions fell in it, their mean confidence and accuracy."""
+    confidence = proba.max(axis=1)
+    correct = proba.argmax(axis=1) == y
+    bins = np.minimum((confidence * ECE_BINS).astype(int), ECE_BINS - 1)
+    return [
+        {
+            "low": float(b / ECE_BINS),
+            "high": float((b + 1) / ECE_BINS),
+            "count": int((bins == b).sum()),
+            "confidence": round(float(confidence[bins == b].mean()), 6),
+            "accuracy": round(float(correct[bins == b].mean()), 6),
+        }
+        for b in np.unique(bins)
+    ]
+
+
 SCALARS = ("accuracy", "balanced_accuracy", "macro_f1", "roc_auc", "log_loss", "ece")
 PER_CLASS = ("precision", "recall", "f1")
 
@@ -119,7 +137,7 @@ def evaluate_probas(
         "n_items": int(len(items)),
         "repeats": int(repeats),
         "classes": [str(c) for c in classes],
-        "confusion_matrix": (point["confusion"] // repeats).tolist(),
+        "confusion_matrix": np.rint(point["confusion"] / repeats).astype(int).tolist(),
     }
     for key in SCALARS:
         result[key] = _interval(point[key], np.array(samples[key]))
@@ -128,6 +146,7 @@ def evaluate_probas(
         | {"support": int(point["confusion"][i].sum() // repeats)}
         for i, c in enumerate(classes)
     }
+    result["reliability"] = reliability_bins(y_rows, rows)
     return result
 
 
