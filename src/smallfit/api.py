@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from smallfit.auto import fit_dataset
-from smallfit.data import Dataset, from_python, to_dataset
+from smallfit.data import Dataset, from_python, read_pool, to_dataset
 from smallfit.errors import SmallfitError
 from smallfit.model import Model
 from smallfit.train.checkpoint import checkpointing
@@ -33,6 +33,7 @@ def fit(
     time_budget: float | None = None,
     finetune_params: dict | None = None,
     checkpoints: str | Path | None = None,
+    unlabeled: Any = None,
 ) -> Model:
     """Fit a classifier to `data` and estimate how good it is.
 
@@ -43,6 +44,10 @@ def fit(
     `checkpoints`: a folder where every training run (each fold, each stage) saves its
     state per epoch; fitting again with the same folder and data restores the runs that
     finished and continues an interrupted one, giving the same model.
+
+    `unlabeled`: a pool without labels (a folder, a table, Python items); each
+    frozen-embedding candidate is then also compared self-trained on it (smallfit.semi),
+    and finetune with FixMatch, with pseudo-labels made inside each fold.
     """
     dataset = to_dataset(
         data,
@@ -55,6 +60,9 @@ def fit(
     params = {"zeroshot": {"descriptions": label_descriptions}} if label_descriptions else {}
     if finetune_params:
         params["finetune"] = finetune_params
+    pool = None
+    if unlabeled is not None:
+        pool = read_pool(unlabeled, dataset, text_column=text_column, skip_bad=skip_bad)
     with checkpointing(checkpoints) as store:
         model = fit_dataset(
             dataset,
@@ -65,6 +73,7 @@ def fit(
             loocv=loocv,
             seed=seed,
             time_budget=time_budget,
+            fit_params={"unlabeled": pool},
         )
     if store and (store.restored_runs or store.resumed_epochs):
         model.info["resumed"] = {

@@ -96,6 +96,20 @@ def _print_leaderboard(model) -> None:
     out.print(table)
 
 
+def _print_pool(summary: dict | None) -> None:
+    if not summary:
+        return
+    best = [
+        f"{what} {row['candidate']} {_interval(row['accuracy'])}"
+        for what, row in (
+            ("labeled only:", summary["labeled_only"]),
+            ("with the pool:", summary["semi"]),
+        )
+        if row
+    ]
+    out.print(f"Unlabeled pool of {summary['n_pool']} items; best " + "; ".join(best))
+
+
 def _print_metrics(metrics: dict, title: str) -> None:
     table = Table(title=title)
     table.add_column("metric")
@@ -115,7 +129,8 @@ def _print_metrics(metrics: dict, title: str) -> None:
 
 @app.command(
     epilog="Examples:  smallfit fit photos/ --out model/   |   smallfit fit reviews.csv "
-    "--text-column review --label-column stars --out model/"
+    "--text-column review --label-column stars --out model/   |   smallfit fit photos/ "
+    "--unlabeled more_photos/ --out model/"
 )
 def fit(
     data: Annotated[
@@ -187,6 +202,14 @@ def fit(
             "its next epoch. Run the same command with --resume added."
         ),
     ] = False,
+    unlabeled: Annotated[
+        Path | None,
+        typer.Option(
+            help="Unlabeled pool (a folder searched recursively, or a table of texts): also "
+            "compare probe and prototype self-trained on it (and finetune with FixMatch), "
+            "pseudo-labels made inside each fold. Items also in DATA are left out."
+        ),
+    ] = None,
 ) -> None:
     """Fit a classifier: compare strategies by cross-validation and save the best.
 
@@ -227,6 +250,7 @@ def fit(
             time_budget=parse_duration(time_budget) if time_budget else None,
             finetune_params=finetune_params,
             checkpoints=checkpoints,
+            unlabeled=unlabeled,
         )
     except KeyboardInterrupt:
         if checkpoints.is_dir():
@@ -244,6 +268,7 @@ def fit(
             f"{restored['epochs_restored_in_interrupted_runs']} epoch(s) of an interrupted one."
         )
     _print_leaderboard(model)
+    _print_pool(model.info.get("unlabeled"))
     _print_metrics(
         model.metrics,
         f"Chosen: {model.strategy.name} on {model.backbone or 'no encoder'} (cross-validation)",

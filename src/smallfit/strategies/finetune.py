@@ -26,6 +26,7 @@ from smallfit.errors import SmallfitError
 from smallfit.progress import progress_bar
 from smallfit.strategies.base import Strategy
 from smallfit.strategies.registry import register
+from smallfit.train.consistency import FixMatchLoss
 from smallfit.train.loop import (
     TrainSettings,
     find_lr,
@@ -36,6 +37,8 @@ from smallfit.train.loop import (
 from smallfit.train.losses import Probabilities, probabilities
 
 UNFREEZE = ("gradual", "top", "head", "all")
+CONSISTENCY = ("none", "fixmatch")
+UNLABELED_RATIO = 7  # pool items drawn per labeled item and step (FixMatch's mu)
 
 
 class FrozenNormSequential(nn.Sequential):
@@ -80,6 +83,11 @@ class FineTune(Strategy):
     default light for images, none for texts: EDA-style word edits (augment.text) rarely
     help pretrained transformers (Longpre et al. 2020) and multiply the training time —
     and `mix` (none, mixup, cutmix) on the cached feature maps (images only).
+    consistency="fixmatch" with an unlabeled pool (fit's `unlabeled`) adds FixMatch
+    (train.consistency): a weak and a strong view of each pool item (light and strong
+    augmentation for images; the text itself and strong EDA edits for texts), computed
+    once through the frozen lower layers, pseudo-labels where the weak view's confidence
+    reaches `consistency_threshold`, and `UNLABELED_RATIO` pool items per labeled one.
     """
 
     name = "finetune"
@@ -99,6 +107,8 @@ class FineTune(Strategy):
         augment: str | None = None,
         copies: int = 4,
         mix: str = "none",
+        consistency: str = "none",
+        consistency_threshold: float = 0.95,
         random_state: int = 0,
     ):
         self.unfreeze = unfreeze
@@ -112,6 +122,8 @@ class FineTune(Strategy):
         self.augment = augment
         self.copies = copies
         self.mix = mix
+        self.consistency = consistency
+        self.consistency_threshold = consistency_threshold
         self.random_state = random_state
 
     def _build(self, encoder, n_classes: int) -> tuple[int, FrozenNormSequential]:
@@ -146,7 +158,7 @@ class FineTune(Strategy):
                 advance(len(batch))
         return cat_padded(outputs)
 
-    def fit(self, dataset, encoder) -> FineTune:
+    def fit(self, dataset, encoder, unlabeled=None) -> FineTune:
         self._remember(dataset, encoder)
         self.split_, self.upper_ = self._build(encoder, len(dataset.classes))
         x = self._lower(dataset.items, "Computing frozen activations")
@@ -171,6 +183,7 @@ class FineTune(Strategy):
                 )
                 ys.append(y[fit_part])
         x, y = torch.cat(xs), torch.cat(ys)
+        hook = self._consistency(unlabeled, fit_items)
         top = self.top_count
         blocks, head = list(self.upper_.children())[:top], self._head()
         self.lr_ = self._initial_rate(head, x, y) if self.lr == "auto" else float(self.lr)
@@ -200,10 +213,34 @@ class FineTune(Strategy):
                 settings,
                 validation,
                 description=f"Fine-tuning (stage {stage}: head + {stage} group(s))",
+                unlabeled=hook,
             )
         for parameter in self.upper_.parameters():
             parameter.requires_grad = False
         return self
+
+    def _consistency(self, unlabeled, fit_items: list) -> FixMatchLoss | None:
+        """The FixMatch hook on the pool's two fixed views, or None (no pool, or not asked)."""
+        if self.consistency not in CONSISTENCY:
+            raise SmallfitError(
+                f"Unknown consistency {self.consistency!r}; choose from {CONSISTENCY}."
+            )
+        if self.consistency == "none" or unlabeled is None:
+            return None
+        pool = list(unlabeled.items)
+        encoder = self.encoder_
+        weak = "light" if encoder.modality == "image" else "none"  # a text's weak view: itself
+        views = []
+        for number, preset in enumerate((weak, "strong")):
+            transform = encoder.transform(train=True, augment=preset, corpus=fit_items + pool)
+            torch.manual_seed(self.random_state * 1000 + 500 + number)  # repeatable views
+            views.append(self._lower(pool, f"Pool, {preset} view", transform))
+        return FixMatchLoss(
+            *views,
+            loss=self.loss,
+            threshold=self.consistency_threshold,
+            batch_size=UNLABELED_RATIO * self.batch_size,
+        )
 
     @property
     def top_count(self) -> int:
