@@ -37,6 +37,7 @@ def fit(
     ensemble: bool = False,
     learning_curve: bool | None = None,
     target_unlabeled: Any = None,
+    unlabeled: Any = None,
 ) -> Model:
     """Fit a classifier to `data` and estimate how good it is.
 
@@ -54,6 +55,9 @@ def fit(
     `target_unlabeled`: unlabeled items (a folder, a table, Python items) of the domain the
     model will be used on, for domain adaptation (smallfit.adapt); the cross-validated
     metrics remain those of the labeled domain.
+    `unlabeled`: a pool without labels (a folder, a table, Python items); each
+    frozen-embedding candidate is then also compared self-trained on it (smallfit.semi),
+    and finetune with FixMatch, with pseudo-labels made inside each fold.
     """
     dataset = to_dataset(
         data,
@@ -64,7 +68,7 @@ def fit(
         skip_bad=skip_bad,
     )
     params = {"zeroshot": {"descriptions": label_descriptions}} if label_descriptions else {}
-    pool = (
+    target_pool = (
         read_pool(target_unlabeled, dataset, text_column=text_column, what="The target pool")
         if target_unlabeled is not None
         else None
@@ -73,6 +77,9 @@ def fit(
         params["finetune"] = finetune_params
     if contrastive_params:
         params["contrastive"] = contrastive_params
+    pool = None
+    if unlabeled is not None:
+        pool = read_pool(unlabeled, dataset, text_column=text_column, skip_bad=skip_bad)
     with checkpointing(checkpoints) as store:
         model = fit_dataset(
             dataset,
@@ -85,7 +92,7 @@ def fit(
             time_budget=time_budget,
             ensemble=ensemble,
             learning_curve=learning_curve,
-            fit_params={"target_unlabeled": pool},
+            fit_params={"unlabeled": pool, "target_unlabeled": target_pool},
         )
     if store and (store.restored_runs or store.resumed_epochs):
         model.info["resumed"] = {

@@ -41,9 +41,12 @@ class Candidate:
     strategy: str
     params: dict[str, Any] = field(default_factory=dict)
     backbone: str | None = None
+    title: str | None = None  # shown instead of the strategy and parameters
 
     @property
     def label(self) -> str:
+        if self.title:
+            return self.title
         shown = ",".join(f"{k}={v}" for k, v in self.params.items() if k != "descriptions")
         return f"{self.strategy}[{shown}]" if shown else self.strategy
 
@@ -66,6 +69,22 @@ BUDGETED_CANDIDATES = [("finetune", {})]
 # al. 2020), not with a few dozen images, so it stays available by name only there. It
 # costs about as much as finetune (pairs_per_example * n pairs per epoch), so it runs last.
 BUDGETED_BY_MODALITY = {"text": [("contrastive", {})]}
+
+
+def semi_supervised(candidates: list[Candidate]) -> list[Candidate]:
+    """The candidates, each followed by its semi-supervised variant when it has one:
+    self-training for the frozen-embedding strategies, FixMatch for finetune."""
+    result = []
+    for candidate in candidates:
+        result.append(candidate)
+        if type(strategies.create(candidate.strategy)).embedding_only:
+            params = {"base": candidate.strategy, "base_params": candidate.params}
+            title = f"{candidate.label}+self-training"
+            result.append(Candidate("self-training", params, candidate.backbone, title))
+        elif candidate.strategy == "finetune":
+            params = {**candidate.params, "consistency": "fixmatch"}
+            result.append(Candidate("finetune", params, candidate.backbone))
+    return result
 
 
 def candidates_for(
@@ -140,6 +159,9 @@ def fit_dataset(
     candidates = candidates_for(
         dataset.modality, backbone, strategy, strategy_params, budgeted=time_budget is not None
     )
+    pool = (fit_params or {}).get("unlabeled")
+    if pool is not None:
+        candidates = semi_supervised(candidates)
     for name in dict.fromkeys(c.backbone for c in candidates if c.backbone):
         backbones.create(name).embed(dataset.items, description=f"Embedding with {name}")
 
@@ -224,6 +246,8 @@ def fit_dataset(
             curve = curves.learning_curve(final, dataset, encoder, splits, full, fit_params, seed)
             if curve:
                 info["learning_curve"] = curve
+        if pool is not None:
+            info["unlabeled"] = pool_summary(pool, candidates, leaderboard)
     info["examples"] = fit_examples(dataset, probas_by_label.get(best.label))
     # The reference lives in the user's (or the default) pretrained encoder's space even when
     # the chosen strategy reads pixels or words, so drift is always measured the same way.
@@ -235,6 +259,24 @@ def fit_dataset(
     )
     info["fit_seconds"] = round(time.perf_counter() - started, 2)
     return Model(final, best.backbone, dataset.modality, dataset.classes, info, reference)
+
+
+def pool_summary(pool: Dataset, candidates: list[Candidate], leaderboard: list[dict]) -> dict:
+    """The best labeled-only and the best semi-supervised candidate, side by side."""
+    best = {}
+    for candidate, row in zip(candidates, leaderboard, strict=True):
+        semi = candidate.strategy == "self-training" or "consistency" in candidate.params
+        group = "semi" if semi else "labeled_only"
+        if row["accuracy"] and (
+            group not in best or row["accuracy"]["value"] > best[group]["accuracy"]["value"]
+        ):
+            best[group] = {"candidate": row["candidate"], "accuracy": row["accuracy"]}
+    return {
+        "pool": pool.source,
+        "n_pool": len(pool),
+        "labeled_only": best.get("labeled_only"),
+        "semi": best.get("semi"),
+    }
 
 
 def library_versions() -> dict[str, str]:

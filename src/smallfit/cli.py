@@ -114,6 +114,20 @@ def _print_ensemble(record: dict | None) -> None:
     out.print(f"Ensemble {verdict}: {record['reason']}.")
 
 
+def _print_pool(summary: dict | None) -> None:
+    if not summary:
+        return
+    best = [
+        f"{what} {row['candidate']} {_interval(row['accuracy'])}"
+        for what, row in (
+            ("labeled only:", summary["labeled_only"]),
+            ("with the pool:", summary["semi"]),
+        )
+        if row
+    ]
+    out.print(f"Unlabeled pool of {summary['n_pool']} items; best " + "; ".join(best))
+
+
 def _print_metrics(metrics: dict, title: str) -> None:
     table = Table(title=title)
     table.add_column("metric")
@@ -134,7 +148,8 @@ def _print_metrics(metrics: dict, title: str) -> None:
 @app.command(
     epilog="Examples:  smallfit fit photos/ --out model/   |   smallfit fit reviews.csv "
     "--text-column review --label-column stars --out model/   |   smallfit fit photos/ "
-    "--target-unlabeled new_camera/ --out model/"
+    "--target-unlabeled new_camera/ --out model/   |   smallfit fit photos/ "
+    "--unlabeled more_photos/ --out model/"
 )
 def fit(
     data: Annotated[
@@ -243,6 +258,14 @@ def fit(
             "unadapted. It can lower accuracy: check on labeled target items with evaluate."
         ),
     ] = None,
+    unlabeled: Annotated[
+        Path | None,
+        typer.Option(
+            help="Unlabeled pool (a folder searched recursively, or a table of texts): also "
+            "compare probe and prototype self-trained on it (and finetune with FixMatch), "
+            "pseudo-labels made inside each fold. Items also in DATA are left out."
+        ),
+    ] = None,
 ) -> None:
     """Fit a classifier: compare strategies by cross-validation and save the best.
 
@@ -293,6 +316,7 @@ def fit(
             ensemble=ensemble,
             learning_curve=learning_curve,
             target_unlabeled=target_unlabeled,
+            unlabeled=unlabeled,
         )
     except KeyboardInterrupt:
         if checkpoints.is_dir():
@@ -311,6 +335,7 @@ def fit(
         )
     _print_leaderboard(model)
     _print_ensemble(model.info.get("ensemble"))
+    _print_pool(model.info.get("unlabeled"))
     _print_metrics(
         model.metrics,
         f"Chosen: {model.strategy.name} on {model.backbone or 'no encoder'} (cross-validation)",

@@ -1,5 +1,6 @@
 """Ways of adapting an encoder to the user's classes, registered by name."""
 
+from smallfit import semi  # noqa: F401, E402 - registers self-training (wraps the others)
 from smallfit.strategies import (  # noqa: F401 - importing registers them
     adapters,
     classic,

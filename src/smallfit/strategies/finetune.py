@@ -27,8 +27,10 @@ from smallfit.errors import SmallfitError
 from smallfit.progress import progress_bar
 from smallfit.strategies.base import Strategy
 from smallfit.strategies.registry import register
+from smallfit.train.consistency import FixMatchLoss
 from smallfit.train.loop import (
     TrainSettings,
+    combined,
     find_lr,
     find_lr_suggestion,
     stratified_holdout,
@@ -37,6 +39,8 @@ from smallfit.train.loop import (
 from smallfit.train.losses import Probabilities, probabilities
 
 UNFREEZE = ("gradual", "top", "head", "all")
+CONSISTENCY = ("none", "fixmatch")
+UNLABELED_RATIO = 7  # pool items drawn per labeled item and step (FixMatch's mu)
 
 
 class FrozenNormSequential(nn.Sequential):
@@ -98,6 +102,11 @@ class FineTune(Strategy):
     default light for images, none for texts: EDA-style word edits (augment.text) rarely
     help pretrained transformers (Longpre et al. 2020) and multiply the training time —
     and `mix` (none, mixup, cutmix) on the cached feature maps (images only).
+    consistency="fixmatch" with an unlabeled pool (fit's `unlabeled`) adds FixMatch
+    (train.consistency): a weak and a strong view of each pool item (light and strong
+    augmentation for images; the text itself and strong EDA edits for texts), computed
+    once through the frozen lower layers, pseudo-labels where the weak view's confidence
+    reaches `consistency_threshold`, and `UNLABELED_RATIO` pool items per labeled one.
     """
 
     name = "finetune"
@@ -117,6 +126,8 @@ class FineTune(Strategy):
         augment: str | None = None,
         copies: int = 4,
         mix: str = "none",
+        consistency: str = "none",
+        consistency_threshold: float = 0.95,
         random_state: int = 0,
     ):
         self.unfreeze = unfreeze
@@ -130,6 +141,8 @@ class FineTune(Strategy):
         self.augment = augment
         self.copies = copies
         self.mix = mix
+        self.consistency = consistency
+        self.consistency_threshold = consistency_threshold
         self.random_state = random_state
 
     def _build(self, encoder, n_classes: int) -> tuple[int, FrozenNormSequential]:
@@ -156,7 +169,7 @@ class FineTune(Strategy):
             self.encoder_, self.split_, items, self.batch_size, description, transform
         )
 
-    def fit(self, dataset, encoder, target_unlabeled=None) -> FineTune:
+    def fit(self, dataset, encoder, unlabeled=None, target_unlabeled=None) -> FineTune:
         self._remember(dataset, encoder)
         self.split_, self.upper_ = self._build(encoder, len(dataset.classes))
         x = self._lower(dataset.items, "Computing frozen activations")
@@ -183,6 +196,7 @@ class FineTune(Strategy):
                 )
                 ys.append(y[fit_part])
         x, y = torch.cat(xs), torch.cat(ys)
+        hook = self._consistency(unlabeled, fit_items)
         top = self.top_count
         blocks, head = list(self.upper_.children())[:top], self._head()
         self.lr_ = self._initial_rate(head, x, y) if self.lr == "auto" else float(self.lr)
@@ -215,11 +229,34 @@ class FineTune(Strategy):
                 settings,
                 validation,
                 description=f"Fine-tuning (stage {stage}: head + {stage} group(s))",
-                unlabeled=adversarial,
+                unlabeled=combined([hook, adversarial]),
             )
         for parameter in self.upper_.parameters():
             parameter.requires_grad = False
         return self
+
+    def _consistency(self, unlabeled, fit_items: list) -> FixMatchLoss | None:
+        """The FixMatch hook on the pool's two fixed views, or None (no pool, or not asked)."""
+        if self.consistency not in CONSISTENCY:
+            raise SmallfitError(
+                f"Unknown consistency {self.consistency!r}; choose from {CONSISTENCY}."
+            )
+        if self.consistency == "none" or unlabeled is None:
+            return None
+        pool = list(unlabeled.items)
+        encoder = self.encoder_
+        weak = "light" if encoder.modality == "image" else "none"  # a text's weak view: itself
+        views = []
+        for number, preset in enumerate((weak, "strong")):
+            transform = encoder.transform(train=True, augment=preset, corpus=fit_items + pool)
+            torch.manual_seed(self.random_state * 1000 + 500 + number)  # repeatable views
+            views.append(self._lower(pool, f"Pool, {preset} view", transform))
+        return FixMatchLoss(
+            *views,
+            loss=self.loss,
+            threshold=self.consistency_threshold,
+            batch_size=UNLABELED_RATIO * self.batch_size,
+        )
 
     @property
     def top_count(self) -> int:
