@@ -176,7 +176,7 @@ def report(result: dict) -> str:
         "| data | per class | seeds | " + " | ".join(METHODS) + " | target met? |",
         "|---" * (len(METHODS) + 4) + "|",
     ]
-    verdicts = []
+    verdicts, contrastive = [], []
     for name in ("r8", "spam"):
         for k in (8, 16):
             mine = [r for r in rows if r["dataset"] == name and r["k"] == k]
@@ -191,22 +191,42 @@ def report(result: dict) -> str:
                 means[method] = (acc.mean(), secs)
                 spread = f" ± {100 * acc.std():.1f}" if len(acc) > 1 else ""
                 cells.append(f"{100 * acc.mean():.1f}{spread} [{secs:.0f} s]")
-            default, setfit = means["smallfit fit (default)"], means["SetFit"]
-            met = default[0] >= setfit[0] and default[1] <= setfit[1]
-            verdict = "yes" if met else "no"
+            setfit = means["SetFit"]
+
+            def beats(method, setfit=setfit, means=means):
+                accuracy, seconds = means[method]
+                return "yes" if accuracy >= setfit[0] and seconds <= setfit[1] else "no"
+
+            verdict = beats("smallfit fit (default)")
             verdicts.append(f"{name} {k}/class: {verdict}")
+            contrastive.append(f"{name} {k}/class: {beats('smallfit contrastive')}")
             label = {"r8": "Reuters R8", "spam": "SpamAssassin"}[name]
             lines.append(
                 f"| {label} | {k} | {','.join(map(str, seeds))} | "
                 + " | ".join(cells)
                 + f" | {verdict} |"
             )
+    measured = {f"{r['dataset']}:{r['k']}" for r in rows if r["method"] == "SetFit"}
+    missing = [spec.replace(":", " ") + "/class" for spec in SLICES if spec not in measured]
     chosen = [f"{r['dataset']} {r['k']}/{r['seed']}: {r['chosen']}" for r in rows if "chosen" in r]
     lines += [
         "",
         "Accuracy % on the test subset (mean ± std over the seeds run), fit seconds in "
         "brackets. Target (issue 4): `smallfit fit` default at least as accurate as SetFit "
-        "on each slice, in no more time — " + "; ".join(verdicts) + ".",
+        "on each slice, in no more time — " + "; ".join(verdicts) + ". The same test for "
+        "`contrastive` alone — " + "; ".join(contrastive) + ". On 500 test items an "
+        "accuracy near 85% has a standard error of about 1.6 points, so with one seed, "
+        "differences of a few points are within noise.",
+        "",
+        "SetFit ran as `Trainer(model, TrainingArguments(seed=seed, report_to='none', "
+        "save_strategy='no'), train_dataset)`: every training setting is its default "
+        "(pairs by oversampling, 1 epoch, batch 16, body rate 2e-5, logistic head); only "
+        "logging and checkpoint writing are off. smallfit `contrastive` ran with its "
+        "defaults (20 pairs per example and epoch, at most 3 epochs, top 2 layers).",
+        "",
+        "Slices not measured yet (SetFit did not run on them): "
+        + (", ".join(missing) or "none")
+        + ". Run the command again to add them; finished slices are kept.",
         "",
         "Strategy `smallfit fit` chose: " + "; ".join(chosen) + ".",
         "",

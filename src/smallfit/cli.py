@@ -209,8 +209,8 @@ def fit(
         int | None,
         typer.Option(
             min=1,
-            help="For contrastive: training pairs per example and epoch, half of one class "
-            "and half of two (default 20; the pairs grow with the data, not its square).",
+            help="For contrastive: training pairs per example and epoch, half same-class, "
+            "half not (default 20; the pairs grow with the data, not its square).",
         ),
     ] = None,
     time_budget: Annotated[
