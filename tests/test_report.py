@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -338,3 +339,16 @@ def test_chromium_renders_the_sections_and_images(image_model_dir, tmp_path):
     # colours have no such green, so these pixels come from the embedded images.
     green = sum(1 for r, g, b in pixels if g > 120 and r < 90 and b < 90)
     assert green > 4 * 64 * 64 // 2
+
+
+def test_images_moved_away_show_their_names_instead_of_thumbnails(image_model_dir, tmp_path):
+    model = smallfit.load(image_model_dir)
+    samples = model.info["examples"]["samples"]
+    for entries in samples.values():
+        for entry in entries:
+            entry["item"] = str(tmp_path / "gone" / f"moved_{Path(entry['item']).name}")
+    for mistake in model.info["examples"].get("mistakes", []):
+        mistake["item"] = str(tmp_path / "gone" / "moved_mistake.png")
+    page = render_report(model)
+    assert not [m for m, _ in embedded_images(page) if m == "jpeg"]
+    assert "<code>moved_red_0.png</code>" in page
