@@ -202,13 +202,22 @@ def main() -> None:
     command = "python benchmarks/ensemble.py " + " ".join(
         [f"--tasks {' '.join(args.tasks)}", f"--seeds {' '.join(map(str, args.seeds))}"]
     )
-    rows = []
+    # rows of other tasks and seeds from earlier runs are kept (with their commands)
+    planned = {
+        (t.split(":")[0], int(t.split(":")[1]), seed) for t in args.tasks for seed in args.seeds
+    }
+    earlier = RESULTS / "ensemble.json"
+    rows, commands = [], [command]
+    if earlier.exists():
+        previous = json.loads(earlier.read_text())
+        rows = [r for r in previous["rows"] if (r["task"], r["k"], r["seed"]) not in planned]
+        commands = list(dict.fromkeys([*previous["command"].split("; "), command]))
     for task in args.tasks:
         name, k = task.split(":")
         for seed in args.seeds:
             rows.append(run_task(name, int(k), seed))
             # written after every row, so that a stopped run keeps what it measured
-            result = {"command": command, "rows": rows, "machine": machine()}
+            result = {"command": "; ".join(commands), "rows": rows, "machine": machine()}
             (RESULTS / "ensemble.json").write_text(json.dumps(result, indent=2))
             (RESULTS / "ensemble.md").write_text(markdown(result))
 
