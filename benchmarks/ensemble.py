@@ -3,7 +3,7 @@
 and a distilled student on the fixed test sets.
 
     python benchmarks/ensemble.py                 # Fashion-MNIST 10 and 50 per class, R8 16
-    python benchmarks/ensemble.py --seeds 0 1 2
+    python benchmarks/ensemble.py --tasks fashion:10 r8:16 --seeds 0 1 2
 
 Per task and seed: `smallfit.fit(..., ensemble=True)` on k examples per class (seeded
 samples) compares the default candidates and selects an ensemble; the best single
@@ -154,7 +154,12 @@ def markdown(result: dict) -> str:
             f"{pct(r.get('ensemble_test_accuracy'))} | {pct(r.get('student_test_accuracy'))} | "
             f"{pct(r.get('student_pool_test_accuracy'))} | {times} | {r['fit_seconds']:.0f} |"
         )
-    lines += ["", summary(result["rows"]), ""]
+    lines += ["", summary(result["rows"])]
+    done = {(r["task"], r["k"]) for r in result["rows"]}
+    missing = [f"{t} {k}/class" for t, k in TASKS if (t, k) not in done]
+    if missing:
+        lines.append(f"Not measured in this run: {', '.join(missing)}.")
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -189,15 +194,32 @@ def summary(rows: list[dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument(
+        "--tasks", nargs="+", default=[f"{t}:{k}" for t, k in TASKS], help="e.g. fashion:10 r8:16"
+    )
     args = parser.parse_args()
     os.environ.setdefault("SMALLFIT_QUIET", "1")
-    rows = [run_task(task, k, seed) for task, k in TASKS for seed in args.seeds]
-    command = "python benchmarks/ensemble.py" + (
-        f" --seeds {' '.join(map(str, args.seeds))}" if args.seeds != [0] else ""
+    command = "python benchmarks/ensemble.py " + " ".join(
+        [f"--tasks {' '.join(args.tasks)}", f"--seeds {' '.join(map(str, args.seeds))}"]
     )
-    result = {"command": command, "rows": rows, "machine": machine()}
-    (RESULTS / "ensemble.json").write_text(json.dumps(result, indent=2))
-    (RESULTS / "ensemble.md").write_text(markdown(result))
+    # rows of other tasks and seeds from earlier runs are kept (with their commands)
+    planned = {
+        (t.split(":")[0], int(t.split(":")[1]), seed) for t in args.tasks for seed in args.seeds
+    }
+    earlier = RESULTS / "ensemble.json"
+    rows, commands = [], [command]
+    if earlier.exists():
+        previous = json.loads(earlier.read_text())
+        rows = [r for r in previous["rows"] if (r["task"], r["k"], r["seed"]) not in planned]
+        commands = list(dict.fromkeys([*previous["command"].split("; "), command]))
+    for task in args.tasks:
+        name, k = task.split(":")
+        for seed in args.seeds:
+            rows.append(run_task(name, int(k), seed))
+            # written after every row, so that a stopped run keeps what it measured
+            result = {"command": "; ".join(commands), "rows": rows, "machine": machine()}
+            (RESULTS / "ensemble.json").write_text(json.dumps(result, indent=2))
+            (RESULTS / "ensemble.md").write_text(markdown(result))
 
 
 if __name__ == "__main__":

@@ -120,15 +120,23 @@ def markdown(result: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument(
+        "--tasks", nargs="+", default=[f"{t}:{k}" for t, k in TASKS], help="e.g. fashion:10 r8:8"
+    )
     args = parser.parse_args()
     os.environ.setdefault("SMALLFIT_QUIET", "1")
-    rows = [run_task(task, k, seed) for task, k in TASKS for seed in args.seeds]
-    command = "python benchmarks/learning_curve.py" + (
-        f" --seeds {' '.join(map(str, args.seeds))}" if args.seeds != [0] else ""
+    command = "python benchmarks/learning_curve.py " + " ".join(
+        [f"--tasks {' '.join(args.tasks)}", f"--seeds {' '.join(map(str, args.seeds))}"]
     )
-    result = {"command": command, "rows": rows, "machine": machine()}
-    (RESULTS / "learning_curve.json").write_text(json.dumps(result, indent=2))
-    (RESULTS / "learning_curve.md").write_text(markdown(result))
+    rows = []
+    for seed in args.seeds:
+        for task in args.tasks:
+            name, k = task.split(":")
+            rows.append(run_task(name, int(k), seed))
+            # written after every row, so that a stopped run keeps what it measured
+            result = {"command": command, "rows": rows, "machine": machine()}
+            (RESULTS / "learning_curve.json").write_text(json.dumps(result, indent=2))
+            (RESULTS / "learning_curve.md").write_text(markdown(result))
 
 
 if __name__ == "__main__":

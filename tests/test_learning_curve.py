@@ -89,3 +89,8 @@ def test_fit_prints_should_i_label_more(text_csv, tmp_path):
         "fit", text_csv, "--out", tmp_path / "n", "--strategy", "prototype", "--no-learning-curve"
     )
     assert code == 0 and "Should I label more?" not in output
+
+
+def test_no_learning_curve_by_default_once_the_time_budget_is_spent(text_csv):
+    model = smallfit.fit(text_csv, strategy="prototype", time_budget=0.001)
+    assert "learning_curve" not in model.info
