@@ -140,6 +140,8 @@ def markdown(result: dict) -> str:
             f"- {semi} against {base}: {gain:+.1f} points (mean over {len(seeds)} seed(s)); "
             f"target +3 points: **{met}**."
         )
+    if "finetune+fixmatch" not in methods:
+        lines.append("- finetune with FixMatch: not run here (`--fixmatch` runs it, first seed).")
     return "\n".join(lines) + "\n"
 
 
