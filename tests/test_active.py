@@ -146,7 +146,8 @@ def test_suggest_writes_the_csv_and_drops_training_items_from_the_pool(trained, 
     assert (frame.label == "").all() and frame.reason.str.startswith("margin ").all()
     assert not frame["item"].str.endswith(".bmp").any()
     assert frame.score.is_monotonic_increasing and frame.score.between(0, 1).all()
-    code, text = run("suggest", model_dir, pool, "-n", 7, "--output", tmp_path / "b.csv")
+    with pytest.warns(UserWarning, match="2 of its 8 items"):
+        code, text = run("suggest", model_dir, pool, "-n", 7, "--output", tmp_path / "b.csv")
     assert code == 2 and "-n 7 asks for more items than the pool" in text and "6 left" in text
 
 
