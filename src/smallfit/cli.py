@@ -93,7 +93,7 @@ def _print_leaderboard(model) -> None:
             str(row["backbone"] or "-"),
             _interval(row["accuracy"]) if row["accuracy"] else f"skipped ({row['skipped']})",
             f"{row['cv_seconds']:.1f}",
-            *[row["adaptation"]] * adapted,
+            *([row.get("adaptation", "none")] if adapted else []),
         )
     out.print(table)
 
