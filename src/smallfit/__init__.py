@@ -9,6 +9,7 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
 from smallfit.api import Classifier, fit  # noqa: E402
 from smallfit.data import Dataset, read_source  # noqa: E402
+from smallfit.doctor import doctor  # noqa: E402
 from smallfit.incremental import update  # noqa: E402
 from smallfit.model import Model, load  # noqa: E402
 from smallfit.monitor import drift  # noqa: E402
@@ -17,6 +18,7 @@ __all__ = [
     "Classifier",
     "Dataset",
     "Model",
+    "doctor",
     "drift",
     "fit",
     "load",

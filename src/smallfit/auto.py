@@ -18,6 +18,7 @@ import numpy as np
 
 from smallfit import __version__, backbones, strategies
 from smallfit.data import Dataset
+from smallfit.doctor import fit_summary
 from smallfit.errors import SmallfitError
 from smallfit.evaluate import (
     OverBudget,
@@ -195,6 +196,7 @@ def fit_dataset(
         metrics["kind"] = "cross-validation"
         metrics["selected_among"] = len(candidates)
         info["metrics"] = metrics
+    info["doctor"] = fit_summary(dataset, probas_by_label.get(best.label))
     # The reference lives in the user's (or the default) pretrained encoder's space even when
     # the chosen strategy reads pixels or words, so drift is always measured the same way.
     reference = reference_of_fit(
