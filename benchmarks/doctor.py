@@ -158,7 +158,7 @@ def markdown(rows: list[dict], command: str) -> str:
         "loaded machine (upper bounds).",
         "",
         "| data | seed | flipped in top 10% of suspects | flagged (of them flipped) | "
-        "false pairs (with copies / clean) | seconds |",
+        "pairs reported that were not planted (with copies / same items without) | seconds |",
         "|---|---|---|---|---|---|",
     ]
     for r in rows:
