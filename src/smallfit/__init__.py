@@ -11,6 +11,7 @@ from smallfit.active import suggest  # noqa: E402
 from smallfit.api import Classifier, fit  # noqa: E402
 from smallfit.data import Dataset, read_source  # noqa: E402
 from smallfit.distill import distill  # noqa: E402
+from smallfit.doctor import doctor  # noqa: E402
 from smallfit.incremental import update  # noqa: E402
 from smallfit.model import Model, load  # noqa: E402
 from smallfit.monitor import drift  # noqa: E402
@@ -20,6 +21,7 @@ __all__ = [
     "Dataset",
     "Model",
     "distill",
+    "doctor",
     "drift",
     "fit",
     "load",

@@ -18,6 +18,7 @@ import numpy as np
 
 from smallfit import __version__, adapt, backbones, strategies
 from smallfit.data import Dataset
+from smallfit.doctor import fit_summary
 from smallfit.ensemble import choose_ensemble
 from smallfit.errors import SmallfitError
 from smallfit.evaluate import (
@@ -249,6 +250,7 @@ def fit_dataset(
         if pool is not None:
             info["unlabeled"] = pool_summary(pool, candidates, leaderboard)
     info["examples"] = fit_examples(dataset, probas_by_label.get(best.label))
+    info["doctor"] = fit_summary(dataset, probas_by_label.get(best.label))
     # The reference lives in the user's (or the default) pretrained encoder's space even when
     # the chosen strategy reads pixels or words, so drift is always measured the same way.
     reference = reference_of_fit(

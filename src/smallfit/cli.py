@@ -1153,3 +1153,87 @@ def _read_json(path: Path, required: str, writer: str) -> dict:
     if not isinstance(record, dict) or required not in record:
         raise SmallfitError(f"{path} is not a JSON file written by {writer} (no {required!r}).")
     return record
+
+
+@app.command(
+    name="doctor",
+    epilog="Examples:  smallfit doctor photos/ --output findings.csv   |   smallfit doctor "
+    "train.csv --test test.csv --text-column review   |   smallfit doctor photos/ --html "
+    "pairs.html",
+)
+def doctor_command(
+    data: Annotated[Path, typer.Argument(help="Labeled data, laid out as for fit.")],
+    test: Annotated[
+        Path | None,
+        typer.Option(
+            help="A test set (labeled or not) to check for leakage: items also in DATA, "
+            "exactly or nearly."
+        ),
+    ] = None,
+    output: Annotated[
+        Path,
+        typer.Option(help="CSV of findings: kind, items (a JSON list), detail, score, suggestion."),
+    ] = Path("findings.csv"),
+    html: Annotated[
+        Path | None,
+        typer.Option(help="Also write an HTML page showing each near-duplicate pair side by side."),
+    ] = None,
+    backbone: Annotated[
+        str | None,
+        typer.Option(help="Encoder for similarities and the probe; default per modality."),
+    ] = None,
+    text_column: TextColumn = None,
+    label_column: LabelColumn = None,
+    seed: Annotated[int, typer.Option(help="Random seed of the cross-validation.")] = 0,
+    skip_bad: SkipBad = False,
+    overwrite: Annotated[
+        bool, typer.Option(help="Replace --output and --html if they exist.")
+    ] = False,
+) -> None:
+    """Examine labeled data: exact and near duplicates, leakage into a --test set, likely
+    label errors (confident learning on a probe's out-of-fold probabilities), class
+    imbalance and outliers. DATA is only read, never changed; the findings go to a CSV."""
+    from smallfit.data import read_source
+    from smallfit.doctor import examine, write_pairs_html
+
+    for path in (output, html):
+        if path is None:
+            continue
+        _refuse_existing(path, overwrite)
+        inside = data if data.is_dir() else None
+        if path.resolve() == data.resolve() or (
+            inside and path.resolve().is_relative_to(inside.resolve())
+        ):
+            raise SmallfitError(f"{path} is inside {data}; the doctor never writes into the data.")
+    dataset = read_source(
+        data, labeled=True, text_column=text_column, label_column=label_column, skip_bad=skip_bad
+    )
+    test_set = None
+    if test is not None:
+        test_set = read_source(test, labeled=False, text_column=text_column, skip_bad=skip_bad)
+    findings = examine(dataset, test_set, backbone=backbone, seed=seed)
+    findings.write_csv(output)
+    counts = Table(title=f"Doctor: {len(dataset)} items in {data}")
+    counts.add_column("finding")
+    counts.add_column("count")
+    for kind, count in findings.counts().items():
+        counts.add_row(kind.replace("_", " "), str(count))
+    out.print(counts)
+    top = Table(title="Most serious findings per kind")
+    for column in ("kind", "items", "detail"):
+        top.add_column(column)
+    for kind in findings.counts():
+        for finding in [f for f in findings.findings if f.kind == kind][:3]:
+            top.add_row(
+                kind.replace("_", " "), escape("\n".join(finding.items)), escape(finding.detail)
+            )
+    if top.row_count:
+        out.print(top)
+    for check, note in findings.notes.items():
+        out.print(f"[dim]{check}: {escape(note)}[/]", highlight=False)
+    if html is not None:
+        write_pairs_html(findings, dataset, test_set, html)
+        out.print(f"Side-by-side pairs written to [bold]{html}[/]")
+    out.print(
+        f"{len(findings.findings)} findings written to [bold]{output}[/]; {data} was not changed."
+    )
