@@ -19,15 +19,17 @@ def texts_and_labels():
 
 def test_fit_returns_a_model_that_predicts_labels():
     texts, labels = texts_and_labels()
-    model = smallfit.fit(texts, labels)
+    model = smallfit.fit(texts, labels, preset="fast")
     assert set(model.predict(["The goalkeeper dived to the left."])) <= set(labels)
     assert model.predict_proba(texts).shape == (18, 3)
     assert model.metrics["accuracy"]["value"] >= 0.8
 
 
 def test_same_seed_gives_the_same_model_and_metrics(tmp_path, image_folder):
-    first = smallfit.fit(image_folder, seed=3).save(tmp_path / "a")
-    second = smallfit.fit(image_folder, seed=3).save(tmp_path / "b")
+    # a budget the search does not reach (it ends when every configuration is scored)
+    options = {"seed": 3, "preset": "fast", "time_budget": 900}
+    first = smallfit.fit(image_folder, **options).save(tmp_path / "a")
+    second = smallfit.fit(image_folder, **options).save(tmp_path / "b")
     assert (first / "weights.safetensors").read_bytes() == (
         second / "weights.safetensors"
     ).read_bytes()

@@ -33,16 +33,20 @@ def fit(
     time_budget: float | None = None,
     finetune_params: dict | None = None,
     checkpoints: str | Path | None = None,
+    preset: str = "balanced",
+    storage: str | None = None,
 ) -> Model:
     """Fit a classifier to `data` and estimate how good it is.
 
     `data` is a folder of class sub-folders, a table file, a Dataset, or Python items
-    (paths, texts, PIL images, arrays, a DataFrame) with `labels`. `time_budget`
-    (seconds) adds fine-tuning to the compared strategies and bounds the comparison;
+    (paths, texts, PIL images, arrays, a DataFrame) with `labels`.
     `finetune_params` (e.g. {"unfreeze": "all"}) set the finetune strategy's options.
     `checkpoints`: a folder where every training run (each fold, each stage) saves its
     state per epoch; fitting again with the same folder and data restores the runs that
     finished and continues an interrupted one, giving the same model.
+    Without a `strategy`, a search (`preset` fast, balanced or best; see smallfit.search)
+    runs within `time_budget` (default from the data size), its trials kept in `storage`
+    (an Optuna RDB URL that `smallfit worker` processes may share; None: in memory).
     """
     dataset = to_dataset(
         data,
@@ -65,6 +69,8 @@ def fit(
             loocv=loocv,
             seed=seed,
             time_budget=time_budget,
+            preset=preset,
+            storage=storage,
         )
     if store and (store.restored_runs or store.resumed_epochs):
         model.info["resumed"] = {
@@ -77,7 +83,8 @@ def fit(
 class Classifier(ClassifierMixin, BaseEstimator):
     """smallfit as a scikit-learn estimator, on lists of image paths or texts.
 
-    With `strategy=None` each `fit` compares strategies by its own cross-validation;
+    With `strategy=None` each `fit` searches the fast preset (frozen-encoder strategies)
+    by its own cross-validation;
     naming a strategy skips that, which is faster inside `cross_val_score` or
     `GridSearchCV` (they do their own).
     """
@@ -103,6 +110,7 @@ class Classifier(ClassifierMixin, BaseEstimator):
             folds=self.folds,
             seed=self.random_state,
             estimate=self.strategy is None,
+            preset="fast",
         )
         self.classes_ = np.array(self.model_.classes)
         return self

@@ -108,6 +108,8 @@ def fit_dataset(
     estimate: bool = True,
     time_budget: float | None = None,
     fit_params: dict | None = None,
+    preset: str = "balanced",
+    storage: str | None = None,
 ) -> Model:
     """Compare candidates by cross-validation, refit the best on all data, return the Model.
 
@@ -116,7 +118,13 @@ def fit_dataset(
     bounds the comparison: the first candidate always completes, later ones only if
     their folds project to finish (with the refit) within it. `fit_params` (unlabeled
     pools) reach every fold's fit and the refit, for the strategies that accept them.
+    With no `strategy`, a search (smallfit.search) of the `preset`'s strategies and their
+    hyper-parameters runs within `time_budget` (default from the data size), its trials in
+    `storage` (an Optuna RDB URL; None: in memory), and an honest estimate of the winner
+    (outer holdout or BBC-CV) joins the metrics.
     """
+    from smallfit import search
+
     dataset.check_trainable()
     if time_budget is not None and time_budget <= 0:
         raise SmallfitError(f"The time budget must be positive, not {time_budget}.")
@@ -129,8 +137,26 @@ def fit_dataset(
         backbones.create(name).embed(dataset.items, description=f"Embedding with {name}")
 
     leaderboard, probas_by_label = [], {}
-    splits = None
-    if estimate:
+    splits, scored = None, dataset
+    searching = estimate and strategy is None
+    if searching:
+        budget = time_budget or search.default_budget(len(dataset))
+        found = search.run(
+            dataset,
+            backbone=backbone,
+            preset=preset,
+            time_budget=budget,
+            elapsed=time.perf_counter() - started,  # embedding counts against the budget
+            storage=storage,
+            seed=seed,
+            folds=folds,
+            loocv=loocv,
+            strategy_params=strategy_params,
+            fit_params=fit_params,
+        )
+        candidates, leaderboard, probas_by_label = found.candidates, found.leaderboard, found.probas
+        splits, scored = found.splits, found.dataset
+    elif estimate:
         costly = any(type(strategies.create(c.strategy)).trains_body for c in candidates)
         splits = make_splits(
             dataset.y, folds=folds, repeats=1 if costly else None, loocv=loocv, random_state=seed
@@ -161,6 +187,7 @@ def fit_dataset(
                 row["accuracy"] = accuracy_interval(dataset.y, probas, random_state=seed)
             row["cv_seconds"] = round(time.perf_counter() - tic, 2)
             leaderboard.append(row)
+    if estimate:
         # Highest accuracy wins; on a tie the earlier (simpler, default-ordered) candidate.
         scores = [row["accuracy"]["value"] if row["accuracy"] else -1.0 for row in leaderboard]
         best_index = int(np.argmax(scores))
@@ -188,19 +215,23 @@ def fit_dataset(
         },
         "versions": library_versions(),
     }
+    out_of_sample = probas_by_label.get(best.label)
     if estimate:
         metrics = evaluate_probas(
-            dataset.y, probas_by_label[best.label], dataset.classes, random_state=seed
+            scored.y, probas_by_label[best.label], dataset.classes, random_state=seed
         )
         metrics["kind"] = "cross-validation"
         metrics["selected_among"] = len(candidates)
         info["metrics"] = metrics
+    if searching:
+        metrics["honest"], out_of_sample = search.honest_estimate(found, best, seed, fit_params)
+        info["search"] = found.summary
     # The reference lives in the user's (or the default) pretrained encoder's space even when
     # the chosen strategy reads pixels or words, so drift is always measured the same way.
     reference = reference_of_fit(
         dataset,
         backbones.create(backbone or backbones.DEFAULTS[dataset.modality]),
-        probas_by_label.get(best.label),
+        out_of_sample,
         seed,
     )
     info["fit_seconds"] = round(time.perf_counter() - started, 2)

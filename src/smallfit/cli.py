@@ -88,12 +88,22 @@ def _print_leaderboard(model) -> None:
     for row in rows:
         mark = " ← chosen" if row is chosen else ""
         table.add_row(
-            row["candidate"] + mark,
+            escape(row["candidate"]) + mark,
             str(row["backbone"] or "-"),
             _interval(row["accuracy"]) if row["accuracy"] else f"skipped ({row['skipped']})",
             f"{row['cv_seconds']:.1f}",
         )
     out.print(table)
+
+
+def _print_honest(model) -> None:
+    honest = model.metrics.get("honest")
+    if honest:
+        out.print(
+            f"Honest estimate of the chosen model's accuracy: [bold]{_interval(honest)}[/] "
+            f"({honest['method']}); the cross-validated score above is the best of "
+            f"{model.metrics['selected_among']} and leans optimistic."
+        )
 
 
 def _print_metrics(metrics: dict, title: str) -> None:
@@ -115,7 +125,9 @@ def _print_metrics(metrics: dict, title: str) -> None:
 
 @app.command(
     epilog="Examples:  smallfit fit photos/ --out model/   |   smallfit fit reviews.csv "
-    "--text-column review --label-column stars --out model/"
+    "--text-column review --label-column stars --out model/   |   smallfit fit photos/ "
+    "--out model/ --preset best --time-budget 30m --storage postgresql://host/db  (then "
+    "smallfit worker postgresql://host/db on other machines)"
 )
 def fit(
     data: Annotated[
@@ -137,8 +149,7 @@ def fit(
         typer.Option(
             help="probe, prototype, zeroshot, classic; or (slower, they train the network) "
             "finetune, adapter, lora (text) or scratch (images); "
-            "default: compare the frozen-encoder strategies and classic (and finetune "
-            "with --time-budget), keep the best."
+            "default: search strategies and their settings (see --preset), keep the best."
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same model.")] = 0,
@@ -174,9 +185,37 @@ def fit(
     time_budget: Annotated[
         str | None,
         typer.Option(
-            help="Time for the comparison, e.g. 300, 90s, 10m, 1h. Adds fine-tuning to the "
-            "candidates; a candidate that would not finish in time is left out."
+            help="Time for the search, e.g. 300, 90s, 10m, 1h (default: 2 minutes plus 1 "
+            "second per item, at most 10 minutes). A trial that would not finish in time "
+            "is skipped."
         ),
+    ] = None,
+    preset: Annotated[
+        str,
+        typer.Option(
+            help="What the search tries: fast (frozen-encoder strategies only: seconds), "
+            "balanced (also fine-tuning), best (also adapters, LoRA, a CNN from scratch)."
+        ),
+    ] = "balanced",
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            help="Optuna storage URL for the search's trials (e.g. postgresql://host/db), so "
+            "that `smallfit worker URL` processes on other machines join it; default: "
+            "OUT.search.db (SQLite), removed once the model is written."
+        ),
+    ] = None,
+    mlflow: Annotated[
+        bool,
+        typer.Option(
+            help="Log settings, metrics and the model directory to MLflow (default store: "
+            "./mlflow.db, artifacts in ./mlruns/; see --mlflow-uri). Needs pip install "
+            "'smallfit[tracking]'."
+        ),
+    ] = False,
+    mlflow_uri: Annotated[
+        str | None,
+        typer.Option(help="MLflow tracking URI (a server, or sqlite:///FILE); implies --mlflow."),
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace --out if it exists.")] = False,
     resume: Annotated[
@@ -188,12 +227,14 @@ def fit(
         ),
     ] = False,
 ) -> None:
-    """Fit a classifier: compare strategies by cross-validation and save the best.
+    """Fit a classifier: search strategies and their settings by cross-validation within
+    a time budget, save the best, and estimate it honestly (outer holdout or BBC-CV).
 
     Trainings (finetune, adapter, lora, scratch) save a checkpoint after every epoch in
     OUT.checkpoints/, removed once the model is written; see --resume.
     """
     from smallfit.api import fit as fit_model
+    from smallfit.search import PRESETS, check_preset
 
     _refuse_existing(out_dir, overwrite)
     checkpoints = out_dir.with_name(out_dir.name + ".checkpoints")
@@ -207,11 +248,15 @@ def fit(
         )
     descriptions = _read_descriptions(label_descriptions) if label_descriptions else None
     finetune_params = finetune_options(unfreeze, augment, mix)
-    if finetune_params and strategy != "finetune" and not time_budget:
+    searched = strategy is None and "finetune" in PRESETS[check_preset(preset)]
+    if finetune_params and strategy != "finetune" and not searched:
         raise SmallfitError(
-            "--unfreeze, --augment and --mix apply to finetune: add --strategy finetune or a "
-            "--time-budget."
+            "--unfreeze, --augment and --mix apply to finetune: add --strategy finetune or "
+            "search it (--preset balanced or best)."
         )
+    default_storage = out_dir.with_name(out_dir.name + ".search.db")
+    if storage is None and strategy is None:
+        default_storage.unlink(missing_ok=True)  # left by an interrupted fit: start afresh
     try:
         model = fit_model(
             data,
@@ -227,6 +272,8 @@ def fit(
             time_budget=parse_duration(time_budget) if time_budget else None,
             finetune_params=finetune_params,
             checkpoints=checkpoints,
+            preset=preset,
+            storage=storage or f"sqlite:///{default_storage.resolve()}",
         )
     except KeyboardInterrupt:
         if checkpoints.is_dir():
@@ -237,6 +284,7 @@ def fit(
         raise typer.Exit(130) from None
     model.save(out_dir, overwrite=overwrite)
     shutil.rmtree(checkpoints, ignore_errors=True)
+    default_storage.unlink(missing_ok=True)
     if "resumed" in model.info:
         restored = model.info["resumed"]
         out.print(
@@ -248,7 +296,13 @@ def fit(
         model.metrics,
         f"Chosen: {model.strategy.name} on {model.backbone or 'no encoder'} (cross-validation)",
     )
+    _print_honest(model)
     out.print(f"Model written to [bold]{out_dir}[/] in {model.info['fit_seconds']:.1f} s")
+    if mlflow or mlflow_uri:
+        from smallfit.tracking import log_fit
+
+        run_id = log_fit(model, out_dir, mlflow_uri)
+        out.print(f"Logged to MLflow as run {run_id}")
 
 
 def finetune_options(unfreeze: str | None, augment: str | None, mix: str | None) -> dict:
@@ -526,7 +580,7 @@ def demo(
     root = Path(str(files("smallfit") / "demo_data" / "fashion"))
     started = time.perf_counter()
     out.print(f"[bold]1. fit[/] on {root / 'train'} (20 images x 10 classes of Fashion-MNIST)")
-    model = fit_model(root / "train")
+    model = fit_model(root / "train", preset="fast")
     model.save(out_dir / "model")
     _print_leaderboard(model)
     _print_metrics(model.metrics, "Cross-validated estimate of the chosen model")
@@ -762,3 +816,23 @@ def serve(
         max_items=max_items,
         max_body_bytes=int(max_request_mb * 1_000_000),
     )
+
+
+@app.command(
+    epilog="Example:  smallfit fit photos/ --out model/ --storage postgresql://db/smallfit  then "
+    "on other machines  smallfit worker postgresql://db/smallfit"
+)
+def worker(
+    storage: Annotated[
+        str, typer.Argument(help="The storage URL a running `smallfit fit` uses (--storage).")
+    ],
+    study: Annotated[
+        str | None, typer.Option(help="Study to join (default: the newest smallfit study).")
+    ] = None,
+) -> None:
+    """Join a running search: run its trials here until its time budget ends. Image paths
+    must be readable here as on the machine that started it; the fit collects the results."""
+    from smallfit.search import work
+
+    ran = work(storage, study)
+    out.print(f"Ran {ran} trial(s) for the search in {storage}")

@@ -28,6 +28,7 @@ from smallfit.strategies.base import Strategy
 from smallfit.strategies.registry import register
 from smallfit.train.loop import (
     TrainSettings,
+    check_time_limit,
     find_lr,
     find_lr_suggestion,
     stratified_holdout,
@@ -138,6 +139,7 @@ class FineTune(Strategy):
         outputs = []
         with progress_bar(len(items), description) as advance:
             for start in range(0, len(items), self.batch_size):
+                check_time_limit()  # a budgeted search stops here too, not only per epoch
                 batch = self.encoder_.body_input(items[start : start + self.batch_size], transform)
                 with torch.inference_mode():
                     for group in groups:
