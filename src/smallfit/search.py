@@ -381,8 +381,8 @@ class Search:
     def run(self) -> None:
         import optuna
 
-        if self.seconds_left() <= 0:
-            return
+        if self.seconds_left() <= 0 and self.best_trial() is not None:
+            return  # the budget is spent (a first trial always runs)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
             self.study.optimize(
