@@ -92,6 +92,7 @@ def test_image_fit_and_predict_on_a_folder(image_folder, tmp_path):
         (["fit", "{csv}", "--out", "{tmp}/m", "--time-budget", "ten"], "time budget 'ten'"),
         (["fit", "{csv}", "--out", "{tmp}/m", "--time-budget", "0m"], "time budget '0m'"),
         (["fit", "{csv}", "--out", "{tmp}/m", "--unfreeze", "all"], "apply to finetune"),
+        (["fit", "{csv}", "--out", "{tmp}/m", "--preset", "quick"], "Unknown preset 'quick'"),
         (["fit", "{csv}", "--out", "{tmp}/m", "--unfreeze", "top:x"], "use gradual, all or top:K"),
         (["fit", "{csv}", "--out", "{tmp}/m", "--mix", "cutmix"], "add --strategy finetune"),
         (

@@ -38,6 +38,8 @@ def fit(
     learning_curve: bool | None = None,
     target_unlabeled: Any = None,
     unlabeled: Any = None,
+    preset: str | None = None,
+    storage: str | None = None,
 ) -> Model:
     """Fit a classifier to `data` and estimate how good it is.
 
@@ -58,6 +60,10 @@ def fit(
     `unlabeled`: a pool without labels (a folder, a table, Python items); each
     frozen-embedding candidate is then also compared self-trained on it (smallfit.semi),
     and finetune with FixMatch, with pseudo-labels made inside each fold.
+    `preset` (fast, balanced or best; see smallfit.search): instead of the fixed
+    comparison, search strategies and hyper-parameters with Optuna within `time_budget`
+    (default from the data size), trials kept in `storage` (an Optuna RDB URL that
+    `smallfit worker` processes may share; None: in memory).
     """
     dataset = to_dataset(
         data,
@@ -93,6 +99,8 @@ def fit(
             ensemble=ensemble,
             learning_curve=learning_curve,
             fit_params={"unlabeled": pool, "target_unlabeled": target_pool},
+            preset=preset,
+            storage=storage,
         )
     if store and (store.restored_runs or store.resumed_epochs):
         model.info["resumed"] = {

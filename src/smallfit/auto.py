@@ -139,6 +139,8 @@ def fit_dataset(
     fit_params: dict | None = None,
     ensemble: bool = False,
     learning_curve: bool | None = False,
+    preset: str | None = None,
+    storage: str | None = None,
 ) -> Model:
     """Compare candidates by cross-validation, refit the best on all data, return the Model.
 
@@ -151,7 +153,14 @@ def fit_dataset(
     (smallfit.ensemble). `learning_curve`: add model.info["learning_curve"]
     (evaluate.learning_curve); None: when cheap (the chosen model trains no network body)
     and the time budget, if any, is not spent.
+    With a `preset` and no `strategy`, a search (smallfit.search) of the preset's
+    strategies and their hyper-parameters replaces the fixed comparison: it runs within
+    `time_budget` (default from the data size), its trials in `storage` (an Optuna RDB
+    URL; None: in memory), and an honest estimate of the winner (outer holdout or BBC-CV)
+    joins the metrics.
     """
+    from smallfit import search
+
     dataset.check_trainable()
     if time_budget is not None and time_budget <= 0:
         raise SmallfitError(f"The time budget must be positive, not {time_budget}.")
@@ -167,8 +176,26 @@ def fit_dataset(
         backbones.create(name).embed(dataset.items, description=f"Embedding with {name}")
 
     leaderboard, probas_by_label = [], {}
-    splits = None
-    if estimate:
+    splits, scored = None, dataset
+    searching = estimate and strategy is None and preset is not None
+    if searching:
+        budget = time_budget or search.default_budget(len(dataset))
+        found = search.run(
+            dataset,
+            backbone=backbone,
+            preset=preset,
+            time_budget=budget,
+            elapsed=time.perf_counter() - started,  # embedding counts against the budget
+            storage=storage,
+            seed=seed,
+            folds=folds,
+            loocv=loocv,
+            strategy_params=strategy_params,
+            fit_params=fit_params,
+        )
+        candidates, leaderboard, probas_by_label = found.candidates, found.leaderboard, found.probas
+        splits, scored = found.splits, found.dataset
+    elif estimate:
         costly = any(type(strategies.create(c.strategy)).trains_body for c in candidates)
         splits = make_splits(
             dataset.y, folds=folds, repeats=1 if costly else None, loocv=loocv, random_state=seed
@@ -199,6 +226,7 @@ def fit_dataset(
                 row["accuracy"] = accuracy_interval(dataset.y, probas, random_state=seed)
             row["cv_seconds"] = round(time.perf_counter() - tic, 2)
             leaderboard.append(row)
+    if estimate:
         # Highest accuracy wins; on a tie the earlier (simpler, default-ordered) candidate.
         scores = [row["accuracy"]["value"] if row["accuracy"] else -1.0 for row in leaderboard]
         best_index = int(np.argmax(scores))
@@ -207,7 +235,7 @@ def fit_dataset(
     best = candidates[best_index]
     if ensemble and estimate:
         chosen, honest, ensemble_record = choose_ensemble(
-            candidates, probas_by_label, dataset.y, seed
+            candidates, probas_by_label, scored.y, seed
         )
         if chosen:  # its metrics are the cross-fitted ones: weights chosen on other items
             best, probas_by_label[chosen.label] = chosen, honest
@@ -234,9 +262,10 @@ def fit_dataset(
     } | adapt.fit_record(final, fit_params)
     if ensemble and estimate:
         info["ensemble"] = ensemble_record
+    out_of_sample = probas_by_label.get(best.label)
     if estimate:
         metrics = evaluate_probas(
-            dataset.y, probas_by_label[best.label], dataset.classes, random_state=seed
+            scored.y, probas_by_label[best.label], dataset.classes, random_state=seed
         )
         metrics["kind"] = "cross-validation"
         metrics["selected_among"] = len(candidates)
@@ -244,19 +273,23 @@ def fit_dataset(
         in_time = deadline is None or time.monotonic() < deadline
         if learning_curve or (learning_curve is None and in_time and not curves.costly(final)):
             full = None if best.strategy == "ensemble" else probas_by_label[best.label]
-            curve = curves.learning_curve(final, dataset, encoder, splits, full, fit_params, seed)
+            curve = curves.learning_curve(final, scored, encoder, splits, full, fit_params, seed)
             if curve:
                 info["learning_curve"] = curve
         if pool is not None:
             info["unlabeled"] = pool_summary(pool, candidates, leaderboard)
-    info["examples"] = fit_examples(dataset, probas_by_label.get(best.label))
-    info["doctor"] = fit_summary(dataset, probas_by_label.get(best.label))
+    # with a search's outer holdout, the out-of-fold probabilities cover the searched part
+    info["examples"] = fit_examples(scored, probas_by_label.get(best.label))
+    info["doctor"] = fit_summary(scored, probas_by_label.get(best.label))
+    if searching:
+        metrics["honest"], out_of_sample = search.honest_estimate(found, best, seed, fit_params)
+        info["search"] = found.summary
     # The reference lives in the user's (or the default) pretrained encoder's space even when
     # the chosen strategy reads pixels or words, so drift is always measured the same way.
     reference = reference_of_fit(
         dataset,
         backbones.create(backbone or backbones.DEFAULTS[dataset.modality]),
-        probas_by_label.get(best.label),
+        out_of_sample,
         seed,
     )
     info["fit_seconds"] = round(time.perf_counter() - started, 2)

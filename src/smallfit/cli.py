@@ -89,7 +89,7 @@ def _print_leaderboard(model) -> None:
     for row in rows:
         mark = " ← chosen" if row is chosen else ""
         table.add_row(
-            row["candidate"] + mark,
+            escape(row["candidate"]) + mark,
             str(row["backbone"] or "-"),
             _interval(row["accuracy"]) if row["accuracy"] else f"skipped ({row['skipped']})",
             f"{row['cv_seconds']:.1f}",
@@ -128,6 +128,16 @@ def _print_pool(summary: dict | None) -> None:
     out.print(f"Unlabeled pool of {summary['n_pool']} items; best " + "; ".join(best))
 
 
+def _print_honest(model) -> None:
+    honest = model.metrics.get("honest")
+    if honest:
+        out.print(
+            f"Honest estimate of the chosen model's accuracy: [bold]{_interval(honest)}[/] "
+            f"({honest['method']}); the cross-validated score above is the best of "
+            f"{model.metrics['selected_among']} and leans optimistic."
+        )
+
+
 def _print_metrics(metrics: dict, title: str) -> None:
     table = Table(title=title)
     table.add_column("metric")
@@ -149,7 +159,9 @@ def _print_metrics(metrics: dict, title: str) -> None:
     epilog="Examples:  smallfit fit photos/ --out model/   |   smallfit fit reviews.csv "
     "--text-column review --label-column stars --out model/   |   smallfit fit photos/ "
     "--target-unlabeled new_camera/ --out model/   |   smallfit fit photos/ "
-    "--unlabeled more_photos/ --out model/"
+    "--unlabeled more_photos/ --out model/   |   smallfit fit photos/ "
+    "--out model/ --preset best --time-budget 30m --storage postgresql://host/db  (then "
+    "smallfit worker postgresql://host/db on other machines)"
 )
 def fit(
     data: Annotated[
@@ -172,7 +184,8 @@ def fit(
             help="probe, prototype, zeroshot, classic; or (slower, they train the network) "
             "finetune, contrastive, adapter, lora (text) or scratch (images); "
             "default: compare the frozen-encoder strategies and classic (and finetune, "
-            "and contrastive for text, with --time-budget), keep the best."
+            "and contrastive for text, with --time-budget), keep the best; or search "
+            "strategies and their settings with --preset."
         ),
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed; the same seed gives the same model.")] = 0,
@@ -216,9 +229,40 @@ def fit(
     time_budget: Annotated[
         str | None,
         typer.Option(
-            help="Time for the comparison, e.g. 300, 90s, 10m, 1h. Adds fine-tuning to the "
-            "candidates; a candidate that would not finish in time is left out."
+            help="Time for the fit, e.g. 300, 90s, 10m, 1h. Without --preset it adds "
+            "fine-tuning (and contrastive tuning for texts) to the compared candidates and "
+            "leaves out a candidate that would not finish in time. With --preset it is the "
+            "search's time (default: 2 minutes plus 1 second per item, at most 10 minutes)."
         ),
+    ] = None,
+    preset: Annotated[
+        str | None,
+        typer.Option(
+            help="Search strategies and their settings with Optuna (TPE, pruning on fold "
+            "scores) instead of the fixed comparison, and estimate the winner honestly: "
+            "fast (frozen-encoder strategies only: seconds), balanced (also fine-tuning), "
+            "best (also adapters, LoRA, a CNN from scratch)."
+        ),
+    ] = None,
+    storage: Annotated[
+        str | None,
+        typer.Option(
+            help="Optuna storage URL for the search's trials (e.g. postgresql://host/db), so "
+            "that `smallfit worker URL` processes on other machines join it; default: "
+            "OUT.search.db (SQLite), removed once the model is written."
+        ),
+    ] = None,
+    mlflow: Annotated[
+        bool,
+        typer.Option(
+            help="Log settings, metrics and the model directory to MLflow (default store: "
+            "./mlflow.db, artifacts in ./mlruns/; see --mlflow-uri). Needs pip install "
+            "'smallfit[tracking]'."
+        ),
+    ] = False,
+    mlflow_uri: Annotated[
+        str | None,
+        typer.Option(help="MLflow tracking URI (a server, or sqlite:///FILE); implies --mlflow."),
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace --out if it exists.")] = False,
     resume: Annotated[
@@ -267,12 +311,14 @@ def fit(
         ),
     ] = None,
 ) -> None:
-    """Fit a classifier: compare strategies by cross-validation and save the best.
+    """Fit a classifier: search strategies and their settings by cross-validation within
+    a time budget, save the best, and estimate it honestly (outer holdout or BBC-CV).
 
     Trainings (finetune, adapter, lora, scratch) save a checkpoint after every epoch in
     OUT.checkpoints/, removed once the model is written; see --resume.
     """
     from smallfit.api import fit as fit_model
+    from smallfit.search import PRESETS, check_preset
 
     _refuse_existing(out_dir, overwrite)
     checkpoints = out_dir.with_name(out_dir.name + ".checkpoints")
@@ -286,10 +332,13 @@ def fit(
         )
     descriptions = _read_descriptions(label_descriptions) if label_descriptions else None
     finetune_params = finetune_options(unfreeze, augment, mix)
-    if finetune_params and strategy != "finetune" and not time_budget:
+    searched = (
+        strategy is None and preset is not None and "finetune" in PRESETS[check_preset(preset)]
+    )
+    if finetune_params and strategy != "finetune" and not searched and not time_budget:
         raise SmallfitError(
-            "--unfreeze, --augment and --mix apply to finetune: add --strategy finetune or a "
-            "--time-budget."
+            "--unfreeze, --augment and --mix apply to finetune: add --strategy finetune, a "
+            "--time-budget, or search it (--preset balanced or best)."
         )
     contrastive_params = {"pairs_per_example": pairs_per_example} if pairs_per_example else {}
     if contrastive_params and strategy != "contrastive" and not time_budget:
@@ -297,6 +346,9 @@ def fit(
             "--pairs-per-example applies to contrastive: add --strategy contrastive or a "
             "--time-budget (text)."
         )
+    default_storage = out_dir.with_name(out_dir.name + ".search.db")
+    if storage is None and strategy is None:
+        default_storage.unlink(missing_ok=True)  # left by an interrupted fit: start afresh
     try:
         model = fit_model(
             data,
@@ -317,6 +369,8 @@ def fit(
             learning_curve=learning_curve,
             target_unlabeled=target_unlabeled,
             unlabeled=unlabeled,
+            preset=preset,
+            storage=storage or (f"sqlite:///{default_storage.resolve()}" if preset else None),
         )
     except KeyboardInterrupt:
         if checkpoints.is_dir():
@@ -327,6 +381,7 @@ def fit(
         raise typer.Exit(130) from None
     model.save(out_dir, overwrite=overwrite)
     shutil.rmtree(checkpoints, ignore_errors=True)
+    default_storage.unlink(missing_ok=True)
     if "resumed" in model.info:
         restored = model.info["resumed"]
         out.print(
@@ -357,7 +412,13 @@ def fit(
             "says nothing about the target: check with `smallfit evaluate` on labeled target "
             "items."
         )
+    _print_honest(model)
     out.print(f"Model written to [bold]{out_dir}[/] in {model.info['fit_seconds']:.1f} s")
+    if mlflow or mlflow_uri:
+        from smallfit.tracking import log_fit
+
+        run_id = log_fit(model, out_dir, mlflow_uri)
+        out.print(f"Logged to MLflow as run {run_id}")
 
 
 def finetune_options(unfreeze: str | None, augment: str | None, mix: str | None) -> dict:
@@ -1237,3 +1298,23 @@ def doctor_command(
     out.print(
         f"{len(findings.findings)} findings written to [bold]{output}[/]; {data} was not changed."
     )
+
+
+@app.command(
+    epilog="Example:  smallfit fit photos/ --out model/ --preset balanced --storage postgresql://db/smallfit  then "
+    "on other machines  smallfit worker postgresql://db/smallfit"
+)
+def worker(
+    storage: Annotated[
+        str, typer.Argument(help="The storage URL a running `smallfit fit` uses (--storage).")
+    ],
+    study: Annotated[
+        str | None, typer.Option(help="Study to join (default: the newest smallfit study).")
+    ] = None,
+) -> None:
+    """Join a running search: run its trials here until its time budget ends. Image paths
+    must be readable here as on the machine that started it; the fit collects the results."""
+    from smallfit.search import work
+
+    ran = work(storage, study)
+    out.print(f"Ran {ran} trial(s) for the search in {storage}")

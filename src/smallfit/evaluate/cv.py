@@ -97,6 +97,7 @@ def out_of_fold(
     description: str = "Cross-validating",
     deadline: float | None = None,
     fit_params: dict | None = None,
+    on_fold=None,
 ) -> np.ndarray:
     """Probabilities (repeats, n, n_classes) for every scored item, NaN elsewhere.
 
@@ -104,6 +105,8 @@ def out_of_fold(
     folds done so far project that the rest, plus about one fold's worth for refitting
     on all the data, would end after it. `fit_params` go to each fold's fit (those the
     strategy accepts); they hold no labels (unlabeled pools), so every fold may use them.
+    `on_fold(number, probas)` runs after each fold (a search reports running scores and
+    may stop a poor candidate early by raising).
     """
     from smallfit.strategies.base import accepted_fit_params
 
@@ -122,4 +125,6 @@ def out_of_fold(
             model = clone(strategy).fit(dataset.subset(train), encoder, **params)
             probas[number // per_repeat, test] = model.predict_proba(dataset.subset(test).items)
             advance()
+            if on_fold is not None:
+                on_fold(number, probas)
     return probas

@@ -30,6 +30,7 @@ from smallfit.strategies.registry import register
 from smallfit.train.consistency import FixMatchLoss
 from smallfit.train.loop import (
     TrainSettings,
+    check_time_limit,
     combined,
     find_lr,
     find_lr_suggestion,
@@ -81,6 +82,7 @@ def lower_activations(
     outputs = []
     with progress_bar(len(items), description) as advance:
         for start in range(0, len(items), batch_size):
+            check_time_limit()  # a budgeted search stops here too, not only per epoch
             batch = encoder.body_input(items[start : start + batch_size], transform)
             with torch.inference_mode():
                 for group in groups:

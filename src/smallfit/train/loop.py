@@ -14,8 +14,12 @@ both such hooks, so neither needs a loop of its own.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
+import time
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import numpy as np
@@ -213,6 +217,7 @@ def train(
     with progress_bar(settings.epochs, description) as advance:
         advance(len(history))
         for epoch in range(len(history), 0 if stop else settings.epochs):
+            check_time_limit()
             model.train()
             order = torch.randperm(len(x), generator=generator)
             total = 0.0
@@ -392,3 +397,28 @@ def find_lr(
 def find_lr_suggestion(curve: list[tuple[float, float]]) -> float:
     """A tenth of the rate where the smoothed loss was lowest: fast, yet short of divergence."""
     return min(curve, key=lambda point: point[1])[0] / 10
+
+
+class TimeUp(Exception):
+    """A training run inside a `time_limit` block reached its deadline."""
+
+
+_DEADLINE: ContextVar[float | None] = ContextVar("smallfit_deadline", default=None)
+
+
+@contextlib.contextmanager
+def time_limit(deadline: float | None) -> Iterator[None]:
+    """Training runs inside the block stop with TimeUp at the first epoch that starts after
+    `deadline` (a time.monotonic() value), so a budgeted search overruns by about one epoch;
+    `check_time_limit()` lets other slow steps (frozen activations) stop as well."""
+    token = _DEADLINE.set(deadline)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def check_time_limit() -> None:
+    deadline = _DEADLINE.get()
+    if deadline is not None and time.monotonic() > deadline:
+        raise TimeUp("the time budget ran out during training")

@@ -1,0 +1,621 @@
+"""Budgeted search over encoder x strategy x hyper-parameters (Optuna).
+
+A TPE sampler, seeded, proposes a strategy, its encoder and its main hyper-parameters;
+each proposal is cross-validated on the same splits, fold by fold, and a median pruner
+stops one whose running accuracy trails the others'. Every strategy's defaults run
+first (enqueued), cheapest first, so the search never does worse than comparing the
+defaults. The space is finite (every choice is a list), so a proposal seen before
+reuses its result and the search ends when every configuration has been scored, when
+the budget runs out, or when nothing left fits in it.
+
+The budget holds: a strategy's measured seconds per training item and fold (shared by
+every process of a study) project each trial's cost, a trial that would not finish is
+skipped, training runs stop at the first epoch (or batch of fine-tuning's frozen
+activations) past the deadline, and time is kept for
+the final refit (and the holdout fit) of the best configuration so far.
+
+Trials live in an Optuna storage: in memory by default in Python, a SQLite file next to
+the model for the CLI, or any RDB URL (PostgreSQL) shared by `smallfit worker URL`
+processes on other machines; a study's user attributes hold the data (texts, or image
+paths that every machine can read) and the settings a worker needs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import time
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.base import clone
+
+from smallfit import backbones, strategies
+from smallfit.auto import Candidate, build
+from smallfit.data import Dataset
+from smallfit.errors import SmallfitError
+from smallfit.evaluate import OverBudget, Splits, accuracy_interval, make_splits, out_of_fold
+from smallfit.evaluate.selection import HOLDOUT_FRACTION, bbc_cv, outer_split
+from smallfit.progress import console, enabled
+from smallfit.strategies.base import accepted_fit_params
+from smallfit.train.loop import TimeUp, stratified_holdout, time_limit
+
+PRESETS = {
+    "fast": ("probe", "prototype", "zeroshot", "classic"),  # frozen encoders: seconds
+    "balanced": ("probe", "prototype", "zeroshot", "classic", "finetune"),
+    "best": (
+        "probe",
+        "prototype",
+        "zeroshot",
+        "classic",
+        "finetune",
+        "adapter",
+        "lora",
+        "scratch",
+    ),
+}
+DEFAULT_PRESET = "balanced"
+MAX_TRIALS = 300  # a safety net; finite spaces and the budget end searches long before
+MEASURE_FROM = 100  # training items per fold from which a new strategy's cost is measured first
+
+# Each strategy's searched hyper-parameters, per modality: name -> choices, the strategy's
+# default first (enqueued first). Choices that change only calibration, not which class
+# wins (prototype's scale), are not searched: cross-validated accuracy cannot tell them apart.
+SPACES: dict[str, dict[str, dict[str, list]]] = {
+    "probe": {"any": {"class_weight": ["balanced", None]}},
+    "prototype": {"any": {}},
+    "zeroshot": {"any": {}},
+    "classic": {"any": {"class_weight": ["balanced", None]}},
+    "finetune": {
+        # augment None is the strategy's own default: light for images, none for texts
+        "image": {
+            "unfreeze": ["gradual", "top"],
+            "top_groups": [2, 1, 3],
+            "lr": [3e-3, 1e-3, 1e-2],
+            "augment": [None, "none", "medium", "strong"],
+            "mix": ["none", "mixup", "cutmix"],
+        },
+        "text": {
+            "unfreeze": ["gradual", "top"],
+            "top_groups": [2, 1, 3],
+            "lr": [3e-3, 1e-3, 1e-2],
+            "augment": [None, "light"],
+        },
+    },
+    "adapter": {"any": {"bottleneck": [32, 16, 64], "lr": [1e-3, 3e-4, 3e-3]}},
+    "lora": {"any": {"rank": [8, 4, 16], "lr": [1e-3, 3e-4, 3e-3]}},
+    "scratch": {"any": {"width": [32, 16, 64], "lr": [3e-3, 1e-3, 1e-2]}},
+}
+
+
+def default_budget(n_items: int) -> float:
+    """The search's time budget when none is given: 2 minutes plus 1 second per item,
+    at most 10 minutes."""
+    return float(min(600, 120 + n_items))
+
+
+def check_preset(preset: str) -> str:
+    if preset not in PRESETS:
+        raise SmallfitError(f"Unknown preset {preset!r}; choose from {', '.join(PRESETS)}.")
+    return preset
+
+
+@dataclass
+class Space:
+    """What a search may propose: per strategy, its encoders and its hyper-parameters."""
+
+    modality: str
+    encoders: dict[str, list[str | None]]
+    params: dict[str, dict[str, list]]
+    fixed: dict[str, dict]  # the user's own settings per strategy (e.g. --unfreeze)
+
+    def size_of(self, name: str) -> int:
+        """How many distinct configurations strategy `name` has."""
+        return len(self.encoders[name]) * math.prod(len(c) for c in self.params[name].values())
+
+    @property
+    def size(self) -> int:
+        return sum(self.size_of(name) for name in self.params)
+
+
+def make_space(
+    modality: str, preset: str, backbone: str | None, strategy_params: dict | None = None
+) -> Space:
+    """The preset's strategies for this modality, each on the user's encoder (or every
+    packaged encoder of the modality that is installed), without the settings the user fixed."""
+    if backbone:
+        choices = [backbone]
+    else:
+        choices = [
+            info.name
+            for info in backbones.list_backbones()
+            if info.modality == modality and info.name != "pixels" and info.available()
+        ]
+    fixed = strategy_params or {}
+    encoders, params = {}, {}
+    for name in PRESETS[check_preset(preset)]:
+        cls = type(strategies.create(name))
+        if modality not in cls.modalities:
+            continue
+        encoders[name] = (
+            [cls.fixed_backbone[modality]] if modality in cls.fixed_backbone else choices
+        )
+        spaces = SPACES[name]
+        space = spaces.get(modality, spaces.get("any", {}))
+        params[name] = {k: v for k, v in space.items() if k not in fixed.get(name, {})}
+    return Space(modality, encoders, params, {k: dict(v) for k, v in fixed.items()})
+
+
+@dataclass
+class Searched(Candidate):
+    """A candidate whose label names its encoder when the search chose among several."""
+
+    show_encoder: bool = False
+
+    @property
+    def label(self) -> str:
+        shown = Candidate.label.fget(self)
+        return f"{shown}@{self.backbone}" if self.show_encoder else shown
+
+
+def candidate_of(space: Space, values: dict[str, Any]) -> Searched:
+    """The candidate for a trial's parameters: only values that differ from the strategy's
+    defaults are kept, so the defaults read as `probe`, not `probe[class_weight=balanced]`."""
+    name = values["strategy"]
+    defaults = strategies.create(name).get_params()
+    chosen = {
+        key.split(".", 1)[1]: value
+        for key, value in values.items()
+        if key.startswith(name + ".") and value != defaults.get(key.split(".", 1)[1])
+    }
+    params = {**chosen, **space.fixed.get(name, {})}
+    encoder = values.get(f"{name}.encoder", space.encoders[name][0])
+    return Searched(name, params, encoder, show_encoder=len(space.encoders[name]) > 1)
+
+
+def suggest(trial, space: Space) -> dict[str, Any]:
+    """Draw one configuration (conditional: each strategy has its own parameters)."""
+    name = trial.suggest_categorical("strategy", list(space.params))
+    values = {"strategy": name}
+    if len(space.encoders[name]) > 1:
+        values[f"{name}.encoder"] = trial.suggest_categorical(
+            f"{name}.encoder", space.encoders[name]
+        )
+    for key, choices in space.params[name].items():
+        values[f"{name}.{key}"] = trial.suggest_categorical(f"{name}.{key}", choices)
+    return values
+
+
+def defaults_of(space: Space) -> list[dict[str, Any]]:
+    """Each strategy's default configuration, in preset order (cheapest first)."""
+    return [
+        {"strategy": name, **{f"{name}.{k}": c[0] for k, c in space.params[name].items()}}
+        for name in space.params
+    ]
+
+
+def key_of(candidate) -> str:
+    return json.dumps([candidate.strategy, candidate.params, candidate.backbone], sort_keys=True)
+
+
+@dataclass
+class Found:
+    """What a search hands back to `fit_dataset`: the scored candidates, their leaderboard
+    rows and out-of-fold probabilities, the splits, and the data they cover."""
+
+    candidates: list[Searched]
+    leaderboard: list[dict]
+    probas: dict[str, np.ndarray]  # out-of-fold, by candidate label
+    splits: Splits
+    full: Dataset  # all the data
+    rows: np.ndarray  # the items (indices into `full`) the search scored
+    dataset: Dataset  # those items
+    holdout: np.ndarray | None  # the items the search never saw (None: too few to spare)
+    summary: dict
+
+
+class Search:
+    """One process's part in a study: runs trials until the shared deadline."""
+
+    def __init__(
+        self, study, dataset: Dataset, space: Space, splits: Splits, settings: dict, shared: bool
+    ):
+        self.study, self.dataset, self.space, self.splits = study, dataset, space, splits
+        self.seed = settings["seed"]
+        self.deadline_wall = settings["deadline"]  # time.time(): the same on every machine
+        self.final_fits = settings["final_fits"]  # refit on all data (+ on the search part)
+        self.fit_params = settings.get("fit_params")
+        self.n_all = settings["n_all"]
+        self.started = settings["started"]
+        self.shared = shared  # in a storage other processes can reach (not in memory)
+        self.ran = 0
+
+    # -- time ---------------------------------------------------------------------------
+    def seconds_left(self) -> float:
+        return self.deadline_wall - time.time()
+
+    def cost_per_item(self) -> dict[str, float]:
+        """Measured seconds per training item and fold, per strategy (every process's trials)."""
+        measured: dict[str, list[float]] = {}
+        for trial in self.study.get_trials(deepcopy=False):
+            if "seconds_per_item" in trial.user_attrs:
+                strategy = trial.user_attrs["strategy"]
+                measured.setdefault(strategy, []).append(trial.user_attrs["seconds_per_item"])
+        return {name: float(np.median(values)) for name, values in measured.items()}
+
+    def reserve(self) -> float:
+        """Seconds kept for the final fits of the best configuration so far."""
+        best = self.best_trial()
+        cost = self.cost_per_item().get(best.user_attrs["strategy"]) if best else None
+        return (cost or 0.0) * self.n_all * self.final_fits
+
+    def projected(self, strategy: str) -> float | None:
+        cost = self.cost_per_item().get(strategy)
+        if cost is None:
+            return None
+        train_items = np.mean([len(train) for train, _ in self.splits.pairs])
+        return cost * train_items * len(self.splits.pairs)
+
+    def best_trial(self):
+        done = [t for t in self.study.get_trials(deepcopy=False) if t.value is not None]
+        return max(done, key=lambda t: t.value) if done else None
+
+    # -- trials -------------------------------------------------------------------------
+    def objective(self, trial) -> float:
+        import optuna
+
+        values = suggest(trial, self.space)
+        candidate = candidate_of(self.space, values)
+        key = key_of(candidate)
+        trial.set_user_attr("key", key)
+        trial.set_user_attr("strategy", candidate.strategy)
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
+        for earlier in self.study.get_trials(deepcopy=False):
+            if earlier.number != trial.number and earlier.user_attrs.get("key") == key:
+                trial.set_user_attr("same_as", earlier.number)
+                if earlier.value is not None:
+                    return earlier.value
+                raise optuna.TrialPruned(f"same as trial {earlier.number}")
+        first = self.ran == 0 and self.best_trial() is None
+        self.ran += 1
+        left = self.seconds_left() - self.reserve()
+        deadline = None if first else time.monotonic() + left
+        model, encoder = build(candidate, self.seed)
+        projected = self.projected(candidate.strategy)
+        if not first and projected is None:
+            try:
+                projected = self.measure(trial, model, encoder, deadline)
+            except TimeUp as stop:
+                return self.skip(trial, f"time budget: {stop}")
+            except Exception as error:  # noqa: BLE001 - as below: the search goes on
+                return self.skip(trial, f"failed: {type(error).__name__}: {error}")
+        if not first and projected is not None and projected > left:
+            return self.skip(trial, f"time budget: projected {projected:.0f} s, {left:.0f} s left")
+        started = time.perf_counter()
+
+        def on_fold(number: int, probas: np.ndarray) -> None:
+            self.record_cost(trial, started, number + 1)
+            trial.report(running_accuracy(self.dataset.y, probas), number)
+            if trial.should_prune():
+                trial.set_user_attr("skipped", f"pruned after {number + 1} fold(s)")
+                raise optuna.TrialPruned(f"pruned after {number + 1} fold(s)")
+
+        try:
+            with time_limit(deadline):
+                probas = out_of_fold(
+                    model,
+                    self.dataset,
+                    encoder,
+                    self.splits,
+                    description=f"Trial {trial.number}: {candidate.label}",
+                    deadline=deadline,
+                    fit_params=self.fit_params,
+                    on_fold=on_fold,
+                )
+        except (OverBudget, TimeUp) as stop:
+            if "seconds_per_item" not in trial.user_attrs:  # stopped in its first fold
+                self.record_cost(trial, started, 1)  # a lower bound, for later projections
+            return self.skip(trial, f"time budget: {stop}")
+        except optuna.TrialPruned:
+            raise
+        except Exception as error:  # noqa: BLE001 - one configuration failing ends no search
+            warnings.warn(f"{candidate.label} failed: {error}", stacklevel=2)
+            return self.skip(trial, f"failed: {type(error).__name__}: {error}")
+        trial.set_user_attr("cv_seconds", round(time.perf_counter() - started, 2))
+        trial.set_user_attr("oof", np.round(probas, 6).tolist())
+        return float(accuracy_interval(self.dataset.y, probas)["value"])
+
+    def measure(self, trial, model, encoder, deadline: float | None) -> float | None:
+        """A strategy's first cost: one fit on a fifth of the first fold's training part,
+        so that a slow strategy's first fold cannot overrun the budget (small data: none)."""
+        train = self.splits.pairs[0][0]
+        if len(train) < MEASURE_FROM:
+            return None
+        part = train[stratified_holdout(self.dataset.y[train], 0.2, self.seed)[1]]
+        tic = time.perf_counter()
+        with time_limit(deadline):
+            params = accepted_fit_params(model, self.fit_params)
+            clone(model).fit(self.dataset.subset(part), encoder, **params)
+        trial.set_user_attr("seconds_per_item", (time.perf_counter() - tic) / len(part))
+        return self.projected(trial.user_attrs["strategy"])
+
+    def record_cost(self, trial, started: float, folds: int) -> None:
+        train_items = sum(len(train) for train, _ in self.splits.pairs[:folds])
+        trial.set_user_attr("seconds_per_item", (time.perf_counter() - started) / train_items)
+
+    def skip(self, trial, reason: str):
+        import optuna
+
+        trial.set_user_attr("skipped", reason)
+        raise optuna.TrialPruned(reason)
+
+    def after_trial(self, study, trial) -> None:
+        """Progress line; stop when the space is done, the budget is spent or nothing fits."""
+        trials = study.get_trials(deepcopy=False)
+        best = self.best_trial()
+        left = self.seconds_left()
+        if enabled() and "same_as" not in trial.user_attrs and trial.params:
+            score = f"{trial.value:.3f}" if trial.value is not None else "—"
+            note = trial.user_attrs.get("skipped", "")
+            best_text = f"best {best.value:.3f}" if best else "no score yet"
+            console.print(
+                f"Search: trial {trial.number} {candidate_of(self.space, trial.params).label}: "
+                f"{score} {note} | {best_text} | about {max(0.0, left):.0f} s left",
+                highlight=False,
+                markup=False,
+            )
+        seen = {t.user_attrs.get("key") for t in trials if t.state.is_finished()}
+        tried = Counter(json.loads(key)[0] for key in seen if key)
+        remaining = left - self.reserve()
+        untried = [n for n in self.space.params if tried[n] < self.space.size_of(n)]
+        costs = [self.projected(name) for name in untried]
+        affordable = any(c is None or c < remaining for c in costs)
+        if not affordable or remaining <= 0 or len(trials) >= MAX_TRIALS:
+            study.stop()
+
+    def run(self) -> None:
+        import optuna
+
+        if self.seconds_left() <= 0 and self.best_trial() is not None:
+            return  # the budget is spent (a first trial always runs)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
+            self.study.optimize(
+                self.objective,
+                callbacks=[self.after_trial],
+                n_trials=MAX_TRIALS,
+                catch=(),
+            )
+
+    def collect(self, dataset: Dataset) -> Found:
+        """Leaderboard rows (one per distinct configuration, in trial order) from every
+        process's trials, and the out-of-fold probabilities of the scored ones."""
+        study, scored, space, seed = self.study, self.dataset, self.space, self.seed
+        rows, holdout = search_part(dataset, seed)
+        candidates, board, probas_by_label = [], [], {}
+        trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
+        for trial in trials:
+            attrs = trial.user_attrs
+            if not trial.state.is_finished() or "same_as" in attrs or "key" not in attrs:
+                continue
+            candidate = candidate_of(space, trial.params)
+            row = {
+                "candidate": candidate.label,
+                "strategy": candidate.strategy,
+                "params": candidate.params,
+                "backbone": candidate.backbone,
+                "trial": trial.number,
+            }
+            if "oof" in attrs:
+                probas = np.array(attrs["oof"], dtype=float)
+                probas_by_label[candidate.label] = probas
+                row["accuracy"] = accuracy_interval(scored.y, probas, random_state=seed)
+            else:
+                row |= {"accuracy": None, "skipped": attrs.get("skipped", "failed")}
+            row["cv_seconds"] = attrs.get("cv_seconds", 0.0)
+            candidates.append(candidate)
+            board.append(row)
+        if not probas_by_label:
+            raise SmallfitError("The search scored no candidate; give it a larger --time-budget.")
+        summary = {
+            "study": study.study_name if self.shared else None,
+            "trials": len(trials),
+            "distinct_configurations": len(board),
+            "space_size": space.size,
+            "time_budget": round(self.deadline_wall - self.started, 3),
+        }
+        return Found(
+            candidates, board, probas_by_label, self.splits, dataset, rows, scored, holdout, summary
+        )
+
+
+def running_accuracy(y: np.ndarray, probas: np.ndarray) -> float:
+    """Accuracy over the out-of-fold predictions made so far (every repeat)."""
+    made = ~np.isnan(probas[:, :, 0])
+    predicted = probas.argmax(axis=2)
+    return float((predicted[made] == np.broadcast_to(y, made.shape)[made]).mean())
+
+
+def open_study(storage: str | None, name: str | None, seed: int, n_startup: int, create: bool):
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if storage is None:
+        store = optuna.storages.InMemoryStorage()
+    else:
+        # SQLite serialises writers; a longer lock timeout lets several workers share a file.
+        extra = {"connect_args": {"timeout": 60}} if storage.startswith("sqlite") else None
+        try:
+            store = optuna.storages.RDBStorage(storage, engine_kwargs=extra)
+        except Exception as error:  # noqa: BLE001 - any driver error, named in the message
+            raise SmallfitError(f"Cannot open the search storage {storage}: {error}") from None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
+        sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=n_startup, n_warmup_steps=1)
+    if create:
+        return optuna.create_study(
+            storage=store, sampler=sampler, pruner=pruner, study_name=name, direction="maximize"
+        )
+    return optuna.load_study(study_name=name, storage=store, sampler=sampler, pruner=pruner)
+
+
+def search_part(dataset: Dataset, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """The items the search scores, and the outer holdout it never sees (None if too few)."""
+    split = outer_split(dataset.y, seed)
+    return (np.arange(len(dataset)), None) if split is None else split
+
+
+def splits_for(dataset: Dataset, space: Space, folds, loocv: bool, seed: int) -> Splits:
+    costly = any(type(strategies.create(name)).trains_body for name in space.params)
+    return make_splits(
+        dataset.y, folds=folds, repeats=1 if costly else None, loocv=loocv, random_state=seed
+    )
+
+
+def portable_data(dataset: Dataset) -> dict | None:
+    """The data as JSON for workers: texts, or image paths; None for in-memory images."""
+    if not all(isinstance(item, str) or hasattr(item, "__fspath__") for item in dataset.items):
+        return None
+    return {
+        "items": [str(item) for item in dataset.items],
+        "modality": dataset.modality,
+        "y": dataset.y.tolist(),
+        "classes": list(dataset.classes),
+        "source": dataset.source,
+    }
+
+
+def run(dataset: Dataset, **options) -> Found:
+    """Search within `time_budget` seconds and collect every process's trials
+    (options: those of `start`)."""
+    search = start(dataset, **options)
+    search.run()
+    return search.collect(dataset)
+
+
+def start(
+    dataset: Dataset,
+    *,
+    backbone: str | None,
+    preset: str,
+    time_budget: float,
+    storage: str | None,
+    seed: int,
+    folds: int | None = None,
+    loocv: bool = False,
+    strategy_params: dict | None = None,
+    fit_params: dict | None = None,
+    elapsed: float = 0.0,
+) -> Search:
+    """Create the study (settings, data for workers, the defaults enqueued) and this
+    process's Search on it; `elapsed` seconds of the budget are already spent."""
+    started = time.time() - elapsed
+    space = make_space(dataset.modality, preset, backbone, strategy_params)
+    rows, holdout = search_part(dataset, seed)
+    scored = dataset if holdout is None else dataset.subset(rows)
+    for name in dict.fromkeys(e for es in space.encoders.values() for e in es if e):
+        backbones.create(name).embed(dataset.items, description=f"Embedding with {name}")
+    splits = splits_for(scored, space, folds, loocv, seed)
+    enqueued = defaults_of(space)
+    study_name = f"smallfit-{dataset.fingerprint()[:12]}-{time.strftime('%Y%m%d-%H%M%S')}"
+    study = open_study(storage, study_name, seed, len(enqueued), create=True)
+    settings = {
+        "seed": seed,
+        "started": started,
+        "deadline": started + time_budget,
+        "final_fits": 2 if holdout is not None else 1,
+        "n_all": len(dataset),
+        "preset": preset,
+        "backbone": backbone,
+        "folds": folds,
+        "loocv": loocv,
+        "strategy_params": space.fixed,
+    }
+    study.set_user_attr("settings", settings)
+    data = portable_data(dataset) if storage is not None else None
+    if data is not None and not any(v is not None for v in (fit_params or {}).values()):
+        study.set_user_attr("data", data)
+    for params in enqueued:
+        study.enqueue_trial(params)
+    if enabled() and storage is not None:
+        console.print(
+            f"Search: study {study_name} in {storage}: more processes can join with "
+            f"`smallfit worker {storage}`",
+            highlight=False,
+        )
+    settings = {**settings, "fit_params": fit_params}
+    return Search(study, scored, space, splits, settings, shared=storage is not None)
+
+
+def honest_estimate(found: Found, best: Searched, seed: int, fit_params: dict | None):
+    """The winner's honest accuracy (value, low, high, method) and its out-of-sample
+    probabilities on all the data: out-of-fold on the searched part, and with an outer
+    holdout, the predictions of the winner fitted on the searched part for the holdout."""
+    oof = found.probas[best.label]
+    if found.holdout is None:
+        estimate = bbc_cv(found.dataset.y, list(found.probas.values()), random_state=seed)
+        return estimate, oof
+    model, encoder = build(best, seed)
+    model.fit(found.dataset, encoder, **accepted_fit_params(model, fit_params))
+    held = found.full.subset(found.holdout)
+    proba = model.predict_proba(held.items)
+    estimate = accuracy_interval(held.y, proba, random_state=seed) | {
+        "method": f"outer holdout of {len(held)} items ({HOLDOUT_FRACTION:.0%}) the search "
+        "never saw"
+    }
+    full = np.full((oof.shape[0], len(found.full), oof.shape[2]), np.nan)
+    full[:, found.rows] = oof
+    full[:, found.holdout] = proba
+    return estimate, full
+
+
+def latest_study(storage: str) -> str:
+    import optuna
+
+    summaries = [
+        s for s in optuna.get_all_study_summaries(storage) if s.study_name.startswith("smallfit-")
+    ]
+    if not summaries:
+        raise SmallfitError(f"{storage} holds no smallfit search; start one with `smallfit fit`.")
+    return max(summaries, key=lambda s: s.datetime_start or 0).study_name
+
+
+def work(storage: str, study_name: str | None = None) -> int:
+    """Join a running search in `storage` (the newest smallfit study, or `study_name`) and
+    run trials until its deadline; returns how many trials this process ran. Its sampler
+    is not seeded (seeded alike, two processes would propose the same configurations)."""
+    import optuna
+
+    name = study_name or latest_study(storage)
+    attrs = optuna.load_study(study_name=name, storage=storage).user_attrs
+    settings, data = attrs.get("settings"), attrs.get("data")
+    if settings is None:
+        raise SmallfitError(f"Study {name} in {storage} was not made by `smallfit fit`.")
+    if data is None:
+        raise SmallfitError(
+            f"Study {name} cannot take workers: its data was given in memory (images as "
+            "objects, or with unlabeled pools), not as texts or image paths."
+        )
+    dataset = Dataset(
+        items=data["items"],
+        modality=data["modality"],
+        labels=[data["classes"][i] for i in data["y"]],
+        classes=data["classes"],
+        source=data["source"],
+    )
+    space = make_space(
+        dataset.modality, settings["preset"], settings["backbone"], settings["strategy_params"]
+    )
+    study = open_study(storage, name, None, len(defaults_of(space)), create=False)
+    rows, holdout = search_part(dataset, settings["seed"])
+    scored = dataset if holdout is None else dataset.subset(rows)
+    splits = splits_for(scored, space, settings["folds"], settings["loocv"], settings["seed"])
+    search = Search(study, scored, space, splits, settings, shared=True)
+    search.run()
+    return search.ran

@@ -1,0 +1,212 @@
+"""The budgeted search: presets, reuse of repeated configurations, the budget, honest
+estimates (BBC-CV, outer holdout), workers sharing one study, MLflow logging."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import optuna
+import pytest
+
+import smallfit
+from smallfit import search
+from smallfit.auto import fit_dataset
+from smallfit.data import from_python
+from smallfit.errors import SmallfitError
+from smallfit.evaluate import make_splits, out_of_fold
+from smallfit.evaluate.selection import bbc_cv, outer_split
+from tests.cli_runner import run
+from tests.conftest import TEXTS
+
+
+def text_data():
+    texts = [t for texts in TEXTS.values() for t in texts]
+    labels = [label for label, texts in TEXTS.items() for _ in texts]
+    return from_python(texts, labels)
+
+
+def test_default_budget_rule_and_presets():
+    assert search.default_budget(18) == 138
+    assert search.default_budget(300) == 420
+    assert search.default_budget(5000) == 600
+    with pytest.raises(SmallfitError, match="Unknown preset 'quick'; choose from fast"):
+        search.check_preset("quick")
+    space = search.make_space("image", "balanced", None, {"finetune": {"mix": "mixup"}})
+    assert list(space.params) == ["probe", "prototype", "classic", "finetune"]
+    assert "mix" not in space.params["finetune"]  # the user fixed it
+    assert space.encoders["classic"] == ["pixels"]
+    assert "lora" in search.make_space("text", "best", None).params
+    assert "lora" not in search.make_space("image", "best", None).params
+
+
+def test_fast_search_runs_defaults_first_reuses_repeats_and_stops_when_done():
+    model = fit_dataset(text_data(), preset="fast", time_budget=300, folds=2)
+    rows = model.info["candidates"]
+    assert [r["candidate"] for r in rows[:4]] == ["probe", "prototype", "zeroshot", "classic"]
+    summary = model.info["search"]
+    assert summary["space_size"] == 6  # probe and classic x 2 class weightings, + 2
+    assert summary["distinct_configurations"] == len(rows) == 6  # each scored once
+    assert summary["trials"] >= len(rows)
+    assert model.info["fit_seconds"] < 300  # stopped when every configuration was seen
+    assert {"candidate", "strategy", "params", "backbone", "accuracy", "cv_seconds"} <= set(rows[0])
+    best = max(r["accuracy"]["value"] for r in rows if r["accuracy"])
+    assert model.metrics["accuracy"]["value"] == best
+    honest = model.metrics["honest"]
+    assert honest["method"].startswith("BBC-CV over")
+    assert honest["low"] <= honest["value"] <= honest["high"] and honest["value"] <= best
+
+
+def test_same_seed_gives_the_same_search():
+    dataset = text_data()
+    first = fit_dataset(dataset, preset="fast", seed=4, folds=2)
+    second = fit_dataset(dataset, preset="fast", seed=4, folds=2)
+    assert (second.predict(dataset.items) == dataset.labels).mean() >= 0.9
+    for record in (first.info, second.info):
+        for row in record["candidates"]:
+            row.pop("cv_seconds")
+    assert first.info["candidates"] == second.info["candidates"]
+    assert first.metrics == second.metrics
+    assert first.info["search"]["study"] is None  # in memory: nothing to join
+
+
+def test_bbc_cv_corrects_the_optimism_of_the_best_of_many():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 300)
+    noise = [rng.dirichlet([1, 1], size=300)[None] for _ in range(40)]  # chance-level
+    best = max(float((p[0].argmax(1) == y).mean()) for p in noise)
+    estimate = bbc_cv(y, noise)
+    assert best > 0.54  # the winner's curse: the best of 40 coins looks skilled
+    assert abs(estimate["value"] - 0.5) < 0.04 and estimate["low"] < 0.5 < estimate["high"]
+    perfect = np.eye(2)[y][None]
+    assert bbc_cv(y, [*noise, perfect])["value"] == 1.0  # a real winner keeps its score
+
+
+def test_outer_split_only_with_enough_items_and_stratified():
+    assert outer_split(np.repeat([0, 1], 150), 0) is None
+    y = np.repeat([0, 1, 2], [200, 150, 100])
+    inner, holdout = outer_split(y, 0)
+    assert len(holdout) == 90 and not set(inner) & set(holdout)
+    assert np.bincount(y[holdout]).tolist() == [40, 30, 20]
+
+
+def test_out_of_fold_reports_each_fold():
+    dataset = text_data()
+    splits = make_splits(dataset.y, folds=3, repeats=1)
+    seen = []
+    strategy, encoder = smallfit.auto.build(smallfit.auto.Candidate("prototype", {}, "minilm"), 0)
+    out_of_fold(strategy, dataset, encoder, splits, on_fold=lambda n, p: seen.append(n))
+    assert seen == [0, 1, 2]
+
+
+def test_a_trial_projected_past_the_budget_is_skipped_and_the_search_stops():
+    created = search.start(
+        text_data(),
+        backbone=None,
+        preset="balanced",
+        time_budget=120,
+        storage=None,
+        seed=0,
+        folds=2,
+    )
+    measured = optuna.trial.create_trial(  # as if finetune had cost 100 s per item and fold
+        state=optuna.trial.TrialState.PRUNED,
+        user_attrs={"strategy": "finetune", "seconds_per_item": 100.0},
+    )
+    created.study.add_trial(measured)
+    assert created.projected("finetune") == pytest.approx(100.0 * 9 * 2)
+    created.run()
+    rows = created.collect(created.dataset).leaderboard
+    finetune = [r for r in rows if r["strategy"] == "finetune"]
+    assert [r["candidate"] for r in rows[:4]] == ["probe", "prototype", "zeroshot", "classic"]
+    assert finetune and all(r["skipped"].startswith("time budget: projected") for r in finetune)
+    assert len(created.study.trials) < 60  # stopped once only unaffordable configurations were left
+
+
+@pytest.mark.slow
+def test_the_budget_holds_and_skips_what_does_not_fit(image_folder):
+    tic = time.monotonic()
+    model = smallfit.fit(image_folder, preset="balanced", time_budget=12)
+    elapsed = time.monotonic() - tic
+    rows = model.info["candidates"]
+    assert rows[0]["accuracy"]["value"] > 0.5  # the first trial always completes
+    finetune = [r for r in rows if r["strategy"] == "finetune"]  # none if probe took it all
+    assert all(r["accuracy"] is None and "time budget" in r["skipped"] for r in finetune)
+    assert model.info["search"]["distinct_configurations"] < model.info["search"]["space_size"]
+    assert elapsed < 12 + 60  # an epoch, a batch and the refit may overrun; not a search
+
+
+@pytest.mark.slow
+def test_an_outer_holdout_gives_the_honest_estimate_with_enough_items():
+    rng = np.random.default_rng(0)
+    texts, labels = [], []
+    for label, sentences in TEXTS.items():
+        for _ in range(140):
+            texts.append(" ".join(rng.choice(sentences, 3, replace=False)) + f" {len(texts)}")
+            labels.append(label)
+    balanced = {"probe": {"class_weight": "balanced"}, "classic": {"class_weight": "balanced"}}
+    model = fit_dataset(
+        from_python(texts, labels), preset="fast", folds=2, strategy_params=balanced
+    )
+    honest = model.metrics["honest"]
+    assert honest["method"].startswith("outer holdout of 84 items")
+    assert model.metrics["n_items"] == 336 and model.info["data"]["n_items"] == 420
+    assert honest["value"] > 0.8 and honest["low"] <= honest["value"] <= honest["high"]
+    assert (model.reference.predicted >= 0).all()  # holdout rows have predictions too
+
+
+@pytest.mark.slow
+def test_two_workers_share_one_sqlite_study(text_csv, tmp_path):
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    dataset = smallfit.data.to_dataset(text_csv, labeled=True)
+    created = search.start(
+        dataset, backbone=None, preset="fast", time_budget=240, storage=url, seed=0, loocv=True
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "SMALLFIT_QUIET": "1"}
+    command = [sys.executable, "-c", "from smallfit.cli import main; main()", "worker", url]
+    workers = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE) for _ in range(2)]
+    outputs = [w.communicate(timeout=280)[0].decode() for w in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    trials = optuna.load_study(study_name=created.study.study_name, storage=url).trials
+    numbers = [t.number for t in trials]
+    assert len(numbers) == len(set(numbers))
+    ran = {t.user_attrs["worker"] for t in trials if "same_as" not in t.user_attrs}
+    assert len(ran) == 2  # both workers scored configurations
+    found = created.collect(dataset)
+    assert len(found.leaderboard) == 6 and len(found.probas) >= 5
+
+
+def test_a_worker_without_a_study_says_so(tmp_path):
+    code, output = run("worker", f"sqlite:///{tmp_path / 'empty.db'}")
+    assert code == 2 and "holds no smallfit search" in output
+
+
+@pytest.mark.slow
+def test_mlflow_logs_params_metrics_and_the_model(text_csv, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, output = run(
+        "fit",
+        text_csv,
+        "--out",
+        tmp_path / "m",
+        "--strategy",
+        "prototype",
+        "--mlflow",
+        "--seed",
+        "1",
+    )
+    assert code == 0, output
+    assert "Logged to MLflow as run" in output
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    (logged,) = mlflow.search_runs(experiment_names=["smallfit"], output_format="list")
+    record = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert logged.data.params["settings.seed"] == "1"
+    assert logged.data.metrics["cv_accuracy"] == pytest.approx(
+        record["metrics"]["accuracy"]["value"]
+    )
+    artifacts = list((tmp_path / "mlruns").rglob("artifacts/model/model.json"))
+    assert len(artifacts) == 1
