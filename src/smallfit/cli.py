@@ -1301,7 +1301,8 @@ def doctor_command(
 
 
 @app.command(
-    epilog="Example:  smallfit fit photos/ --out model/ --preset balanced --storage postgresql://db/smallfit  then "
+    epilog="Example:  smallfit fit photos/ --out model/ --preset balanced --storage "
+    "postgresql://db/smallfit  then "
     "on other machines  smallfit worker postgresql://db/smallfit"
 )
 def worker(
