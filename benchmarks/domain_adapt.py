@@ -140,7 +140,8 @@ def markdown(result: dict) -> str:
         return f"{pair[0]:.1f} ± {pair[1]:.1f}"
 
     lines = [
-        "## Domain adaptation (`fit --target-unlabeled`)",
+        "## Domain adaptation (`fit --target-unlabeled`)"
+        + (": finetune ± DANN" if result["task"].endswith("finetune") else ""),
         "",
         f"`{result['command']}` — {PER_CLASS} labeled per class; an unlabeled target pool "
         f"of {POOL} shifted training items; {TEST} test items, shifted (target) and as "
@@ -182,6 +183,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--finetune-seeds", type=int, default=3)
+    parser.add_argument(
+        "--finetune-only",
+        action="store_true",
+        help="only finetune +/- DANN, written to results/domain_adapt_finetune.{json,md}",
+    )
     args = parser.parse_args()
     seeds = list(range(args.seeds))
     frozen = {"probe": ("probe", {}), "prototype": ("prototype", {})}
@@ -198,8 +204,12 @@ def main() -> None:
         for seed in range(args.finetune_seeds)
         for name, shift in SHIFTS.items()
     ]
+    name = "domain_adapt"
+    if args.finetune_only:
+        runs = [r for r in runs if "finetune" in r[4]]
+        name = "domain_adapt_finetune"
     result = {
-        "task": "domain_adapt",
+        "task": name,
         "command": "python benchmarks/" + " ".join(["domain_adapt.py", *sys.argv[1:]]),
         "rows": [],
         "machine": machine(),
@@ -207,8 +217,8 @@ def main() -> None:
     for task, name, shift, data, methods, run_seeds in runs:
         result["rows"] += run(task, name, shift, data, methods, run_seeds)
         result["summary"] = summary(result["rows"])
-        (RESULTS / "domain_adapt.json").write_text(json.dumps(result, indent=1))
-        (RESULTS / "domain_adapt.md").write_text(markdown(result))
+        (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=1))
+        (RESULTS / f"{name}.md").write_text(markdown(result))
     print(markdown(result))
 
 
