@@ -71,6 +71,7 @@ def test_an_ensemble_is_one_model_directory_that_loads_with_identical_probabilit
     assert sorted(p.name for p in (tmp_path / "ensemble").iterdir()) == [
         "metrics.json",
         "model.json",
+        "report.html",
         "weights.safetensors",
     ]
     loaded = smallfit.load(tmp_path / "ensemble")
