@@ -29,6 +29,7 @@ SECTIONS = [
     "Reliability diagram",
     "Learning curve",
     "Most confident mistakes",
+    "Data doctor",  # every fit records the doctor's cheap checks
     "Holdout evaluation",
     "Drift checks",
     "Settings and versions",
@@ -143,8 +144,10 @@ def test_image_report_embeds_thumbnails_and_plots_that_decode(image_model_dir):
     plots = [image for mime, image in images if mime == "png"]
     assert len(thumbnails) >= 12  # 4 per class in the data overview, more for mistakes
     assert all(max(image.size) <= 64 for image in thumbnails)
-    assert len(plots) == 1 and plots[0].size[0] > 300  # the reliability diagram
     record = json.loads((image_model_dir / "model.json").read_text())
+    # the reliability diagram, and the learning curve when the fit measured one
+    assert len(plots) == 1 + ("learning_curve" in record)
+    assert all(plot.size[0] > 300 for plot in plots)
     assert "base64" not in json.dumps(record)  # pictures stay out of model.json
     samples = record["examples"]["samples"]
     assert sorted(samples) == ["blue", "green", "red"] and all(
