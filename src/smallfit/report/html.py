@@ -433,9 +433,10 @@ def unlabeled_section(record: dict) -> tuple[str, str, str]:
             interval_text(part.get("accuracy")),
         ]
         for label, part in (
-            ("labeled data only", record.get("labeled_only", {})),
-            ("with the unlabeled pool", record.get("semi", {})),
+            ("labeled data only", record.get("labeled_only")),
+            ("with the unlabeled pool", record.get("semi")),
         )
+        if part  # None when no candidate of that kind was compared (or all were skipped)
     ]
     body = (
         f"<p>Unlabeled pool <code>{esc(record.get('pool', '?'))}</code>: "
