@@ -204,12 +204,12 @@ def main() -> None:
         for seed in range(args.finetune_seeds)
         for name, shift in SHIFTS.items()
     ]
-    name = "domain_adapt"
+    output = "domain_adapt"
     if args.finetune_only:
         runs = [r for r in runs if "finetune" in r[4]]
-        name = "domain_adapt_finetune"
+        output = "domain_adapt_finetune"
     result = {
-        "task": name,
+        "task": output,
         "command": "python benchmarks/" + " ".join(["domain_adapt.py", *sys.argv[1:]]),
         "rows": [],
         "machine": machine(),
@@ -217,8 +217,8 @@ def main() -> None:
     for task, name, shift, data, methods, run_seeds in runs:
         result["rows"] += run(task, name, shift, data, methods, run_seeds)
         result["summary"] = summary(result["rows"])
-        (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=1))
-        (RESULTS / f"{name}.md").write_text(markdown(result))
+        (RESULTS / f"{output}.json").write_text(json.dumps(result, indent=1))
+        (RESULTS / f"{output}.md").write_text(markdown(result))
     print(markdown(result))
 
 
