@@ -252,12 +252,7 @@ def fit_dataset(
             "loocv": loocv,
             "time_budget": time_budget,
         },
-        "data": {
-            "source": dataset.source,
-            "n_items": len(dataset),
-            "class_counts": {str(k): v for k, v in dataset.class_counts().items()},
-            "fingerprint": dataset.fingerprint(),
-        },
+        "data": dataset.record(),
         "versions": library_versions(),
     } | adapt.fit_record(final, fit_params)
     if ensemble and estimate:

@@ -245,12 +245,7 @@ def distill(
                 "note": "uncached embeddings, one batch of the held-out items",
             },
         },
-        "data": {
-            "source": dataset.source,
-            "n_items": len(dataset),
-            "class_counts": {str(k): v for k, v in dataset.class_counts().items()},
-            "fingerprint": dataset.fingerprint(),
-        },
+        "data": dataset.record(),
         "versions": library_versions(),
     }
     return model

@@ -87,6 +87,15 @@ class Dataset:
                 "A classifier needs at least two classes with examples."
             )
 
+    def record(self) -> dict[str, Any]:
+        """What a model directory's model.json says about the data it was fitted on."""
+        return {
+            "source": self.source,
+            "n_items": len(self),
+            "class_counts": {str(k): v for k, v in self.class_counts().items()},
+            "fingerprint": self.fingerprint(),
+        }
+
     def fingerprint(self) -> str:
         """A short hash of item contents and labels, stored with a model to identify its data."""
         from smallfit.backbones.cache import item_key
