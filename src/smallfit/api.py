@@ -176,21 +176,7 @@ def evaluate_model(
     dataset = to_dataset(
         data, labeled=True, text_column=text_column, label_column=label_column, skip_bad=skip_bad
     )
-    unknown = sorted({str(v) for v in dataset.labels} - {str(c) for c in model.classes})
-    if unknown:
-        raise SmallfitError(
-            f"{dataset.source} has labels the model does not know: {', '.join(unknown)}. "
-            f"The model's classes are: {', '.join(map(str, model.classes))}."
-        )
-    by_text = {str(c): c for c in model.classes}
-    dataset = Dataset(
-        items=dataset.items,
-        modality=dataset.modality,
-        labels=[by_text[str(v)] for v in dataset.labels],
-        classes=model.classes,
-        names=dataset.names,
-        source=dataset.source,
-    )
+    dataset = dataset.on_classes(model.classes)
     group_values = None
     if group_column is not None or groups is not None:
         group_values = _groups(dataset, group_column, groups)

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from smallfit import backbones
-from smallfit.data import Dataset, read_pool, to_dataset
+from smallfit.data import read_pool, to_dataset
 from smallfit.errors import SmallfitError
 from smallfit.evaluate import accuracy_interval, evaluate_probas
 from smallfit.model import Model, load
@@ -56,25 +56,6 @@ def student_encoder(teacher: Model, into: str) -> str:
             f"choose an encoder for {teacher.modality}s (e.g. {suggestion}) or probe."
         )
     return into
-
-
-def on_classes(dataset: Dataset, classes: list) -> Dataset:
-    """`dataset` with its labels mapped onto the model's classes (by their text)."""
-    unknown = sorted({str(v) for v in dataset.labels} - {str(c) for c in classes})
-    if unknown:
-        raise SmallfitError(
-            f"{dataset.source} has labels the teacher does not know: {', '.join(unknown)}. "
-            f"Its classes are: {', '.join(map(str, classes))}."
-        )
-    by_text = {str(c): c for c in classes}
-    return Dataset(
-        items=dataset.items,
-        modality=dataset.modality,
-        labels=[by_text[str(v)] for v in dataset.labels],
-        classes=list(classes),
-        names=dataset.names,
-        source=dataset.source,
-    )
 
 
 def soft_head(features: np.ndarray, targets: np.ndarray, seed: int) -> dict[str, np.ndarray]:
@@ -170,7 +151,7 @@ def distill(
             f"{dataset.source} holds {dataset.modality}s but the teacher classifies "
             f"{teacher.modality}s."
         )
-    dataset = on_classes(dataset, teacher.classes)
+    dataset = dataset.on_classes(teacher.classes, owner="teacher")
     name = student_encoder(teacher, into)
     pool = None
     if unlabeled is not None:

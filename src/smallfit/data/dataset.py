@@ -87,6 +87,25 @@ class Dataset:
                 "A classifier needs at least two classes with examples."
             )
 
+    def on_classes(self, classes: list[Any], owner: str = "model") -> Dataset:
+        """This dataset with its labels mapped onto a fitted `owner`'s classes (matched by
+        their text, so "3" in a table finds the class 3); a label it lacks is an error."""
+        unknown = sorted({str(v) for v in self.labels} - {str(c) for c in classes})
+        if unknown:
+            raise SmallfitError(
+                f"{self.source} has labels the {owner} does not know: {', '.join(unknown)}. "
+                f"The {owner}'s classes are: {', '.join(map(str, classes))}."
+            )
+        by_text = {str(c): c for c in classes}
+        return Dataset(
+            items=self.items,
+            modality=self.modality,
+            labels=[by_text[str(v)] for v in self.labels],
+            classes=list(classes),
+            names=self.names,
+            source=self.source,
+        )
+
     def record(self) -> dict[str, Any]:
         """What a model directory's model.json says about the data it was fitted on."""
         return {
