@@ -83,6 +83,12 @@ def test_an_ensemble_is_one_model_directory_that_loads_with_identical_probabilit
     np.testing.assert_allclose(loaded.predict_proba(texts), expected, rtol=1e-6)
     assert loaded.strategy.members == members
 
+    (encoder,) = loaded.encoders()  # the probe's MiniLM; classic reads no encoder
+    remembered = len(encoder._memo)
+    with loaded.uncached():  # as `smallfit serve` predicts: a member's embeddings not kept
+        loaded.predict_proba(["A sentence no test has embedded before."])
+    assert len(encoder._memo) == remembered and encoder.use_cache
+
 
 def test_fit_with_ensemble_records_the_check_and_a_kept_ensemble_is_saved(
     text_csv, tmp_path, monkeypatch

@@ -179,6 +179,13 @@ def test_update_learns_a_new_class_and_keeps_the_old_ones(text_model_dir, tmp_pa
     again = smallfit.update(text_model_dir, new).save(tmp_path / "again")
     weights = "weights.safetensors"
     assert (again / weights).read_bytes() == (out / weights).read_bytes()  # seeded
+    # the updated data's fingerprint follows its lineage: same old model and new data, same
+    # fingerprint; other new data, another
+    fingerprint = record["data"]["fingerprint"]
+    assert json.loads((again / "model.json").read_text())["data"]["fingerprint"] == fingerprint
+    texts, labels = texts_of("finance")
+    other = write_table(tmp_path / "other.csv", texts[1:], labels[1:])
+    assert smallfit.update(text_model_dir, other).info["data"]["fingerprint"] != fingerprint
 
 
 def test_update_refuses_to_overwrite_its_model_and_explains_unsupported_strategies(

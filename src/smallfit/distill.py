@@ -17,7 +17,6 @@ training accuracy; its cross-validated accuracy is reported next to it.
 from __future__ import annotations
 
 import time
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -100,19 +99,10 @@ def _student(arrays: dict, encoder, classes: list, seed: int) -> Probe:
     return student
 
 
-def _encoders(strategy) -> list:
-    if hasattr(strategy, "encoders"):  # an ensemble reads several
-        return strategy.encoders()
-    encoder = getattr(strategy, "encoder_", None)
-    return [encoder] if encoder is not None else []
-
-
 def seconds_per_item(model: Model, items: list) -> float:
     """Wall time per item of model.predict_proba with no embedding cache (after one warm-up
     item), as a model serving new items spends it."""
-    with ExitStack() as stack:
-        for encoder in {id(e): e for e in _encoders(model.strategy)}.values():
-            stack.enter_context(encoder.uncached())
+    with model.uncached():
         model.predict_proba(items[:1])
         tic = time.perf_counter()
         model.predict_proba(items)

@@ -17,6 +17,7 @@ the whole update over exemplars and new items.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,9 @@ def update(
             "source": rows.source,
             "n_items": len(rows),
             "class_counts": {str(k): v for k, v in rows.class_counts().items()},
+            # rows' items are indices into stored embeddings, so their own hash would say
+            # nothing: the fingerprint is that of the lineage, the old data then the new
+            "fingerprint": lineage_fingerprint(model.info.get("data", {}), new),
         },
         "update": {
             "previous": {"data": model.info.get("data"), "classes": model.classes},
@@ -159,6 +163,12 @@ def update(
     }
     successor = make_reference(table[keep], y[keep], probas[:, keep], reference.encoder, len(rows))
     return Model(updated, model.backbone, model.modality, classes, info, successor)
+
+
+def lineage_fingerprint(previous_data: dict, new: Dataset) -> str:
+    """A short hash of the previous model's data fingerprint followed by the new data's."""
+    chain = f"{previous_data.get('fingerprint', 'unknown')}+{new.fingerprint()}"
+    return hashlib.sha256(chain.encode()).hexdigest()[:16]
 
 
 def merge_classes(old: list, labels: np.ndarray) -> tuple[list, np.ndarray]:

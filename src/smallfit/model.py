@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import shutil
 import warnings
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +98,22 @@ class Model:
     def predict(self, X, tta: bool = False) -> np.ndarray:
         proba = self.predict_proba(X, tta=tta)
         return np.array(self.classes, dtype=object)[proba.argmax(axis=1)]
+
+    def encoders(self) -> list:
+        """The distinct encoders the strategy reads: an ensemble's members may read several."""
+        if hasattr(self.strategy, "encoders"):
+            return self.strategy.encoders()
+        encoder = getattr(self.strategy, "encoder_", None)
+        return [encoder] if encoder is not None else []
+
+    @contextmanager
+    def uncached(self) -> Iterator[None]:
+        """Predict without keeping embeddings, for every encoder (see Encoder.uncached):
+        a server must not grow with each request, and a timing must not read a cache."""
+        with ExitStack() as stack:
+            for encoder in self.encoders():
+                stack.enter_context(encoder.uncached())
+            yield
 
     # -- persistence ----------------------------------------------------------------
     def save(self, directory: str | Path, overwrite: bool = False) -> Path:

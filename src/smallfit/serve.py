@@ -181,15 +181,11 @@ def create_app(
 
 
 def _predictor(model: Model):
-    """Probabilities for decoded items; what they embed is not cached (see Encoder.uncached)."""
-    encoder = getattr(model.strategy, "encoder_", None)
+    """Probabilities for decoded items; what they embed is not cached (see Model.uncached)."""
 
     def predict(items: list) -> np.ndarray:
-        dataset = Dataset(items=items, modality=model.modality)
-        if encoder is None:
-            return model.predict_proba(dataset)
-        with encoder.uncached():
-            return model.predict_proba(dataset)
+        with model.uncached():
+            return model.predict_proba(Dataset(items=items, modality=model.modality))
 
     return predict
 
