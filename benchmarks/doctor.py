@@ -2,6 +2,7 @@
 """The data doctor on real data with planted problems (issue 5).
 
     python benchmarks/doctor.py            # Fashion-MNIST and Reuters R8, seeds 0 1 2
+    python benchmarks/doctor.py --seeds 1 2  # add seeds; rows of other seeds are kept
 
 Per seed: 1,000 training items (Fashion-MNIST: 100 per class; R8: a random 1,000 of
 the training split, its own imbalance kept), 5% of their labels flipped to another
@@ -15,6 +16,7 @@ without any copies. Writes results/doctor.json and results/doctor.md.
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import sys
@@ -194,15 +196,22 @@ def markdown(rows: list[dict], command: str) -> str:
 
 
 def main() -> None:
-    """Seeds outermost, results rewritten after every run (a long run leaves usable rows)."""
+    """Seeds outermost, results rewritten after every run (a long run leaves usable rows).
+    Rows of seeds not run now are kept from results/doctor.json."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
+    seeds = parser.parse_args().seeds
     command = "python benchmarks/doctor.py"
-    rows = []
-    for seed in SEEDS:
+    earlier = RESULTS / "doctor.json"
+    rows = json.loads(earlier.read_text())["rows"] if earlier.exists() else []
+    rows = [r for r in rows if r["seed"] not in seeds]
+    for seed in seeds:
         for task, dataset, copies in (
             ("Fashion-MNIST", fashion, IMAGE_COPIES),
             ("Reuters R8", r8, TEXT_COPIES),
         ):
             rows.append(run_task(task, dataset, copies, seed))
+            rows.sort(key=lambda r: r["seed"])
             result = {"task": "doctor", "command": command, "rows": rows, "machine": machine()}
             (RESULTS / "doctor.json").write_text(json.dumps(result, indent=2, default=str))
             (RESULTS / "doctor.md").write_text(markdown(rows, command))

@@ -8,6 +8,7 @@
     python benchmarks/run.py finetune  # Fashion-MNIST 20/50 per class: finetune against probe
     python benchmarks/run.py finetune_text  # Reuters R8 16/64 per class: finetune against probe
     python benchmarks/run.py adapters  # adapter and lora at Fashion 20 and R8 16 per class
+    python benchmarks/run.py adapters --per-class 50 64 --seeds 0  # the larger sizes
     python benchmarks/run.py fit_time  # whole fits with fine-tuning on 10 x 10 images
     python benchmarks/run.py tta       # test-time augmentation on the default fit
     python benchmarks/run.py losses    # 10 per class: cosine loss against cross-entropy
@@ -26,6 +27,7 @@ the 10,000 test images, seed 0, to bound embedding time; R8: the whole test spli
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import platform
@@ -217,14 +219,21 @@ def train_speed() -> dict:
     return {"task": "train_speed", "rows": rows, "machine": machine()}
 
 
-def adapters(seeds=(0, 1, 2)) -> dict:
-    """Adapters and LoRA on the smaller sizes of the fine-tuning checks: Fashion-MNIST 20
-    per class and Reuters R8 16 per class (they train the whole body's backward pass, so
-    the larger sizes take hours on 2 cores). The probe rows of `finetune` and
-    `finetune_text` use the same samples and seeds."""
-    images = compare("adapters", fashion, (20,), {"adapter": ("adapter", {})}, seeds)
+ADAPTER_SIZES = {"Fashion-MNIST": (20, 50), "Reuters R8": (16, 64)}  # the fine-tuning checks
+
+
+def adapters(seeds=(0, 1, 2), per_class=(20, 16)) -> dict:
+    """Adapters and LoRA at the sizes of the fine-tuning checks (by default the smaller:
+    Fashion-MNIST 20 per class and Reuters R8 16; they run the whole body's backward pass,
+    so the larger take long on 2 cores). The probe rows of `finetune` and `finetune_text`
+    use the same samples and seeds."""
+    image_k = tuple(k for k in per_class if k in ADAPTER_SIZES["Fashion-MNIST"])
+    text_k = tuple(k for k in per_class if k in ADAPTER_SIZES["Reuters R8"])
+    if len(image_k) + len(text_k) != len(per_class):
+        raise SystemExit(f"adapters: --per-class takes sizes among {ADAPTER_SIZES}")
+    images = compare("adapters", fashion, image_k, {"adapter": ("adapter", {})}, seeds)
     texts = compare(
-        "adapters", r8, (16,), {"adapter": ("adapter", {}), "lora": ("lora", {})}, seeds
+        "adapters", r8, text_k, {"adapter": ("adapter", {}), "lora": ("lora", {})}, seeds
     )
     for rows, dataset in ((images["rows"], "Fashion-MNIST"), (texts["rows"], "Reuters R8")):
         for row in rows:
@@ -999,7 +1008,10 @@ def main() -> None:
         "--per-class",
         type=int,
         nargs="+",
-        help="finetune / finetune_text only: run these sizes instead of the issue's two",
+        help="finetune / finetune_text / adapters only: run these sizes instead of the default",
+    )
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", help="tasks with seeds: run these instead of 0 1 2"
     )
     args = parser.parse_args()
     os.environ.setdefault("SMALLFIT_QUIET", "1")
@@ -1020,20 +1032,31 @@ def main() -> None:
         "update": update,
         "serve": serve,
     }
-    sized = args.per_class and args.task in ("finetune", "finetune_text")
-    options = {"per_class": tuple(args.per_class)} if sized else {}
-    result = tasks[args.task](**options) if args.task in tasks else few_shot(args.task)
-    result["command"] = f"python benchmarks/run.py {args.task}" + (
-        f" --per-class {' '.join(map(str, args.per_class))}" if sized else ""
-    )
+    task = tasks.get(args.task) or (lambda seeds=(0, 1, 2): few_shot(args.task, seeds))
+    accepted = inspect.signature(task).parameters
+    options, flags = {}, ""
+    for name, value in (("per_class", args.per_class), ("seeds", args.seeds)):
+        if value and name not in accepted:
+            raise SystemExit(f"{args.task} takes no --{name.replace('_', '-')}")
+        if value:
+            options[name] = tuple(value)
+            flags += f" --{name.replace('_', '-')} {' '.join(map(str, value))}"
+    result = task(**options)
+    result["command"] = f"python benchmarks/run.py {args.task}{flags}"
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / f"{args.task}.json"
-    if sized and path.exists():  # keep the other sizes' rows, measured by earlier commands
+    if options and path.exists():  # a partial run: keep the rows earlier commands measured
         earlier = json.loads(path.read_text())
-        kept = [r for r in earlier["rows"] if r["k"] not in args.per_class]
+        done = {row_key(r) for r in result["rows"]}
+        kept = [r for r in earlier["rows"] if row_key(r) not in done]
         result["rows"] = kept + result["rows"]
         result["command"] = f"{earlier['command']}; {result['command']}"
     path.write_text(json.dumps(result, indent=2))
+
+
+def row_key(row: dict) -> tuple:
+    """What one measured row is of: a later partial run replaces the row with its key."""
+    return tuple(row.get(name) for name in ("dataset", "k", "seed", "method"))
 
 
 if __name__ == "__main__":

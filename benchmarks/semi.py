@@ -6,7 +6,8 @@
 
 Labeled: 10 images per class drawn per seed from the training split (run.sample_per_class).
 Pool: 5,000 training images drawn once (seed 0) from those no seed labels. Test: the fixed
-2,000 images of run.fashion(). Writes results/semi.json and results/semi.md.
+2,000 images of run.fashion(). Writes results/semi.json and results/semi.md; rows already
+in results/semi.json are kept and not measured again (delete it to start over).
 """
 
 from __future__ import annotations
@@ -48,12 +49,15 @@ def main() -> None:
     pool = Dataset([train_items[i] for i in pool_index], "image")
     pool_truth = train_labels[pool_index]
     encoder = backbones.create("efficientnet_lite0")
-    rows = []
+    earlier = RESULTS / "semi.json"  # rows measured by an earlier run are kept, not redone
+    rows = json.loads(earlier.read_text())["rows"] if earlier.exists() else []
     for seed in SEEDS:
         index = samples[seed]
         train = from_python([train_items[i] for i in index], train_labels[index])
         methods = dict(METHODS) | (FIXMATCH if args.fixmatch and seed == SEEDS[0] else {})
         for label, (name, params) in methods.items():
+            if any(r["seed"] == seed and r["method"] == label for r in rows):
+                continue
             strategy = strategies.create(name, **params)
             if "random_state" in strategy.get_params():
                 strategy.set_params(random_state=seed)
