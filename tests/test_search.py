@@ -12,7 +12,7 @@ import optuna
 import pytest
 
 import smallfit
-from smallfit import search
+from smallfit import ensemble, search
 from smallfit.auto import fit_dataset
 from smallfit.data import from_python
 from smallfit.errors import SmallfitError
@@ -57,6 +57,31 @@ def test_fast_search_runs_defaults_first_reuses_repeats_and_stops_when_done():
     honest = model.metrics["honest"]
     assert honest["method"].startswith("BBC-CV over")
     assert honest["low"] <= honest["value"] <= honest["high"] and honest["value"] <= best
+
+
+def test_the_best_preset_also_tries_an_ensemble_of_the_trials(monkeypatch, tmp_path):
+    monkeypatch.setitem(search.PRESETS, "best", search.PRESETS["fast"])  # the same, quickly
+    # force the honest check to keep a probe + classic blend of two trials
+    weights = {"probe": 0.5, "classic": 0.5}
+    monkeypatch.setattr(ensemble, "select", lambda probas, y, items: weights)
+    monkeypatch.setattr(
+        ensemble,
+        "cross_fitted",
+        lambda probas, y, seed: (ensemble.blend(probas, weights), 1 - probas["probe"]),
+    )
+    dataset = text_data()
+    model = fit_dataset(dataset, preset="best", time_budget=300, folds=2)
+    assert model.info["ensemble"]["kept"] and model.strategy.name == "ensemble"
+    assert [m["strategy"] for m in model.strategy.members] == ["probe", "classic"]
+    honest = model.metrics["honest"]
+    assert honest["method"].startswith("BBC-CV over") and honest["low"] <= honest["value"]
+    loaded = smallfit.load(model.save(tmp_path / "best"))
+    np.testing.assert_array_equal(
+        loaded.predict_proba(dataset.items), model.predict_proba(dataset.items)
+    )
+    plain = fit_dataset(dataset, preset="fast", time_budget=300, folds=2)
+    assert "ensemble" not in plain.info  # other presets try one only when asked
+    assert "ensemble" not in fit_dataset(dataset, preset="best", ensemble=False).info
 
 
 def test_same_seed_gives_the_same_search():

@@ -34,7 +34,7 @@ def fit(
     finetune_params: dict | None = None,
     checkpoints: str | Path | None = None,
     contrastive_params: dict | None = None,
-    ensemble: bool = False,
+    ensemble: bool | None = None,
     learning_curve: bool | None = None,
     target_unlabeled: Any = None,
     unlabeled: Any = None,
@@ -51,7 +51,8 @@ def fit(
     `checkpoints`: a folder where every training run (each fold, each stage) saves its
     state per epoch; fitting again with the same folder and data restores the runs that
     finished and continues an interrupted one, giving the same model.
-    `ensemble`: also try a greedy ensemble of the candidates (kept if it wins honestly).
+    `ensemble`: also try a greedy ensemble of the candidates (kept if it wins honestly);
+    None: only with `preset="best"`.
     `learning_curve`: accuracy at 25-100% of the labels and predictions for 2x and 4x, in
     model.info["learning_curve"]; None: only when cheap (no network body is trained).
     `target_unlabeled`: unlabeled items (a folder, a table, Python items) of the domain the

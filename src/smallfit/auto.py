@@ -137,7 +137,7 @@ def fit_dataset(
     estimate: bool = True,
     time_budget: float | None = None,
     fit_params: dict | None = None,
-    ensemble: bool = False,
+    ensemble: bool | None = None,
     learning_curve: bool | None = False,
     preset: str | None = None,
     storage: str | None = None,
@@ -150,8 +150,8 @@ def fit_dataset(
     their folds project to finish (with the refit) within it. `fit_params` (unlabeled
     pools) reach every fold's fit and the refit, for the strategies that accept them.
     `ensemble`: also try a greedy ensemble of the candidates, kept if it wins honestly
-    (smallfit.ensemble). `learning_curve`: add model.info["learning_curve"]
-    (evaluate.learning_curve); None: when cheap (the chosen model trains no network body)
+    (smallfit.ensemble); None: when searching with the `best` preset. `learning_curve`:
+    add model.info["learning_curve"] (evaluate.learning_curve); None: when cheap (the chosen model trains no network body)
     and the time budget, if any, is not spent.
     With a `preset` and no `strategy`, a search (smallfit.search) of the preset's
     strategies and their hyper-parameters replaces the fixed comparison: it runs within
@@ -178,6 +178,8 @@ def fit_dataset(
     leaderboard, probas_by_label = [], {}
     splits, scored = None, dataset
     searching = estimate and strategy is None and preset is not None
+    if ensemble is None:  # the preset that tries everything tries ensembles of it too
+        ensemble = searching and preset == "best"
     if searching:
         budget = time_budget or search.default_budget(len(dataset))
         found = search.run(

@@ -241,7 +241,7 @@ def fit(
             help="Search strategies and their settings with Optuna (TPE, pruning on fold "
             "scores) instead of the fixed comparison, and estimate the winner honestly: "
             "fast (frozen-encoder strategies only: seconds), balanced (also fine-tuning), "
-            "best (also adapters, LoRA, a CNN from scratch)."
+            "best (also adapters, LoRA, a CNN from scratch, and a greedy ensemble)."
         ),
     ] = None,
     storage: Annotated[
@@ -274,13 +274,16 @@ def fit(
         ),
     ] = False,
     ensemble: Annotated[
-        bool,
+        bool | None,
         typer.Option(
+            "--ensemble/--no-ensemble",
             help="Also try a greedy ensemble of the compared candidates (Caruana et al. 2004, "
             "on their out-of-fold probabilities); kept only if it beats the best single "
-            "candidate when its weights are chosen on half the items and scored on the other."
+            "candidate when its weights are chosen on half the items and scored on the other. "
+            "Default: with --preset best only.",
+            show_default=False,
         ),
-    ] = False,
+    ] = None,
     learning_curve: Annotated[
         bool | None,
         typer.Option(
