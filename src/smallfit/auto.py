@@ -151,8 +151,8 @@ def fit_dataset(
     pools) reach every fold's fit and the refit, for the strategies that accept them.
     `ensemble`: also try a greedy ensemble of the candidates, kept if it wins honestly
     (smallfit.ensemble); None: when searching with the `best` preset. `learning_curve`:
-    add model.info["learning_curve"] (evaluate.learning_curve); None: when cheap (the chosen model trains no network body)
-    and the time budget, if any, is not spent.
+    add model.info["learning_curve"] (evaluate.learning_curve); None: when cheap (the
+    chosen model trains no network body) and the time budget, if any, is not spent.
     With a `preset` and no `strategy`, a search (smallfit.search) of the preset's
     strategies and their hyper-parameters replaces the fixed comparison: it runs within
     `time_budget` (default from the data size), its trials in `storage` (an Optuna RDB
