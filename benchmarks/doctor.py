@@ -191,6 +191,10 @@ def markdown(rows: list[dict], command: str) -> str:
         f"**{'met' if label_ok else 'missed'}**. Target (every planted copy found; the "
         f"mirrored images are reported but not counted): **{'met' if copies_ok else 'missed'}**.",
         "",
+        "Pairs reported that were not planted are mostly the data's own duplicates: the "
+        "last count is of pairs found in the same sample before any copy was planted (R8 "
+        "holds groups of identical and templated texts).",
+        "",
     ]
     return "\n".join(lines)
 
