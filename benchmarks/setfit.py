@@ -131,12 +131,15 @@ def forget(texts) -> None:
 METHODS = ("smallfit fit (default)", "smallfit contrastive", "smallfit probe", "SetFit")
 
 
-def run_slice(data, name: str, k: int, seed: int) -> list[dict]:
+def run_slice(data, name: str, k: int, seed: int, done: set, save) -> None:
+    """Measure each method not in `done` on one slice; `save(row)` records each row as it
+    is measured (SetFit alone can take an hour: a stopped run keeps what it finished)."""
     train_items, train_labels, test_items, test_labels = data[name]
     index = sample_per_class(train_labels, k, seed)
     texts, labels = [train_items[i] for i in index], train_labels[index]
-    rows = []
     for method in METHODS:
+        if method in done:
+            continue
         forget(texts)
         tic = time.perf_counter()
         if method == "SetFit":
@@ -156,9 +159,8 @@ def run_slice(data, name: str, k: int, seed: int) -> list[dict]:
         }
         if method == "smallfit fit (default)":
             row["chosen"] = chosen
-        rows.append(row)
+        save(row)
         print(json.dumps(row), flush=True)
-    return rows
 
 
 def report(result: dict) -> str:
@@ -248,15 +250,21 @@ def main() -> None:
         result |= {"command": COMMAND, "machine": machine(), "setfit_version": setfit.__version__}
         data = datasets()
         minilm()
+
+        def save(row: dict) -> None:
+            result["rows"].append(row)
+            path.write_text(json.dumps(result, indent=2))
+            (RESULTS / "setfit.md").write_text(report(result))
+
         for seed in options.seeds:
             for spec in options.slices:
                 name, k = spec.split(":")
-                done = {(r["dataset"], r["k"], r["seed"]) for r in result["rows"]}
-                if (name, int(k), seed) in done:
-                    continue
-                result["rows"] += run_slice(data, name, int(k), seed)
-                path.write_text(json.dumps(result, indent=2))
-                (RESULTS / "setfit.md").write_text(report(result))
+                done = {
+                    r["method"]
+                    for r in result["rows"]
+                    if (r["dataset"], r["k"], r["seed"]) == (name, int(k), seed)
+                }
+                run_slice(data, name, int(k), seed, done, save)
     (RESULTS / "setfit.md").write_text(report(result))
     print(report(result))
 
