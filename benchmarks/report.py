@@ -160,17 +160,19 @@ def adapters_section(result: dict) -> list[str]:
         "## Adapters and LoRA (frozen body, trained insertions)",
         "",
         f"`{result['command']}` — same samples, seeds and test sets as the fine-tuning "
-        "tables (compare with their probe rows); accuracy mean ± std over 3 seeds.",
+        "tables (compare with their probe rows); accuracy mean ± std over the seeds run."
+        + (f" {result['note']}" if result.get("note") else ""),
         "",
-        "| data | per class | method | accuracy | balanced accuracy | fit seconds |",
-        "|---|---|---|---|---|---|",
+        "| data | per class | method | seeds | accuracy | balanced accuracy | fit seconds |",
+        "|---|---|---|---|---|---|---|",
     ]
     for (dataset, k, method), rows in sorted(by.items()):
         acc = np.array([r["accuracy"] for r in rows])
         bal = np.array([r["balanced_accuracy"] for r in rows])
         secs = np.mean([r["fit_seconds"] for r in rows])
         lines.append(
-            f"| {dataset} | {k} | {method} | {100 * acc.mean():.1f} ± {100 * acc.std():.1f} | "
+            f"| {dataset} | {k} | {method} | {len(rows)} | "
+            f"{100 * acc.mean():.1f} ± {100 * acc.std():.1f} | "
             f"{100 * bal.mean():.1f} ± {100 * bal.std():.1f} | {secs:.0f} |"
         )
     return lines + [""]
@@ -206,18 +208,19 @@ def finetune_section(result: dict) -> list[str]:
         "## Fine-tuning against the frozen probe (Fashion-MNIST, efficientnet_lite0)",
         "",
         f"`{result['command']}` — test set of {result['n_test']} images; accuracy mean ± "
-        "std over 3 seeds. Fit seconds: finetune and scratch include running the network on "
+        "std over the seeds run. Fit seconds: finetune and scratch include running the network on "
         "every item; the probes read embeddings already in the cache."
         + (f" {result['note']}" if result.get("note") else ""),
         "",
-        "| per class | method | accuracy | fit seconds |",
-        "|---|---|---|---|",
+        "| per class | method | seeds | accuracy | fit seconds |",
+        "|---|---|---|---|---|",
     ]
     for (k, method), rows in sorted(by.items()):
         acc = np.array([r["accuracy"] for r in rows])
         secs = np.mean([r["fit_seconds"] for r in rows])
         lines.append(
-            f"| {k} | {method} | {100 * acc.mean():.1f} ± {100 * acc.std():.1f} | {secs:.0f} |"
+            f"| {k} | {method} | {len(rows)} | {100 * acc.mean():.1f} ± {100 * acc.std():.1f} "
+            f"| {secs:.0f} |"
         )
     return lines + [""]
 
