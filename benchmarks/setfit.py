@@ -183,9 +183,26 @@ def report(result: dict) -> str:
         for k in (8, 16):
             mine = [r for r in rows if r["dataset"] == name and r["k"] == k]
             seeds = sorted({r["seed"] for r in mine if r["method"] == "SetFit"})
-            mine = [r for r in mine if r["seed"] in seeds]
-            if not seeds:
+            if not seeds:  # smallfit's rows alone, shown until SetFit has run on the slice
+                partial = sorted({r["seed"] for r in mine})
+                if partial:
+                    cells = []
+                    for method in METHODS:
+                        got = [r for r in mine if r["method"] == method]
+                        cells.append(
+                            f"{100 * np.mean([r['accuracy'] for r in got]):.1f} "
+                            f"[{np.mean([r['fit_seconds'] for r in got]):.0f} s]"
+                            if got
+                            else "not measured"
+                        )
+                    label = {"r8": "Reuters R8", "spam": "SpamAssassin"}[name]
+                    lines.append(
+                        f"| {label} | {k} | {','.join(map(str, partial))} | "
+                        + " | ".join(cells)
+                        + " | not measured |"
+                    )
                 continue
+            mine = [r for r in mine if r["seed"] in seeds]
             cells, means = [], {}
             for method in METHODS:
                 acc = np.array([r["accuracy"] for r in mine if r["method"] == method])
@@ -226,12 +243,13 @@ def report(result: dict) -> str:
         "logging and checkpoint writing are off. smallfit `contrastive` ran with its "
         "defaults (20 pairs per example and epoch, at most 3 epochs, top 2 layers).",
         "",
-        "Slices not measured yet (SetFit did not run on them): "
+        "Slices where SetFit has not run to the end yet: "
         + (", ".join(missing) or "none")
         + ". Run the command again to add them; finished slices are kept.",
         "",
         "Strategy `smallfit fit` chose: " + "; ".join(chosen) + ".",
         "",
+        *([result["note"], ""] if result.get("note") else []),
     ]
     return "\n".join(lines)
 
