@@ -19,6 +19,7 @@ import numpy as np
 from scipy.optimize import OptimizeWarning, curve_fit
 
 from smallfit.evaluate.cv import Splits, out_of_fold
+from smallfit.evaluate.metrics import item_correctness
 
 FRACTIONS = (0.25, 0.5, 0.75, 1.0)
 FACTORS = (2, 4)
@@ -121,7 +122,7 @@ def learning_curve(
         return None
     scored = ~np.isnan(probas[0][0, :, 0])
     # per point and item: the share of repeats that predicted the item right
-    correct = np.stack([(p[:, scored].argmax(axis=2) == y[scored]).mean(axis=0) for p in probas])
+    correct = np.stack([item_correctness(y, p)[scored] for p in probas])
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, correct.shape[1], (N_BOOTSTRAP, correct.shape[1]))
     boot = correct[:, draws].mean(axis=2)  # (points, bootstrap)

@@ -150,14 +150,23 @@ def evaluate_probas(
     return result
 
 
+def item_correctness(y: np.ndarray, probas: np.ndarray) -> np.ndarray:
+    """Per item, the share of cross-validation repeats that predicted it right (NaN where
+    never scored); probas is (repeats, n, classes), or (n, classes), NaN rows unscored."""
+    if probas.ndim == 2:
+        probas = probas[None]
+    scored = ~np.isnan(probas[0, :, 0])
+    result = np.full(len(y), np.nan)
+    result[scored] = (probas[:, scored].argmax(axis=2) == y[scored]).mean(axis=0)
+    return result
+
+
 def accuracy_interval(
     y: np.ndarray, probas: np.ndarray, n_bootstrap: int = N_BOOTSTRAP, random_state: int = 0
 ) -> dict:
     """Mean out-of-fold accuracy with its bootstrap interval (cheap: for leaderboards)."""
-    if probas.ndim == 2:
-        probas = probas[None]
-    scored = ~np.isnan(probas[0, :, 0])
-    correct = (probas[:, scored].argmax(axis=2) == y[scored]).mean(axis=0)  # per item
+    correct = item_correctness(y, probas)
+    correct = correct[~np.isnan(correct)]
     rng = np.random.default_rng(random_state)
     draws = rng.integers(0, correct.size, (n_bootstrap, correct.size))
     return _interval(float(correct.mean()), correct[draws].mean(axis=1))

@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from smallfit.evaluate.metrics import item_correctness
+
 HOLDOUT_MIN_ITEMS = 400  # below this a 20% holdout is too small to be worth its cost
 HOLDOUT_FRACTION = 0.2
 N_BOOTSTRAP = 1000
@@ -33,24 +35,13 @@ def outer_split(y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray] | Non
     return np.sort(search), np.sort(holdout)
 
 
-def correctness(y: np.ndarray, probas: np.ndarray) -> np.ndarray:
-    """Per item, the share of cross-validation repeats that predicted it right (NaN where
-    never scored); probas is (repeats, n, classes) with NaN rows for unscored items."""
-    if probas.ndim == 2:
-        probas = probas[None]
-    scored = ~np.isnan(probas[0, :, 0])
-    result = np.full(len(y), np.nan)
-    result[scored] = (probas[:, scored].argmax(axis=2) == y[scored]).mean(axis=0)
-    return result
-
-
 def bbc_cv(
     y: np.ndarray, probas: list[np.ndarray], n_bootstrap: int = N_BOOTSTRAP, random_state: int = 0
 ) -> dict:
     """BBC-CV accuracy of choosing the best of `probas` (each configuration's out-of-fold
     probabilities on the same splits): mean out-of-bag accuracy of the in-bag winner, with
     the 2.5 and 97.5 percentiles of those out-of-bag accuracies as the interval."""
-    table = np.stack([correctness(y, p) for p in probas])  # (configurations, n)
+    table = np.stack([item_correctness(y, p) for p in probas])  # (configurations, n)
     table = table[:, ~np.isnan(table).any(axis=0)]
     n = table.shape[1]
     rng = np.random.default_rng(random_state)
