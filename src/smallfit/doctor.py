@@ -34,6 +34,7 @@ import pandas as pd
 from smallfit.data import Dataset, load_image, to_dataset
 from smallfit.errors import SmallfitError
 from smallfit.progress import progress_bar
+from smallfit.strategies.base import normalise
 
 KINDS = (
     "exact_duplicate",
@@ -144,7 +145,7 @@ def _labeled(dataset: Dataset) -> bool:
 
 # -- near duplicates and leakage -----------------------------------------------------------
 def cosine_distances(embeddings: np.ndarray) -> np.ndarray:
-    unit = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
+    unit = normalise(embeddings)
     return np.clip(1.0 - unit @ unit.T, 0.0, 2.0)
 
 
@@ -412,12 +413,12 @@ def outliers(dataset: Dataset, embeddings: np.ndarray) -> tuple[list[Finding], d
     """Items whose cosine distance to the nearest class centroid (their own class's
     without them) is above the far-out fence (Q3 + 3 IQR) of all items' such distances."""
     y = dataset.y
-    unit = embeddings / np.maximum(np.linalg.norm(embeddings, axis=1, keepdims=True), 1e-12)
+    unit = normalise(embeddings)
     sums = np.zeros((len(dataset.classes), unit.shape[1]))
     np.add.at(sums, y, unit)
     counts = np.bincount(y, minlength=len(dataset.classes)).astype(np.float64)
     means = sums / np.maximum(counts, 1)[:, None]
-    similarity = unit @ (means / np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)).T
+    similarity = unit @ normalise(means).T
     own = sums[y] - unit  # own class without the item itself
     norms = np.linalg.norm(own, axis=1)
     similarity[np.arange(len(y)), y] = np.where(
