@@ -23,6 +23,7 @@ from smallfit.ensemble import choose_ensemble
 from smallfit.errors import SmallfitError
 from smallfit.evaluate import (
     OverBudget,
+    Splits,
     accuracy_interval,
     evaluate_probas,
     make_splits,
@@ -86,6 +87,15 @@ def semi_supervised(candidates: list[Candidate]) -> list[Candidate]:
             params = {**candidate.params, "consistency": "fixmatch"}
             result.append(Candidate("finetune", params, candidate.backbone))
     return result
+
+
+def comparison_splits(y: np.ndarray, names, folds: int | None, loocv: bool, seed: int) -> Splits:
+    """The splits every candidate (of strategies `names`) is scored on: repeated stratified
+    k-fold, with one repeat only when some candidate trains a network body (minutes a fold)."""
+    costly = any(type(strategies.create(name)).trains_body for name in names)
+    return make_splits(
+        y, folds=folds, repeats=1 if costly else None, loocv=loocv, random_state=seed
+    )
 
 
 def candidates_for(
@@ -172,12 +182,13 @@ def fit_dataset(
     pool = (fit_params or {}).get("unlabeled")
     if pool is not None:
         candidates = semi_supervised(candidates)
-    for name in dict.fromkeys(c.backbone for c in candidates if c.backbone):
-        backbones.create(name).embed(dataset.items, description=f"Embedding with {name}")
+    searching = estimate and strategy is None and preset is not None
+    if not searching:  # a search embeds with every encoder of its own space (search.start)
+        for name in dict.fromkeys(c.backbone for c in candidates if c.backbone):
+            backbones.create(name).embed(dataset.items, description=f"Embedding with {name}")
 
     leaderboard, probas_by_label = [], {}
     splits, scored = None, dataset
-    searching = estimate and strategy is None and preset is not None
     if ensemble is None:  # the preset that tries everything tries ensembles of it too
         ensemble = searching and preset == "best"
     if searching:
@@ -198,10 +209,7 @@ def fit_dataset(
         candidates, leaderboard, probas_by_label = found.candidates, found.leaderboard, found.probas
         splits, scored = found.splits, found.dataset
     elif estimate:
-        costly = any(type(strategies.create(c.strategy)).trains_body for c in candidates)
-        splits = make_splits(
-            dataset.y, folds=folds, repeats=1 if costly else None, loocv=loocv, random_state=seed
-        )
+        splits = comparison_splits(dataset.y, [c.strategy for c in candidates], folds, loocv, seed)
         for index, candidate in enumerate(candidates):
             model, encoder = build(candidate, seed)
             tic = time.perf_counter()

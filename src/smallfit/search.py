@@ -36,10 +36,10 @@ import numpy as np
 from sklearn.base import clone
 
 from smallfit import backbones, strategies
-from smallfit.auto import Candidate, build
+from smallfit.auto import Candidate, build, comparison_splits
 from smallfit.data import Dataset
 from smallfit.errors import SmallfitError
-from smallfit.evaluate import OverBudget, Splits, accuracy_interval, make_splits, out_of_fold
+from smallfit.evaluate import OverBudget, Splits, accuracy_interval, out_of_fold
 from smallfit.evaluate.selection import HOLDOUT_FRACTION, bbc_cv, outer_split
 from smallfit.progress import console, enabled
 from smallfit.strategies.base import accepted_fit_params
@@ -471,13 +471,6 @@ def search_part(dataset: Dataset, seed: int) -> tuple[np.ndarray, np.ndarray | N
     return (np.arange(len(dataset)), None) if split is None else split
 
 
-def splits_for(dataset: Dataset, space: Space, folds, loocv: bool, seed: int) -> Splits:
-    costly = any(type(strategies.create(name)).trains_body for name in space.params)
-    return make_splits(
-        dataset.y, folds=folds, repeats=1 if costly else None, loocv=loocv, random_state=seed
-    )
-
-
 def portable_data(dataset: Dataset) -> dict | None:
     """The data as JSON for workers: texts, or image paths; None for in-memory images."""
     if not all(isinstance(item, str) or hasattr(item, "__fspath__") for item in dataset.items):
@@ -521,7 +514,7 @@ def start(
     scored = dataset if holdout is None else dataset.subset(rows)
     for name in dict.fromkeys(e for es in space.encoders.values() for e in es if e):
         backbones.create(name).embed(dataset.items, description=f"Embedding with {name}")
-    splits = splits_for(scored, space, folds, loocv, seed)
+    splits = comparison_splits(scored.y, space.params, folds, loocv, seed)
     enqueued = defaults_of(space)
     study_name = f"smallfit-{dataset.fingerprint()[:12]}-{time.strftime('%Y%m%d-%H%M%S')}"
     study = open_study(storage, study_name, seed, len(enqueued), create=True)
@@ -615,7 +608,9 @@ def work(storage: str, study_name: str | None = None) -> int:
     study = open_study(storage, name, None, len(defaults_of(space)), create=False)
     rows, holdout = search_part(dataset, settings["seed"])
     scored = dataset if holdout is None else dataset.subset(rows)
-    splits = splits_for(scored, space, settings["folds"], settings["loocv"], settings["seed"])
+    splits = comparison_splits(
+        scored.y, space.params, settings["folds"], settings["loocv"], settings["seed"]
+    )
     search = Search(study, scored, space, splits, settings, shared=True)
     search.run()
     return search.ran
