@@ -314,8 +314,9 @@ def fit(
         ),
     ] = None,
 ) -> None:
-    """Fit a classifier: search strategies and their settings by cross-validation within
-    a time budget, save the best, and estimate it honestly (outer holdout or BBC-CV).
+    """Fit a classifier: compare strategies by cross-validation (or, with --preset, search
+    strategies and their settings within a time budget and estimate the winner honestly)
+    and save the best.
 
     Trainings (finetune, adapter, lora, scratch) save a checkpoint after every epoch in
     OUT.checkpoints/, removed once the model is written; see --resume.

@@ -130,14 +130,9 @@ def update(
         "candidates": [],
         "metrics": metrics,
         "settings": {"seed": seed, "folds": splits.folds, "repeats": splits.repeats},
-        "data": {
-            "source": rows.source,
-            "n_items": len(rows),
-            "class_counts": {str(k): v for k, v in rows.class_counts().items()},
-            # rows' items are indices into stored embeddings, so their own hash would say
-            # nothing: the fingerprint is that of the lineage, the old data then the new
-            "fingerprint": lineage_fingerprint(model.info.get("data", {}), new),
-        },
+        # rows' items are indices into stored embeddings, so their own hash would say
+        # nothing: the fingerprint is that of the lineage, the old data then the new
+        "data": rows.record(lineage_fingerprint(model.info.get("data", {}), new)),
         "update": {
             "previous": {"data": model.info.get("data"), "classes": model.classes},
             "new_data": {

@@ -38,17 +38,17 @@ def log_fit(model, model_dir: Path, tracking_uri: str | None = None) -> str:
         "n_items": info["data"]["n_items"],
         "data_fingerprint": info["data"]["fingerprint"],
     }
+    parts = (("value", ""), ("low", "_low"), ("high", "_high"))
     metrics = {
         f"cv_{key}{part}": value[kind]
         for key in METRICS
         if isinstance(value := info["metrics"].get(key), dict)
-        for kind, part in (("value", ""), ("low", "_low"), ("high", "_high"))
+        for kind, part in parts
         if value.get(kind) is not None
     }
     honest = info["metrics"].get("honest")
     if honest:
-        metrics |= {f"honest_accuracy{p}": honest[k] for k, p in (("value", ""), ("low", "_low"))}
-        metrics["honest_accuracy_high"] = honest["high"]
+        metrics |= {f"honest_accuracy{part}": honest[kind] for kind, part in parts}
     metrics["fit_seconds"] = info["fit_seconds"]
     with mlflow.start_run(run_name=f"{model.strategy.name} on {info['data']['source']}") as run:
         mlflow.log_params({clean(k): str(v)[:500] for k, v in params.items()})

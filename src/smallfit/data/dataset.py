@@ -106,13 +106,14 @@ class Dataset:
             source=self.source,
         )
 
-    def record(self) -> dict[str, Any]:
-        """What a model directory's model.json says about the data it was fitted on."""
+    def record(self, fingerprint: str | None = None) -> dict[str, Any]:
+        """What a model directory's model.json says about the data it was fitted on;
+        `fingerprint` replaces the items' own when they stand for other data."""
         return {
             "source": self.source,
             "n_items": len(self),
             "class_counts": {str(k): v for k, v in self.class_counts().items()},
-            "fingerprint": self.fingerprint(),
+            "fingerprint": fingerprint or self.fingerprint(),
         }
 
     def fingerprint(self) -> str:
