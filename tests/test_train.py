@@ -193,3 +193,39 @@ def test_unfreeze_all_trains_the_lowest_layer_group_too(image_folder):
     stem_before = encoder.layer_groups()[0].state_dict()
     stem_after = strategy.upper_[0].state_dict()
     assert any(not torch.equal(stem_before[k], stem_after[k]) for k in stem_before)
+
+
+def test_batches_group_similar_lengths_yet_cover_every_item_once_in_a_seeded_order():
+    from smallfit.train.loop import GROUPED_BATCHES, batch_order
+
+    sizes = np.random.default_rng(0).integers(5, 300, size=400)
+
+    def padded_tokens(batches):  # what a batch costs: its length times its longest member
+        return sum(len(b) * sizes[b.numpy()].max() for b in batches)
+
+    plain = batch_order(400, 16, torch.Generator().manual_seed(1))
+    grouped = batch_order(400, 16, torch.Generator().manual_seed(1), sizes)
+    assert len(grouped) == len(plain) == 25
+    assert sorted(torch.cat(grouped).tolist()) == list(range(400))
+    assert padded_tokens(grouped) < 0.8 * padded_tokens(plain)
+    again = batch_order(400, 16, torch.Generator().manual_seed(1), sizes)
+    assert all(torch.equal(a, b) for a, b in zip(grouped, again, strict=True))
+    # membership still changes between epochs: groups are drawn at random
+    later = batch_order(400, 16, torch.Generator().manual_seed(2), sizes)
+    assert {tuple(sorted(b.tolist())) for b in later} != {
+        tuple(sorted(b.tolist())) for b in grouped
+    }
+    assert GROUPED_BATCHES > 1
+
+
+def test_text_activations_computed_in_length_order_return_in_the_items_order():
+    from smallfit.strategies.finetune import lower_activations
+
+    encoder = backbones.create("minilm")
+    texts = ["a much longer text about the central bank and its rates", "short", "mid length one"]
+    together = lower_activations(encoder, 2, texts, 2, "test")
+    for row, text in zip(together, texts, strict=True):
+        alone = lower_activations(encoder, 2, [text], 1, "test")[0]
+        used = int(alone[:, -1].sum())
+        assert int(row[:, -1].sum()) == used  # the same text's mask, not a neighbour's
+        torch.testing.assert_close(row[:used], alone[:used], atol=1e-4, rtol=1e-4)

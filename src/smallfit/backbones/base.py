@@ -58,6 +58,12 @@ class Encoder:
         files the description refers to (a tokenizer) are written into `folder`."""
         raise NotImplementedError
 
+    def item_sizes(self, items: list[Any]) -> np.ndarray | None:
+        """A cheap proxy of each item's input length (characters of a text), so that batches
+        can group items of similar length and carry little padding; None when every item
+        becomes an input of one shape (images)."""
+        return None
+
     # -- shared -------------------------------------------------------------------
     @property
     def cache_id(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import torch
 from sentence_transformers import SentenceTransformer
 
@@ -33,6 +34,9 @@ class SentenceEncoder(Encoder):
 
     def _prepare(self, items) -> list[str]:
         return list(items)
+
+    def item_sizes(self, items) -> np.ndarray:
+        return np.array([len(text) for text in items])
 
     def _forward(self, batch: list[str]) -> torch.Tensor:
         return self.body.encode(

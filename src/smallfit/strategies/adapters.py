@@ -27,7 +27,12 @@ from torch import nn
 
 from smallfit.adapt.dann import dann_loss
 from smallfit.strategies.base import Strategy
-from smallfit.strategies.finetune import FrozenNormSequential, cat_padded
+from smallfit.strategies.finetune import (
+    FrozenNormSequential,
+    cat_padded,
+    size_order,
+    unsorted,
+)
 from smallfit.strategies.registry import register
 from smallfit.train.loop import TrainSettings, stratified_holdout, train
 from smallfit.train.losses import Probabilities, probabilities
@@ -103,10 +108,13 @@ class BodyTune(Strategy):
         return network
 
     def _inputs(self, items) -> torch.Tensor:
-        size = self.encoder_.batch_size
-        return cat_padded(
-            [self.encoder_.body_input(items[i : i + size]) for i in range(0, len(items), size)]
-        )
+        """The body's input for every item, tokenised in batches of similar length."""
+        size, order = self.encoder_.batch_size, size_order(self.encoder_, items)
+        batches = [
+            self.encoder_.body_input([items[j] for j in order[i : i + size]])
+            for i in range(0, len(items), size)
+        ]
+        return unsorted(cat_padded(batches), order)
 
     def fit(self, dataset, encoder, target_unlabeled=None) -> BodyTune:
         self._remember(dataset, encoder)
@@ -115,6 +123,7 @@ class BodyTune(Strategy):
         total = sum(p.numel() for p in self.network_.parameters())
         self.trained_fraction_ = sum(p.numel() for p in trained) / total
         x, y = self._inputs(list(dataset.items)), torch.from_numpy(dataset.y)
+        sizes = encoder.item_sizes(list(dataset.items))
         fit_part, val_part = stratified_holdout(dataset.y, 0.2, self.random_state)
         validation = (x[val_part], y[val_part]) if len(val_part) else None
         if validation is None:
@@ -140,20 +149,20 @@ class BodyTune(Strategy):
             validation,
             description=f"Training {self.name} ({100 * self.trained_fraction_:.1f}% of weights)",
             unlabeled=adversarial,
+            sizes=sizes if sizes is None else sizes[fit_part],
         )
         return self
 
     def predict_proba(self, items) -> np.ndarray:
         self.network_.eval()
         items = list(items)
-        size = self.encoder_.batch_size
+        size, order = self.encoder_.batch_size, size_order(self.encoder_, items)
         with torch.inference_mode():
-            logits = torch.cat(
-                [
-                    self.network_(self.encoder_.body_input(items[i : i + size]))
-                    for i in range(0, len(items), size)
-                ]
-            )
+            chunks = [
+                self.network_(self.encoder_.body_input([items[j] for j in order[i : i + size]]))
+                for i in range(0, len(items), size)
+            ]
+            logits = unsorted(torch.cat(chunks), order)
         return probabilities(logits, self.loss).double().numpy()
 
     def inference_module(self) -> nn.Module:

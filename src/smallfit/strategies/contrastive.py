@@ -152,6 +152,7 @@ class Contrastive(Strategy):
         for parameter in self.upper_.parameters():
             parameter.requires_grad = True
         model = CachedPairs(self.upper_, table)
+        sizes = encoder.item_sizes(dataset.items)  # a pair of texts is as long as its longer
         self.history_ = train(
             model,
             list(self.upper_.children())[: self.top_groups],
@@ -160,6 +161,7 @@ class Contrastive(Strategy):
             settings,
             validation,
             description=f"Contrastive tuning ({len(pairs)} pairs, {loss})",
+            sizes=None if sizes is None else sizes[pairs].max(axis=1),
         )
         for parameter in self.upper_.parameters():
             parameter.requires_grad = False

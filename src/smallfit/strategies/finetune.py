@@ -77,19 +77,39 @@ def cat_padded(batches: list[torch.Tensor]) -> torch.Tensor:
 def lower_activations(
     encoder, split: int, items, batch_size: int, description: str, transform=None
 ) -> torch.Tensor:
-    """Output of the encoder's first `split` layer groups for every item (batched)."""
+    """Output of the encoder's first `split` layer groups for every item (batched).
+
+    Texts run in batches of similar length (Encoder.item_sizes), which pads far less than
+    the data's order; the result is in the items' order.
+    """
     groups = encoder.layer_groups()[:split]
+    order = size_order(encoder, items)
     outputs = []
     with progress_bar(len(items), description) as advance:
         for start in range(0, len(items), batch_size):
             check_time_limit()  # a budgeted search stops here too, not only per epoch
-            batch = encoder.body_input(items[start : start + batch_size], transform)
+            chosen = [items[i] for i in order[start : start + batch_size]]
+            batch = encoder.body_input(chosen, transform)
             with torch.inference_mode():
                 for group in groups:
                     batch = group(batch)
             outputs.append(batch.clone())
             advance(len(batch))
-    return cat_padded(outputs)
+    return unsorted(cat_padded(outputs), order)
+
+
+def size_order(encoder, items) -> np.ndarray:
+    """Indices of `items` from the shortest to the longest (their order when all inputs
+    have one shape): batches cut from this order carry little padding."""
+    sizes = encoder.item_sizes(items)
+    return np.arange(len(items)) if sizes is None else np.argsort(sizes, kind="stable")
+
+
+def unsorted(rows: torch.Tensor, order: np.ndarray) -> torch.Tensor:
+    """`rows` computed for items taken in `order`, back in the items' own order."""
+    if np.array_equal(order, np.arange(len(order))):
+        return rows
+    return rows[torch.from_numpy(np.argsort(order))]
 
 
 @register
@@ -197,7 +217,9 @@ class FineTune(Strategy):
                     )
                 )
                 ys.append(y[fit_part])
-        x, y = torch.cat(xs), torch.cat(ys)
+        x, y = cat_padded(xs), torch.cat(ys)  # augmented texts may be longer or shorter
+        sizes = encoder.item_sizes(fit_items)
+        sizes = None if sizes is None else np.tile(sizes, len(xs))
         hook = self._consistency(unlabeled, fit_items)
         top = self.top_count
         blocks, head = list(self.upper_.children())[:top], self._head()
@@ -232,6 +254,7 @@ class FineTune(Strategy):
                 validation,
                 description=f"Fine-tuning (stage {stage}: head + {stage} group(s))",
                 unlabeled=combined([hook, adversarial]),
+                sizes=sizes,
             )
         for parameter in self.upper_.parameters():
             parameter.requires_grad = False
@@ -289,10 +312,13 @@ class FineTune(Strategy):
         return find_lr_suggestion(self.lr_curve_)
 
     def predict_proba(self, items) -> np.ndarray:
-        x = self._lower(list(items), "Predicting")
+        items = list(items)
+        order = size_order(self.encoder_, items)
+        x = self._lower([items[i] for i in order], "Predicting")
         self.upper_.eval()
         with torch.inference_mode():
-            logits = torch.cat([self.upper_(x[i : i + 256]) for i in range(0, len(x), 256)])
+            chunks = [self.upper_(x[i : i + 256]) for i in range(0, len(x), 256)]
+            logits = unsorted(torch.cat(chunks), order)
         return probabilities(logits, self.loss).double().numpy()
 
     def inference_module(self) -> nn.Module:
