@@ -29,13 +29,12 @@ from smallfit.adapt.dann import dann_loss
 from smallfit.strategies.base import Strategy
 from smallfit.strategies.finetune import (
     FrozenNormSequential,
-    cat_padded,
-    size_order,
-    unsorted,
+    in_size_order,
+    network_probabilities,
 )
 from smallfit.strategies.registry import register
 from smallfit.train.loop import TrainSettings, stratified_holdout, train
-from smallfit.train.losses import Probabilities, probabilities
+from smallfit.train.losses import Probabilities
 
 NORMS = (nn.LayerNorm, nn.modules.batchnorm._BatchNorm, nn.GroupNorm)
 
@@ -109,12 +108,8 @@ class BodyTune(Strategy):
 
     def _inputs(self, items) -> torch.Tensor:
         """The body's input for every item, tokenised in batches of similar length."""
-        size, order = self.encoder_.batch_size, size_order(self.encoder_, items)
-        batches = [
-            self.encoder_.body_input([items[j] for j in order[i : i + size]])
-            for i in range(0, len(items), size)
-        ]
-        return unsorted(cat_padded(batches), order)
+        encoder = self.encoder_
+        return in_size_order(encoder, items, encoder.batch_size, encoder.body_input, "Reading")
 
     def fit(self, dataset, encoder, target_unlabeled=None) -> BodyTune:
         self._remember(dataset, encoder)
@@ -154,16 +149,8 @@ class BodyTune(Strategy):
         return self
 
     def predict_proba(self, items) -> np.ndarray:
-        self.network_.eval()
-        items = list(items)
-        size, order = self.encoder_.batch_size, size_order(self.encoder_, items)
-        with torch.inference_mode():
-            chunks = [
-                self.network_(self.encoder_.body_input([items[j] for j in order[i : i + size]]))
-                for i in range(0, len(items), size)
-            ]
-            logits = unsorted(torch.cat(chunks), order)
-        return probabilities(logits, self.loss).double().numpy()
+        encoder = self.encoder_
+        return network_probabilities(self.inference_module(), encoder, items, encoder.batch_size)
 
     def inference_module(self) -> nn.Module:
         return nn.Sequential(self.network_, Probabilities(self.loss)).eval()

@@ -37,7 +37,7 @@ from smallfit.train.loop import (
     stratified_holdout,
     train,
 )
-from smallfit.train.losses import Probabilities, probabilities
+from smallfit.train.losses import Probabilities
 
 UNFREEZE = ("gradual", "top", "head", "all")
 CONSISTENCY = ("none", "fixmatch")
@@ -77,25 +77,42 @@ def cat_padded(batches: list[torch.Tensor]) -> torch.Tensor:
 def lower_activations(
     encoder, split: int, items, batch_size: int, description: str, transform=None
 ) -> torch.Tensor:
-    """Output of the encoder's first `split` layer groups for every item (batched).
-
-    Texts run in batches of similar length (Encoder.item_sizes), which pads far less than
-    the data's order; the result is in the items' order.
-    """
+    """Output of the encoder's first `split` layer groups for every item (batched)."""
     groups = encoder.layer_groups()[:split]
+
+    def run(chosen: list) -> torch.Tensor:
+        batch = encoder.body_input(chosen, transform)
+        with torch.inference_mode():
+            for group in groups:
+                batch = group(batch)
+        return batch.clone()
+
+    return in_size_order(encoder, items, batch_size, run, description)
+
+
+def in_size_order(encoder, items, batch_size: int, run, description: str) -> torch.Tensor:
+    """`run(list of items) -> tensor` over every item, in batches of similar size
+    (Encoder.item_sizes: a text batch is padded to its longest member, so batches in the
+    data's order pad far more), with progress; the rows come back in the items' order."""
     order = size_order(encoder, items)
     outputs = []
     with progress_bar(len(items), description) as advance:
         for start in range(0, len(items), batch_size):
             check_time_limit()  # a budgeted search stops here too, not only per epoch
             chosen = [items[i] for i in order[start : start + batch_size]]
-            batch = encoder.body_input(chosen, transform)
-            with torch.inference_mode():
-                for group in groups:
-                    batch = group(batch)
-            outputs.append(batch.clone())
-            advance(len(batch))
+            outputs.append(run(chosen))
+            advance(len(chosen))
     return unsorted(cat_padded(outputs), order)
+
+
+def network_probabilities(network: nn.Module, encoder, items, batch_size: int) -> np.ndarray:
+    """Class probabilities of `network` (body input -> probabilities) for every item."""
+
+    def run(chosen: list) -> torch.Tensor:
+        with torch.inference_mode():
+            return network(encoder.body_input(chosen))
+
+    return in_size_order(encoder, list(items), batch_size, run, "Predicting").double().numpy()
 
 
 def size_order(encoder, items) -> np.ndarray:
@@ -312,14 +329,7 @@ class FineTune(Strategy):
         return find_lr_suggestion(self.lr_curve_)
 
     def predict_proba(self, items) -> np.ndarray:
-        items = list(items)
-        order = size_order(self.encoder_, items)
-        x = self._lower([items[i] for i in order], "Predicting")
-        self.upper_.eval()
-        with torch.inference_mode():
-            chunks = [self.upper_(x[i : i + 256]) for i in range(0, len(x), 256)]
-            logits = unsorted(torch.cat(chunks), order)
-        return probabilities(logits, self.loss).double().numpy()
+        return network_probabilities(self.inference_module(), self.encoder_, items, self.batch_size)
 
     def inference_module(self) -> nn.Module:
         lower = self.encoder_.layer_groups()[: self.split_]
