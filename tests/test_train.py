@@ -195,6 +195,25 @@ def test_unfreeze_all_trains_the_lowest_layer_group_too(image_folder):
     assert any(not torch.equal(stem_before[k], stem_after[k]) for k in stem_before)
 
 
+def test_gradual_unfreezing_runs_a_still_frozen_group_once_per_stage(image_folder, monkeypatch):
+    dataset = read_source(image_folder, labeled=True)
+    encoder = backbones.create("efficientnet_lite0")
+    rows = []  # items passed through the lower of the two fine-tuned groups
+    build = FineTune._build
+
+    def counting_build(self, *args):
+        split, upper = build(self, *args)
+        upper[0].register_forward_hook(lambda module, inputs, output: rows.append(len(inputs[0])))
+        return split, upper
+
+    monkeypatch.setattr(FineTune, "_build", counting_build)
+    epochs = 4
+    strategy = FineTune(top_groups=2, epochs=epochs, augment="none").fit(dataset, encoder)
+    assert len(strategy.history_) > 2 * epochs - 2  # all three stages trained
+    # stages 0 and 1 read that group's output once each; stage 2 trains it every epoch
+    assert sum(rows) <= (2 + epochs) * len(dataset)
+
+
 def test_batches_group_similar_lengths_yet_cover_every_item_once_in_a_seeded_order():
     from smallfit.train.loop import GROUPED_BATCHES, batch_order
 

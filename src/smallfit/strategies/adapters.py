@@ -33,7 +33,7 @@ from smallfit.strategies.finetune import (
     network_probabilities,
 )
 from smallfit.strategies.registry import register
-from smallfit.train.loop import TrainSettings, stratified_holdout, train
+from smallfit.train.loop import TrainSettings, shortest_first, stratified_holdout, train
 from smallfit.train.losses import Probabilities
 
 NORMS = (nn.LayerNorm, nn.modules.batchnorm._BatchNorm, nn.GroupNorm)
@@ -120,6 +120,7 @@ class BodyTune(Strategy):
         x, y = self._inputs(list(dataset.items)), torch.from_numpy(dataset.y)
         sizes = encoder.item_sizes(list(dataset.items))
         fit_part, val_part = stratified_holdout(dataset.y, 0.2, self.random_state)
+        val_part = shortest_first(val_part, sizes)
         validation = (x[val_part], y[val_part]) if len(val_part) else None
         if validation is None:
             fit_part = np.arange(len(dataset))

@@ -136,9 +136,13 @@ class Contrastive(Strategy):
         seed = self.random_state
         pairs = fit_part[make_pairs(y[fit_part], self.pairs_per_example, seed)]
         labels = torch.from_numpy(y)
+        sizes = encoder.item_sizes(dataset.items)  # a pair of texts is as long as its longer
+        pair_sizes = None if sizes is None else sizes[pairs].max(axis=1)
         validation = None
         if len(val_part):
             held_out = val_part[make_pairs(y[val_part], self.pairs_per_example, seed + 1)]
+            if sizes is not None:  # shortest pairs first: validation batches pad little
+                held_out = held_out[np.argsort(sizes[held_out].max(axis=1), kind="stable")]
             validation = (torch.from_numpy(held_out), labels[held_out])
         loss = "pair_cosine" if encoder.modality == "text" else "supcon"
         settings = TrainSettings(
@@ -152,7 +156,6 @@ class Contrastive(Strategy):
         for parameter in self.upper_.parameters():
             parameter.requires_grad = True
         model = CachedPairs(self.upper_, table)
-        sizes = encoder.item_sizes(dataset.items)  # a pair of texts is as long as its longer
         self.history_ = train(
             model,
             list(self.upper_.children())[: self.top_groups],
@@ -161,7 +164,7 @@ class Contrastive(Strategy):
             settings,
             validation,
             description=f"Contrastive tuning ({len(pairs)} pairs, {loss})",
-            sizes=None if sizes is None else sizes[pairs].max(axis=1),
+            sizes=pair_sizes,
         )
         for parameter in self.upper_.parameters():
             parameter.requires_grad = False

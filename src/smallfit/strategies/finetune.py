@@ -4,7 +4,8 @@ Recipe (gradual unfreezing, after fastai/ULMFiT): train the new head with the bo
 frozen, then unfreeze the top layer group, then the next, each stage with a one-cycle
 schedule and discriminative learning rates. The frozen lower part never changes, so
 its output is computed once per image and every epoch trains only the upper part on
-those cached activations (on a CPU this is what makes fine-tuning affordable).
+those cached activations (on a CPU this is what makes fine-tuning affordable). Within
+a stage, the upper groups not yet unfrozen are cached the same way, once per stage.
 Augmentation therefore comes as a fixed set of `copies` augmented versions of each
 training image, computed once like the originals.
 
@@ -34,6 +35,7 @@ from smallfit.train.loop import (
     combined,
     find_lr,
     find_lr_suggestion,
+    shortest_first,
     stratified_holdout,
     train,
 )
@@ -91,18 +93,43 @@ def lower_activations(
 
 
 def in_size_order(encoder, items, batch_size: int, run, description: str) -> torch.Tensor:
-    """`run(list of items) -> tensor` over every item, in batches of similar size
-    (Encoder.item_sizes: a text batch is padded to its longest member, so batches in the
-    data's order pad far more), with progress; the rows come back in the items' order."""
-    order = size_order(encoder, items)
+    """`run(list of items) -> tensor` over every item in batches of similar size
+    (Encoder.item_sizes), with progress; the rows come back in the items' order."""
+    return by_size(
+        len(items),
+        encoder.item_sizes(items),
+        batch_size,
+        lambda chosen: run([items[i] for i in chosen]),
+        description,
+    )
+
+
+def by_size(count: int, sizes, batch_size: int, run, description: str) -> torch.Tensor:
+    """`run(indices) -> tensor` over indices 0..count-1 in batches cut from the shortest to
+    the longest item (a text batch is padded to its longest member, so batches in the
+    data's order pad far more), with progress; the rows come back in index order."""
+    order = np.arange(count) if sizes is None else np.argsort(sizes, kind="stable")
     outputs = []
-    with progress_bar(len(items), description) as advance:
-        for start in range(0, len(items), batch_size):
+    with progress_bar(count, description) as advance:
+        for start in range(0, count, batch_size):
             check_time_limit()  # a budgeted search stops here too, not only per epoch
-            chosen = [items[i] for i in order[start : start + batch_size]]
+            chosen = order[start : start + batch_size]
             outputs.append(run(chosen))
             advance(len(chosen))
     return unsorted(cat_padded(outputs), order)
+
+
+def frozen_output(
+    modules: list[nn.Module], x: torch.Tensor, sizes, batch_size: int
+) -> torch.Tensor:
+    """Output of frozen `modules` (in sequence, inference mode) for every row of `x`."""
+    network = FrozenNormSequential(*modules).eval()
+
+    def run(chosen: np.ndarray) -> torch.Tensor:
+        with torch.inference_mode():
+            return network(x[torch.from_numpy(chosen)])
+
+    return by_size(len(x), sizes, batch_size, run, "Frozen upper layers")
 
 
 def network_probabilities(network: nn.Module, encoder, items, batch_size: int) -> np.ndarray:
@@ -113,13 +140,6 @@ def network_probabilities(network: nn.Module, encoder, items, batch_size: int) -
             return network(encoder.body_input(chosen))
 
     return in_size_order(encoder, list(items), batch_size, run, "Predicting").double().numpy()
-
-
-def size_order(encoder, items) -> np.ndarray:
-    """Indices of `items` from the shortest to the longest (their order when all inputs
-    have one shape): batches cut from this order carry little padding."""
-    sizes = encoder.item_sizes(items)
-    return np.arange(len(items)) if sizes is None else np.argsort(sizes, kind="stable")
 
 
 def unsorted(rows: torch.Tensor, order: np.ndarray) -> torch.Tensor:
@@ -216,6 +236,8 @@ class FineTune(Strategy):
             target = self._lower(target_unlabeled.items, "Computing target-pool activations")
         y = torch.from_numpy(dataset.y)
         fit_part, val_part = stratified_holdout(dataset.y, 0.2, self.random_state)
+        item_sizes = encoder.item_sizes(dataset.items)
+        val_part = shortest_first(val_part, item_sizes)
         validation = (x[val_part], y[val_part]) if len(val_part) else None
         if validation is None:
             fit_part = np.arange(len(dataset))
@@ -235,8 +257,9 @@ class FineTune(Strategy):
                 )
                 ys.append(y[fit_part])
         x, y = cat_padded(xs), torch.cat(ys)  # augmented texts may be longer or shorter
-        sizes = encoder.item_sizes(fit_items)
-        sizes = None if sizes is None else np.tile(sizes, len(xs))
+        sizes, val_sizes = None, None
+        if item_sizes is not None:
+            sizes, val_sizes = np.tile(item_sizes[fit_part], len(xs)), item_sizes[val_part]
         hook = self._consistency(unlabeled, fit_items)
         top = self.top_count
         blocks, head = list(self.upper_.children())[:top], self._head()
@@ -262,15 +285,28 @@ class FineTune(Strategy):
             adversarial = None
             if target_unlabeled is not None and stage:  # it moves features: not head-only
                 adversarial = dann_loss(self.upper_, target, len(x), settings)
+            unlabeled_loss = combined([hook, adversarial])
+            model, stage_x, stage_validation = self.upper_, x, validation
+            frozen = blocks[: len(blocks) - stage]
+            if frozen and unlabeled_loss is None and self.mix == "none":
+                # the stage's frozen blocks give the same output every epoch: compute it
+                # once (the hooks and the mixes act on the lower activations themselves)
+                model = FrozenNormSequential(*trainable, head)
+                stage_x = frozen_output(frozen, x, sizes, self.batch_size)
+                if validation is not None:
+                    stage_validation = (
+                        frozen_output(frozen, validation[0], val_sizes, self.batch_size),
+                        validation[1],
+                    )
             self.history_ += train(
-                self.upper_,
+                model,
                 [*trainable, head],
-                x,
+                stage_x,
                 y,
                 settings,
-                validation,
+                stage_validation,
                 description=f"Fine-tuning (stage {stage}: head + {stage} group(s))",
-                unlabeled=combined([hook, adversarial]),
+                unlabeled=unlabeled_loss,
                 sizes=sizes,
             )
         for parameter in self.upper_.parameters():

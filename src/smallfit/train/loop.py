@@ -249,7 +249,7 @@ def train(
                         schedule.step()
             record = {"epoch": epoch + 1, "train_loss": total / len(x)}
             if validation is not None:
-                record |= evaluate(model, *validation, settings.loss)
+                record |= evaluate(model, *validation, settings.loss, settings.batch_size)
                 if record["val_loss"] < best_loss - 1e-4:
                     best_loss, waited = record["val_loss"], 0
                     best_state = {k: v.clone() for k, v in changing_state(tracked).items()}
@@ -359,10 +359,14 @@ def mixed(
     return out, partner, 1 - cut_h * cut_w / (height * width)  # the share actually kept
 
 
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str) -> dict:
+def evaluate(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str, batch_size: int
+) -> dict:
+    """Validation loss and accuracy, the model applied in batches (rows given shortest
+    first pad little; the loss is taken on all outputs at once, as some losses need)."""
     model.eval()
     with torch.inference_mode():
-        logits = model(x)
+        logits = torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
         return {
             "val_loss": float(classification_loss(logits, y, loss).item()),
             "val_accuracy": accuracy(logits, y, loss),
@@ -380,6 +384,14 @@ def stratified_holdout(y: np.ndarray, fraction: float, seed: int) -> tuple[np.nd
         validation += members[:take].tolist()
         train += members[take:].tolist()
     return np.sort(np.array(train, dtype=np.int64)), np.sort(np.array(validation, dtype=np.int64))
+
+
+def shortest_first(indices: np.ndarray, sizes: np.ndarray | None) -> np.ndarray:
+    """`indices` ordered by their items' `sizes` (as they are without sizes): a validation
+    part in this order is evaluated in batches that carry little padding."""
+    if sizes is None:
+        return indices
+    return indices[np.argsort(np.asarray(sizes)[indices], kind="stable")]
 
 
 def find_lr(
