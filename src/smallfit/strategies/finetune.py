@@ -104,7 +104,9 @@ def in_size_order(encoder, items, batch_size: int, run, description: str) -> tor
     )
 
 
-def by_size(count: int, sizes, batch_size: int, run, description: str) -> torch.Tensor:
+def by_size(
+    count: int, sizes: np.ndarray | None, batch_size: int, run, description: str
+) -> torch.Tensor:
     """`run(indices) -> tensor` over indices 0..count-1 in batches cut from the shortest to
     the longest item (a text batch is padded to its longest member, so batches in the
     data's order pad far more), with progress; the rows come back in index order."""
@@ -120,7 +122,7 @@ def by_size(count: int, sizes, batch_size: int, run, description: str) -> torch.
 
 
 def frozen_output(
-    modules: list[nn.Module], x: torch.Tensor, sizes, batch_size: int
+    modules: list[nn.Module], x: torch.Tensor, sizes: np.ndarray | None, batch_size: int
 ) -> torch.Tensor:
     """Output of frozen `modules` (in sequence, inference mode) for every row of `x`."""
     network = FrozenNormSequential(*modules).eval()
