@@ -3,6 +3,7 @@
 
     python benchmarks/setfit.py                       # seed 0 on all four slices, then seeds 1, 2
     python benchmarks/setfit.py --seeds 0 --slices spam:8 r8:8
+    python benchmarks/setfit.py --seeds 0 --slices r8:16 --methods SetFit   # one method first
     python benchmarks/setfit.py --report-only         # rewrite results/setfit.md from the JSON
 
 Reuters R8 and SpamAssassin, 8 and 16 examples per class drawn with `run.sample_per_class`;
@@ -131,13 +132,13 @@ def forget(texts) -> None:
 METHODS = ("smallfit fit (default)", "smallfit contrastive", "smallfit probe", "SetFit")
 
 
-def run_slice(data, name: str, k: int, seed: int, done: set, save) -> None:
-    """Measure each method not in `done` on one slice; `save(row)` records each row as it
-    is measured (SetFit alone can take an hour: a stopped run keeps what it finished)."""
+def run_slice(data, name: str, k: int, seed: int, methods, done: set, save) -> None:
+    """Measure each of `methods` not in `done` on one slice; `save(row)` records each row as
+    it is measured (SetFit alone can take hours: a stopped run keeps what it finished)."""
     train_items, train_labels, test_items, test_labels = data[name]
     index = sample_per_class(train_labels, k, seed)
     texts, labels = [train_items[i] for i in index], train_labels[index]
-    for method in METHODS:
+    for method in methods:
         if method in done:
             continue
         forget(texts)
@@ -258,6 +259,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--slices", nargs="+", default=list(SLICES))
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--report-only", action="store_true")
     options = parser.parse_args()
     path = RESULTS / "setfit.json"
@@ -282,7 +284,7 @@ def main() -> None:
                     for r in result["rows"]
                     if (r["dataset"], r["k"], r["seed"]) == (name, int(k), seed)
                 }
-                run_slice(data, name, int(k), seed, done, save)
+                run_slice(data, name, int(k), seed, options.methods, done, save)
     (RESULTS / "setfit.md").write_text(report(result))
     print(report(result))
 
