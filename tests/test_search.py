@@ -1,10 +1,7 @@
 """The budgeted search: presets, reuse of repeated configurations, the budget, honest
-estimates (BBC-CV, outer holdout), workers sharing one study, MLflow logging."""
+estimates (BBC-CV, outer holdout), MLflow logging (workers: test_workers.py)."""
 
 import json
-import os
-import subprocess
-import sys
 import time
 
 import numpy as np
@@ -180,32 +177,6 @@ def test_an_outer_holdout_gives_the_honest_estimate_with_enough_items():
     assert model.metrics["n_items"] == 336 and model.info["data"]["n_items"] == 420
     assert honest["value"] > 0.8 and honest["low"] <= honest["value"] <= honest["high"]
     assert (model.reference.predicted >= 0).all()  # holdout rows have predictions too
-
-
-@pytest.mark.slow
-def test_two_workers_share_one_sqlite_study(text_csv, tmp_path):
-    url = f"sqlite:///{tmp_path / 'study.db'}"
-    dataset = smallfit.data.to_dataset(text_csv, labeled=True)
-    created = search.start(
-        dataset, backbone=None, preset="fast", time_budget=240, storage=url, seed=0, loocv=True
-    )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "SMALLFIT_QUIET": "1"}
-    command = [sys.executable, "-c", "from smallfit.cli import main; main()", "worker", url]
-    workers = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE) for _ in range(2)]
-    outputs = [w.communicate(timeout=280)[0].decode() for w in workers]
-    assert [w.returncode for w in workers] == [0, 0], outputs
-    trials = optuna.load_study(study_name=created.study.study_name, storage=url).trials
-    numbers = [t.number for t in trials]
-    assert len(numbers) == len(set(numbers))
-    ran = {t.user_attrs["worker"] for t in trials if "same_as" not in t.user_attrs}
-    assert len(ran) == 2  # both workers scored configurations
-    found = created.collect(dataset)
-    assert len(found.leaderboard) == 6 and len(found.probas) >= 5
-
-
-def test_a_worker_without_a_study_says_so(tmp_path):
-    code, output = run("worker", f"sqlite:///{tmp_path / 'empty.db'}")
-    assert code == 2 and "holds no smallfit search" in output
 
 
 @pytest.mark.slow

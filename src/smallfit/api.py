@@ -63,8 +63,8 @@ def fit(
     and finetune with FixMatch, with pseudo-labels made inside each fold.
     `preset` (fast, balanced or best; see smallfit.search): instead of the fixed
     comparison, search strategies and hyper-parameters with Optuna within `time_budget`
-    (default from the data size), trials kept in `storage` (an Optuna RDB URL that
-    `smallfit worker` processes may share; None: in memory).
+    (default from the data size), trials kept in `storage` (a database URL, or a journal
+    file path, that `smallfit worker` processes may share; None: in memory).
     """
     dataset = to_dataset(
         data,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import signal
 import sys
 import time
 import warnings
@@ -63,6 +64,12 @@ def main() -> None:
     except SmallfitError as error:
         err.print(f"[red]error:[/] {escape(str(error))}", highlight=False, soft_wrap=True)
         sys.exit(2)
+
+
+def _remove_journal(path: Path) -> None:
+    """Delete a search's journal file and the lock file Optuna keeps beside it."""
+    for each in (path, path.with_name(path.name + ".lock")):
+        each.unlink(missing_ok=True)
 
 
 def _refuse_existing(path: Path, overwrite: bool) -> None:
@@ -247,9 +254,10 @@ def fit(
     storage: Annotated[
         str | None,
         typer.Option(
-            help="Optuna storage URL for the search's trials (e.g. postgresql://host/db), so "
-            "that `smallfit worker URL` processes on other machines join it; default: "
-            "OUT.search.db (SQLite), removed once the model is written."
+            help="Where the search keeps its trials: a database URL (postgresql://host/db; "
+            "needs the distributed extra), which `smallfit worker URL` processes on other "
+            "machines join, or a file that workers on this machine join; default: "
+            "OUT.search.journal, removed once the model is written."
         ),
     ] = None,
     mlflow: Annotated[
@@ -350,9 +358,9 @@ def fit(
             "--pairs-per-example applies to contrastive: add --strategy contrastive or a "
             "--time-budget (text)."
         )
-    default_storage = out_dir.with_name(out_dir.name + ".search.db")
+    default_storage = out_dir.with_name(out_dir.name + ".search.journal")
     if storage is None and strategy is None:
-        default_storage.unlink(missing_ok=True)  # left by an interrupted fit: start afresh
+        _remove_journal(default_storage)  # left by an interrupted fit: start afresh
     try:
         model = fit_model(
             data,
@@ -374,7 +382,7 @@ def fit(
             target_unlabeled=target_unlabeled,
             unlabeled=unlabeled,
             preset=preset,
-            storage=storage or (f"sqlite:///{default_storage.resolve()}" if preset else None),
+            storage=storage or (str(default_storage.resolve()) if preset else None),
         )
     except KeyboardInterrupt:
         if checkpoints.is_dir():
@@ -385,7 +393,7 @@ def fit(
         raise typer.Exit(130) from None
     model.save(out_dir, overwrite=overwrite)
     shutil.rmtree(checkpoints, ignore_errors=True)
-    default_storage.unlink(missing_ok=True)
+    _remove_journal(default_storage)
     if "resumed" in model.info:
         restored = model.info["resumed"]
         out.print(
@@ -1305,21 +1313,37 @@ def doctor_command(
 
 
 @app.command(
-    epilog="Example:  smallfit fit photos/ --out model/ --preset balanced --storage "
-    "postgresql://db/smallfit  then "
-    "on other machines  smallfit worker postgresql://db/smallfit"
+    epilog="Examples:  smallfit fit photos/ --out model/ --preset balanced --storage "
+    "postgresql://db/smallfit  then on other machines  smallfit worker "
+    "postgresql://db/smallfit   |   on the same machine, while  smallfit fit photos/ --out "
+    "model/ --preset best  runs:  smallfit worker model.search.journal"
 )
 def worker(
     storage: Annotated[
-        str, typer.Argument(help="The storage URL a running `smallfit fit` uses (--storage).")
+        str,
+        typer.Argument(
+            help="The storage a running `smallfit fit` searches in: its --storage URL, or "
+            "its journal file (OUT.search.journal by default)."
+        ),
     ],
     study: Annotated[
         str | None, typer.Option(help="Study to join (default: the newest smallfit study).")
     ] = None,
 ) -> None:
     """Join a running search: run its trials here until its time budget ends. Image paths
-    must be readable here as on the machine that started it; the fit collects the results."""
+    must be readable here as on the machine that started it; the fit collects the results.
+    A worker that is stopped (Ctrl-C, kill) leaves its trial failed, and the search runs
+    that configuration again elsewhere."""
     from smallfit.search import work
+    from smallfit.storage import shown
 
-    ran = work(storage, study)
-    out.print(f"Ran {ran} trial(s) for the search in {storage}")
+    def stop(signum, frame):  # as Ctrl-C: Optuna then marks the running trial failed
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        ran = work(storage, study)
+    except KeyboardInterrupt:
+        err.print("Stopped; the search will run this worker's unfinished trial again.")
+        raise typer.Exit(130) from None
+    out.print(f"Ran {ran} trial(s) for the search in {shown(storage)}")

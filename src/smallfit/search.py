@@ -14,10 +14,12 @@ skipped, training runs stop at the first epoch (or batch of fine-tuning's frozen
 activations) past the deadline, and time is kept for
 the final refit (and the holdout fit) of the best configuration so far.
 
-Trials live in an Optuna storage: in memory by default in Python, a SQLite file next to
-the model for the CLI, or any RDB URL (PostgreSQL) shared by `smallfit worker URL`
-processes on other machines; a study's user attributes hold the data (texts, or image
-paths that every machine can read) and the settings a worker needs.
+Trials live in an Optuna storage (smallfit.storage): in memory by default in Python, a
+journal file next to the model for the CLI (workers on the same machine), or an RDB URL
+(PostgreSQL) shared by `smallfit worker URL` processes on other machines; a study's user
+attributes hold the data (texts, or image paths that every machine can read) and the
+settings a worker needs. A configuration that another process is running is awaited, not
+run twice; one whose process died (smallfit.storage.fail_lost_trials) runs again, once.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import socket
 import time
 import warnings
 from collections import Counter
@@ -42,6 +43,15 @@ from smallfit.errors import SmallfitError
 from smallfit.evaluate import OverBudget, Splits, accuracy_interval, out_of_fold
 from smallfit.evaluate.selection import HOLDOUT_FRACTION, bbc_cv, outer_split
 from smallfit.progress import console, enabled
+from smallfit.storage import (
+    RETRIES,
+    fail_lost_trials,
+    is_url,
+    open_storage,
+    shown,
+    storage_errors,
+    worker_id,
+)
 from smallfit.strategies.base import accepted_fit_params
 from smallfit.train.loop import TimeUp, stratified_holdout, time_limit
 
@@ -62,6 +72,7 @@ PRESETS = {
 DEFAULT_PRESET = "balanced"
 MAX_TRIALS = 300  # a safety net; finite spaces and the budget end searches long before
 MEASURE_FROM = 100  # training items per fold from which a new strategy's cost is measured first
+POLL_SECONDS = 1.0  # how often a process waiting for another's trial looks again
 
 # Each strategy's searched hyper-parameters, per modality: name -> choices, the strategy's
 # default first (enqueued first). Choices that change only calibration, not which class
@@ -274,13 +285,16 @@ class Search:
         key = key_of(candidate)
         trial.set_user_attr("key", key)
         trial.set_user_attr("strategy", candidate.strategy)
-        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")
-        for earlier in self.study.get_trials(deepcopy=False):
-            if earlier.number != trial.number and earlier.user_attrs.get("key") == key:
-                trial.set_user_attr("same_as", earlier.number)
-                if earlier.value is not None:
-                    return earlier.value
-                raise optuna.TrialPruned(f"same as trial {earlier.number}")
+        trial.set_user_attr("worker", worker_id())
+        earlier = self.earlier_run(trial.number, key)
+        if earlier is not None:
+            trial.set_user_attr("same_as", earlier.number)
+            if earlier.value is not None:
+                return earlier.value
+            raise optuna.TrialPruned(f"same as trial {earlier.number}")
+        failed = self.failures(key)
+        if failed > RETRIES:
+            return self.skip(trial, f"failed: its process stopped in {failed} trials")
         first = self.ran == 0 and self.best_trial() is None
         self.ran += 1
         left = self.seconds_left() - self.reserve()
@@ -330,6 +344,33 @@ class Search:
         trial.set_user_attr("oof", np.round(probas, 6).tolist())
         return float(accuracy_interval(self.dataset.y, probas)["value"])
 
+    def earlier_run(self, number: int, key: str):
+        """The first earlier trial of the same configuration that did not fail, once it has
+        finished: while another process still runs it, wait (its result is coming, or its
+        process was lost and it fails); None when there is none."""
+        from optuna.trial import TrialState
+
+        while True:
+            same = [
+                t
+                for t in self.study.get_trials(deepcopy=False)
+                if t.number < number and t.user_attrs.get("key") == key
+                if t.state != TrialState.FAIL
+            ]
+            if not same:
+                return None
+            first = min(same, key=lambda t: t.number)
+            if first.state.is_finished() or self.seconds_left() <= 0:
+                return first
+            time.sleep(POLL_SECONDS)
+            fail_lost_trials(self.study)
+
+    def failures(self, key: str) -> int:
+        from optuna.trial import TrialState
+
+        trials = self.study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
+        return sum(t.user_attrs.get("key") == key for t in trials)
+
     def measure(self, trial, model, encoder, deadline: float | None) -> float | None:
         """A strategy's first cost: one fit on a fifth of the first fold's training part,
         so that a slow strategy's first fold cannot overrun the budget (small data: none)."""
@@ -355,28 +396,71 @@ class Search:
         raise optuna.TrialPruned(reason)
 
     def after_trial(self, study, trial) -> None:
-        """Progress line; stop when the space is done, the budget is spent or nothing fits."""
-        trials = study.get_trials(deepcopy=False)
+        """Progress line; stop when the space is done, the budget is spent or nothing fits.
+        A configuration whose process failed is enqueued again; while all that is left runs
+        in other processes, wait for them (their results, or their loss, decide)."""
         best = self.best_trial()
-        left = self.seconds_left()
         if enabled() and "same_as" not in trial.user_attrs and trial.params:
             score = f"{trial.value:.3f}" if trial.value is not None else "—"
             note = trial.user_attrs.get("skipped", "")
             best_text = f"best {best.value:.3f}" if best else "no score yet"
             console.print(
                 f"Search: trial {trial.number} {candidate_of(self.space, trial.params).label}: "
-                f"{score} {note} | {best_text} | about {max(0.0, left):.0f} s left",
+                f"{score} {note} | {best_text} | about {max(0.0, self.seconds_left()):.0f} s left",
                 highlight=False,
                 markup=False,
             )
-        seen = {t.user_attrs.get("key") for t in trials if t.state.is_finished()}
-        tried = Counter(json.loads(key)[0] for key in seen if key)
-        remaining = left - self.reserve()
-        untried = [n for n in self.space.params if tried[n] < self.space.size_of(n)]
-        costs = [self.projected(name) for name in untried]
-        affordable = any(c is None or c < remaining for c in costs)
-        if not affordable or remaining <= 0 or len(trials) >= MAX_TRIALS:
-            study.stop()
+        while True:
+            trials = study.get_trials(deepcopy=False)
+            self.run_failed_again(study, trials)
+            settled, running = self.progress(trials)
+            remaining = self.seconds_left() - self.reserve()
+            untried = [n for n in self.space.params if settled[n] < self.space.size_of(n)]
+            costs = [self.projected(name) for name in untried]
+            affordable = any(c is None or c < remaining for c in costs)
+            if not affordable or remaining <= 0 or len(trials) >= MAX_TRIALS:
+                study.stop()
+                return
+            queued = any(t.state.name == "WAITING" for t in trials)
+            if queued or any(settled[n] + running[n] < self.space.size_of(n) for n in untried):
+                return  # something is left to propose
+            time.sleep(POLL_SECONDS)
+            fail_lost_trials(study)
+
+    def progress(self, trials) -> tuple[Counter, Counter]:
+        """Per strategy, how many configurations are settled (scored, skipped, or failed
+        past their retries) and how many others run in other processes now."""
+        keys_done, keys_running, failed = set(), set(), Counter()
+        me = worker_id()
+        for t in trials:
+            key = t.user_attrs.get("key")
+            if key is None:
+                continue
+            if t.state.name in ("COMPLETE", "PRUNED"):
+                keys_done.add(key)
+            elif t.state.name == "FAIL":
+                failed[key] += 1
+            elif t.state.name == "RUNNING" and t.user_attrs.get("worker") != me:
+                keys_running.add(key)
+        keys_done |= {key for key, count in failed.items() if count > RETRIES}
+        keys_running -= keys_done
+        return strategies_of(keys_done), strategies_of(keys_running)
+
+    def run_failed_again(self, study, trials) -> None:
+        """Enqueue each failed configuration (its process died or was stopped) once more,
+        unless it has been scored since or has failed past its retries."""
+        settled = {
+            t.user_attrs.get("key") for t in trials if t.state.name in ("COMPLETE", "PRUNED")
+        }
+        requeued = study.user_attrs
+        for t in trials:
+            key = t.user_attrs.get("key")
+            if t.state.name != "FAIL" or key is None or key in settled:
+                continue
+            mark = f"run_again:{t.number}"
+            if mark not in requeued and self.failures(key) <= RETRIES:
+                study.set_user_attr(mark, True)
+                study.enqueue_trial(t.params)
 
     def run(self) -> None:
         import optuna
@@ -398,11 +482,16 @@ class Search:
         study, scored, space, seed = self.study, self.dataset, self.space, self.seed
         rows, holdout = search_part(dataset, seed)
         candidates, board, probas_by_label = [], [], {}
-        trials = sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
-        for trial in trials:
+        runs: dict[str, list] = {}  # per configuration, its own trials (not its reuses)
+        for trial in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number):
             attrs = trial.user_attrs
-            if not trial.state.is_finished() or "same_as" in attrs or "key" not in attrs:
-                continue
+            if trial.state.is_finished() and "same_as" not in attrs and "key" in attrs:
+                runs.setdefault(attrs["key"], []).append(trial)
+        for tries in runs.values():
+            lost = [t for t in tries if t.state.name == "FAIL"]
+            kept = [t for t in tries if t.state.name != "FAIL"]
+            trial = kept[0] if kept else lost[0]
+            attrs = trial.user_attrs
             candidate = candidate_of(space, trial.params)
             row = {
                 "candidate": candidate.label,
@@ -415,8 +504,15 @@ class Search:
                 probas = np.array(attrs["oof"], dtype=float)
                 probas_by_label[candidate.label] = probas
                 row["accuracy"] = accuracy_interval(scored.y, probas, random_state=seed)
-            else:
+            elif kept:
                 row |= {"accuracy": None, "skipped": attrs.get("skipped", "failed")}
+            else:
+                row |= {"accuracy": None, "skipped": "failed: its process stopped"}
+            if lost:
+                row["lost"] = [
+                    f"trial {t.number} on {t.user_attrs.get('worker', '?')}: its process stopped"
+                    for t in lost
+                ]
             row["cv_seconds"] = attrs.get("cv_seconds", 0.0)
             candidates.append(candidate)
             board.append(row)
@@ -424,7 +520,7 @@ class Search:
             raise SmallfitError("The search scored no candidate; give it a larger --time-budget.")
         summary = {
             "study": study.study_name if self.shared else None,
-            "trials": len(trials),
+            "trials": len(study.get_trials(deepcopy=False)),
             "distinct_configurations": len(board),
             "space_size": space.size,
             "time_budget": round(self.deadline_wall - self.started, 3),
@@ -432,6 +528,11 @@ class Search:
         return Found(
             candidates, board, probas_by_label, self.splits, dataset, rows, scored, holdout, summary
         )
+
+
+def strategies_of(keys) -> Counter:
+    """How many of the configuration keys belong to each strategy."""
+    return Counter(json.loads(key)[0] for key in keys)
 
 
 def running_accuracy(y: np.ndarray, probas: np.ndarray) -> float:
@@ -445,24 +546,17 @@ def open_study(storage: str | None, name: str | None, seed: int, n_startup: int,
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if storage is None:
-        store = optuna.storages.InMemoryStorage()
-    else:
-        # SQLite serialises writers; a longer lock timeout lets several workers share a file.
-        extra = {"connect_args": {"timeout": 60}} if storage.startswith("sqlite") else None
-        try:
-            store = optuna.storages.RDBStorage(storage, engine_kwargs=extra)
-        except Exception as error:  # noqa: BLE001 - any driver error, named in the message
-            raise SmallfitError(f"Cannot open the search storage {storage}: {error}") from None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
+        store = open_storage(storage)
         sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
     pruner = optuna.pruners.MedianPruner(n_startup_trials=n_startup, n_warmup_steps=1)
-    if create:
-        return optuna.create_study(
-            storage=store, sampler=sampler, pruner=pruner, study_name=name, direction="maximize"
-        )
-    return optuna.load_study(study_name=name, storage=store, sampler=sampler, pruner=pruner)
+    with storage_errors(storage or "memory"):
+        if create:
+            return optuna.create_study(
+                storage=store, sampler=sampler, pruner=pruner, study_name=name, direction="maximize"
+            )
+        return optuna.load_study(study_name=name, storage=store, sampler=sampler, pruner=pruner)
 
 
 def search_part(dataset: Dataset, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -537,10 +631,12 @@ def start(
     for params in enqueued:
         study.enqueue_trial(params)
     if enabled() and storage is not None:
+        where = "from other machines" if is_url(storage) else "on this machine"
         console.print(
-            f"Search: study {study_name} in {storage}: more processes can join with "
-            f"`smallfit worker {storage}`",
+            f"Search: study {study_name} in {shown(storage)}: more processes can join "
+            f"{where} with `smallfit worker {shown(storage)}`",
             highlight=False,
+            markup=False,
         )
     settings = {**settings, "fit_params": fit_params}
     return Search(study, scored, space, splits, settings, shared=storage is not None)
@@ -571,11 +667,13 @@ def honest_estimate(found: Found, best: Searched, seed: int, fit_params: dict | 
 def latest_study(storage: str) -> str:
     import optuna
 
-    summaries = [
-        s for s in optuna.get_all_study_summaries(storage) if s.study_name.startswith("smallfit-")
-    ]
+    with storage_errors(storage):
+        summaries = optuna.get_all_study_summaries(open_storage(storage))
+    summaries = [s for s in summaries if s.study_name.startswith("smallfit-")]
     if not summaries:
-        raise SmallfitError(f"{storage} holds no smallfit search; start one with `smallfit fit`.")
+        raise SmallfitError(
+            f"{shown(storage)} holds no smallfit search; start one with `smallfit fit`."
+        )
     return max(summaries, key=lambda s: s.datetime_start or 0).study_name
 
 
@@ -583,13 +681,14 @@ def work(storage: str, study_name: str | None = None) -> int:
     """Join a running search in `storage` (the newest smallfit study, or `study_name`) and
     run trials until its deadline; returns how many trials this process ran. Its sampler
     is not seeded (seeded alike, two processes would propose the same configurations)."""
-    import optuna
-
+    if not is_url(storage) and not os.path.isfile(storage):
+        raise SmallfitError(f"No search is kept in {storage}: no such file.")
     name = study_name or latest_study(storage)
-    attrs = optuna.load_study(study_name=name, storage=storage).user_attrs
+    study = open_study(storage, name, None, 1, create=False)
+    attrs = study.user_attrs
     settings, data = attrs.get("settings"), attrs.get("data")
     if settings is None:
-        raise SmallfitError(f"Study {name} in {storage} was not made by `smallfit fit`.")
+        raise SmallfitError(f"Study {name} in {shown(storage)} was not made by `smallfit fit`.")
     if data is None:
         raise SmallfitError(
             f"Study {name} cannot take workers: its data was given in memory (images as "
@@ -612,5 +711,6 @@ def work(storage: str, study_name: str | None = None) -> int:
         scored.y, space.params, settings["folds"], settings["loocv"], settings["seed"]
     )
     search = Search(study, scored, space, splits, settings, shared=True)
-    search.run()
+    with storage_errors(storage):
+        search.run()
     return search.ran
