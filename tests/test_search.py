@@ -58,20 +58,20 @@ def test_fast_search_runs_defaults_first_reuses_repeats_and_stops_when_done():
 
 def test_the_best_preset_also_tries_an_ensemble_of_the_trials(monkeypatch, tmp_path):
     monkeypatch.setitem(search.PRESETS, "best", search.PRESETS["fast"])  # the same, quickly
-    # force the honest check to keep a probe + classic blend of two trials
+    # force the resampled check to keep a probe + classic blend of two trials
     weights = {"probe": 0.5, "classic": 0.5}
     monkeypatch.setattr(ensemble, "select", lambda probas, y, items: weights)
     monkeypatch.setattr(
         ensemble,
-        "cross_fitted",
-        lambda probas, y, seed: (ensemble.blend(probas, weights), 1 - probas["probe"]),
+        "resampled",
+        lambda probas, y, seed: {"ensemble": np.array([0.9, 1.0]), "best_single": np.array([0.5])},
     )
     dataset = text_data()
     model = fit_dataset(dataset, preset="best", time_budget=300, folds=2)
     assert model.info["ensemble"]["kept"] and model.strategy.name == "ensemble"
     assert [m["strategy"] for m in model.strategy.members] == ["probe", "classic"]
-    honest = model.metrics["honest"]
-    assert honest["method"].startswith("BBC-CV over") and honest["low"] <= honest["value"]
+    honest = model.metrics["honest"]  # no outer holdout: the resampled whole choice
+    assert honest["method"].startswith("the whole choice among") and honest["value"] == 0.95
     loaded = smallfit.load(model.save(tmp_path / "best"))
     np.testing.assert_array_equal(
         loaded.predict_proba(dataset.items), model.predict_proba(dataset.items)

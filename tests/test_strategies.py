@@ -123,3 +123,33 @@ def test_image_adapters_train_a_few_weights_and_save_only_those(datasets, tmp_pa
     proba = strategy.predict_proba(dataset.items)
     Model(strategy, "efficientnet_lite0", "image", dataset.classes).save(tmp_path / "m")
     np.testing.assert_allclose(load(tmp_path / "m").predict_proba(dataset), proba, atol=1e-5)
+
+
+def test_a_network_on_too_few_items_per_class_trains_fixed_epochs_and_says_so(datasets):
+    from smallfit.auto import fixed_epochs_notes
+    from smallfit.strategies.scratch import Scratch
+
+    tiny = datasets["image"].subset(np.flatnonzero(np.isin(np.arange(18) % 6, [0, 1, 2, 3])))
+    model = Scratch(epochs=3).fit(tiny, backbones.create("pixels"))
+    assert model.early_stopping_ is False and len(model.history_) == 3
+    (note,) = fixed_epochs_notes(model)
+    assert note.startswith("scratch trained for its fixed 3 epochs")
+    assert Scratch(epochs=3).fit(datasets["image"], backbones.create("pixels")).early_stopping_
+
+
+def test_the_default_image_fit_tries_scratch_and_skips_a_candidate_that_fails(
+    image_folder, monkeypatch
+):
+    import smallfit
+    from smallfit.strategies.prototype import Prototype
+
+    def broken(self, dataset, encoder, **params):
+        raise RuntimeError("no prototypes today")
+
+    monkeypatch.setattr(Prototype, "fit", broken)
+    model = smallfit.fit(image_folder, folds=2, learning_curve=False)
+    rows = {row["candidate"]: row for row in model.info["candidates"]}
+    assert list(rows) == ["probe", "prototype", "classic", "scratch"]
+    assert rows["prototype"]["skipped"] == "failed: RuntimeError: no prototypes today"
+    assert rows["scratch"]["accuracy"]["value"] > 0.5  # three colours: easy from pixels
+    assert model.metrics["honest"]["method"].startswith("the whole choice among 3 candidates")

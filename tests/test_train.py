@@ -13,7 +13,14 @@ from smallfit import backbones
 from smallfit.data import read_source
 from smallfit.model import Model, load
 from smallfit.strategies.finetune import FineTune, cat_padded
-from smallfit.train.loop import TrainSettings, parameter_groups, stratified_holdout, train
+from smallfit.train.loop import (
+    TrainSettings,
+    early_stopping_split,
+    parameter_groups,
+    shifted,
+    stratified_holdout,
+    train,
+)
 
 
 def test_discriminative_rates_decay_from_the_top_and_spare_biases_from_decay():
@@ -248,3 +255,25 @@ def test_text_activations_computed_in_length_order_return_in_the_items_order():
         used = int(alone[:, -1].sum())
         assert int(row[:, -1].sum()) == used  # the same text's mask, not a neighbour's
         torch.testing.assert_close(row[:used], alone[:used], atol=1e-4, rtol=1e-4)
+
+
+def test_early_stopping_validates_on_two_items_per_class_or_not_at_all():
+    y = np.repeat([0, 1, 2], 10)
+    fit_part, validation = early_stopping_split(y, 0.2, seed=0)
+    assert np.bincount(y[validation]).tolist() == [2, 2, 2] and len(fit_part) == 24
+    assert not set(fit_part) & set(validation)
+    y = np.repeat([0, 1, 2], [10, 10, 4])  # a class of 4 cannot give 2 and keep 3
+    fit_part, validation = early_stopping_split(y, 0.2, seed=0)
+    assert len(validation) == 0 and fit_part.tolist() == list(range(24))
+
+
+def test_random_shifts_move_each_image_by_at_most_the_given_pixels():
+    x = torch.zeros(32, 1, 9, 9)
+    x[:, :, 4, 4] = 1
+    moved = shifted(x, 2, torch.Generator().manual_seed(0))
+    where = moved[:, 0].flatten(1).argmax(1)
+    rows, cols = where // 9, where % 9
+    assert moved.shape == x.shape and moved.sum() == 32  # moved, never cut off
+    assert ((rows - 4).abs() <= 2).all() and ((cols - 4).abs() <= 2).all()
+    assert len(set(zip(rows.tolist(), cols.tolist(), strict=True))) > 5  # per image
+    assert torch.equal(shifted(x, 0, torch.Generator()), x)

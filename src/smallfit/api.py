@@ -51,8 +51,9 @@ def fit(
     `checkpoints`: a folder where every training run (each fold, each stage) saves its
     state per epoch; fitting again with the same folder and data restores the runs that
     finished and continues an interrupted one, giving the same model.
-    `ensemble`: also try a greedy ensemble of the candidates (kept if it wins honestly);
-    None: only with `preset="best"`.
+    `ensemble`: combine the compared candidates in a greedy ensemble, kept if it is more
+    accurate than the best single one on resampled items; None: always, but in a search
+    only with `preset="best"`; False: keep the best single candidate.
     `learning_curve`: accuracy at 25-100% of the labels and predictions for 2x and 4x, in
     model.info["learning_curve"]; None: only when cheap (no network body is trained).
     `target_unlabeled`: unlabeled items (a folder, a table, Python items) of the domain the

@@ -1,10 +1,13 @@
-"""Choosing how to fit: compare candidate strategies by cross-validation, keep the best.
+"""Choosing how to fit: compare candidate strategies by cross-validation, then combine
+them (or keep the best alone), and estimate the whole choice honestly (smallfit.ensemble).
 
-All candidates are scored on the same splits with the same seed. Embeddings are
-computed once per encoder (then cached), so comparing candidates costs only head fits.
-With a time budget, fine-tuning joins the candidates, cheapest candidates go first, and
-a candidate whose cross-validation would not finish in the budget is left out (and
-listed as such); given the same completed candidates, the same seed gives the same model.
+All candidates are scored on the same splits with the same seed; a candidate that trains
+a network body runs the first repeat only. Embeddings are computed once per encoder
+(then cached), so comparing frozen-encoder candidates costs only head fits. A candidate
+that fails on the data is listed as skipped and the others go on. With a time budget,
+fine-tuning joins the candidates, cheapest candidates go first, and a candidate whose
+cross-validation would not finish in the budget is left out (and listed as such); given
+the same completed candidates, the same seed gives the same model.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import numpy as np
 from smallfit import __version__, adapt, backbones, strategies
 from smallfit.data import Dataset
 from smallfit.doctor import fit_summary
-from smallfit.ensemble import choose_ensemble
+from smallfit.ensemble import combine
 from smallfit.errors import SmallfitError
 from smallfit.evaluate import (
     OverBudget,
@@ -53,12 +56,16 @@ class Candidate:
         return f"{self.strategy}[{shown}]" if shown else self.strategy
 
 
-# The default comparison: frozen-encoder strategies plus the no-transfer baseline.
-# probe's torch head (cosine / cosine+CE loss) stays available by name but is not a
-# default: with a fixed number of epochs it trailed the logistic head on every
-# cross-validation we ran; it returns once the training loop can early-stop it.
+# The default comparison: frozen-encoder strategies plus the no-transfer baselines, each
+# cheap (seconds at 100 items) and each a different view of the data, so that their
+# combination can beat any one: pretrained embeddings (probe, prototype), the label names
+# (zeroshot), raw pixels or words (classic), and for images a small CNN that learns
+# features from the user's own pixels (scratch: the strong one when the images are far
+# from the pretraining data, such as handwriting). probe's torch head (cosine / cosine+CE
+# loss) stays available by name but is not a default: with a fixed number of epochs it
+# trailed the logistic head on every cross-validation we ran.
 DEFAULT_CANDIDATES = {
-    "image": [("probe", {}), ("prototype", {}), ("classic", {})],
+    "image": [("probe", {}), ("prototype", {}), ("classic", {}), ("scratch", {})],
     "text": [("probe", {}), ("prototype", {}), ("zeroshot", {}), ("classic", {})],
 }
 # Joins the default comparison when the user gives a time budget: fine-tuning costs
@@ -92,10 +99,23 @@ def semi_supervised(candidates: list[Candidate]) -> list[Candidate]:
 def comparison_splits(y: np.ndarray, names, folds: int | None, loocv: bool, seed: int) -> Splits:
     """The splits every candidate (of strategies `names`) is scored on: repeated stratified
     k-fold, with one repeat only when some candidate trains a network body (minutes a fold)."""
-    costly = any(type(strategies.create(name)).trains_body for name in names)
     return make_splits(
-        y, folds=folds, repeats=1 if costly else None, loocv=loocv, random_state=seed
+        y,
+        folds=folds,
+        repeats=1 if any(map(trains_body, names)) else None,
+        loocv=loocv,
+        random_state=seed,
     )
+
+
+def trains_body(name: str) -> bool:
+    return type(strategies.create(name)).trains_body
+
+
+def failure(error: Exception) -> str:
+    """One line on why a candidate failed, for its leaderboard row."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    return text if isinstance(error, SmallfitError) else f"{type(error).__name__}: {text}"
 
 
 def candidates_for(
@@ -152,22 +172,25 @@ def fit_dataset(
     preset: str | None = None,
     storage: str | None = None,
 ) -> Model:
-    """Compare candidates by cross-validation, refit the best on all data, return the Model.
+    """Compare candidates by cross-validation, combine them or keep the best (refitted on
+    all data), estimate that whole choice honestly, and return the Model.
 
     With `estimate=False` and a single candidate, skip cross-validation (used inside
     scikit-learn's own model selection, which does its own). `time_budget` (seconds)
     bounds the comparison: the first candidate always completes, later ones only if
     their folds project to finish (with the refit) within it. `fit_params` (unlabeled
     pools) reach every fold's fit and the refit, for the strategies that accept them.
-    `ensemble`: also try a greedy ensemble of the candidates, kept if it wins honestly
-    (smallfit.ensemble); None: when searching with the `best` preset. `learning_curve`:
+    `ensemble`: try a greedy ensemble of the candidates, kept if it is more accurate than
+    the best single one on resampled items (smallfit.ensemble.combine); None: always in
+    the fixed comparison, and in a search with the `best` preset; False: keep the best
+    single candidate (its honest estimate still covers the choice). `learning_curve`:
     add model.info["learning_curve"] (evaluate.learning_curve); None: when cheap (the
     chosen model trains no network body) and the time budget, if any, is not spent.
     With a `preset` and no `strategy`, a search (smallfit.search) of the preset's
     strategies and their hyper-parameters replaces the fixed comparison: it runs within
-    `time_budget` (default from the data size), its trials in `storage` (an Optuna RDB
-    URL; None: in memory), and an honest estimate of the winner (outer holdout or BBC-CV)
-    joins the metrics.
+    `time_budget` (default from the data size), its trials in `storage` (a database URL
+    or journal file; None: in memory), and the honest estimate is the winner's on an outer
+    holdout where the data can spare one.
     """
     from smallfit import search
 
@@ -189,8 +212,8 @@ def fit_dataset(
 
     leaderboard, probas_by_label = [], {}
     splits, scored = None, dataset
-    if ensemble is None:  # the preset that tries everything tries ensembles of it too
-        ensemble = searching and preset == "best"
+    if ensemble is None:  # always in the fixed comparison; in a search, with `best` only
+        ensemble = not searching or preset == "best"
     if searching:
         budget = time_budget or search.default_budget(len(dataset))
         found = search.run(
@@ -209,7 +232,11 @@ def fit_dataset(
         candidates, leaderboard, probas_by_label = found.candidates, found.leaderboard, found.probas
         splits, scored = found.splits, found.dataset
     elif estimate:
-        splits = comparison_splits(dataset.y, [c.strategy for c in candidates], folds, loocv, seed)
+        # the frozen-encoder candidates get repeated folds; one that trains a network body
+        # runs the first repeat of the same splits (its folds cost seconds to minutes)
+        cheap = [c.strategy for c in candidates if not trains_body(c.strategy)]
+        names = cheap or [c.strategy for c in candidates]
+        splits = comparison_splits(dataset.y, names, folds, loocv, seed)
         for index, candidate in enumerate(candidates):
             model, encoder = build(candidate, seed)
             tic = time.perf_counter()
@@ -224,32 +251,45 @@ def fit_dataset(
                     model,
                     dataset,
                     encoder,
-                    splits,
+                    splits.first_repeat() if trains_body(candidate.strategy) else splits,
                     description=f"Cross-validating {candidate.label}",
                     deadline=deadline if index else None,
                     fit_params=fit_params,
                 )
             except OverBudget as stop:
                 row |= {"accuracy": None, "skipped": f"time budget: {stop}"}
+            except Exception as error:  # noqa: BLE001 - one candidate failing ends no fit
+                if len(candidates) == 1:
+                    raise  # the user's own choice: its error is the answer
+                row |= {"accuracy": None, "skipped": f"failed: {failure(error)}"}
             else:
                 probas_by_label[candidate.label] = probas
                 row["accuracy"] = accuracy_interval(dataset.y, probas, random_state=seed)
             row["cv_seconds"] = round(time.perf_counter() - tic, 2)
             leaderboard.append(row)
+    choice = None
     if estimate:
         # Highest accuracy wins; on a tie the earlier (simpler, default-ordered) candidate.
         scores = [row["accuracy"]["value"] if row["accuracy"] else -1.0 for row in leaderboard]
+        if max(scores) < 0:
+            raise SmallfitError(
+                "No candidate could be scored: "
+                + "; ".join(f"{row['candidate']}: {row['skipped']}" for row in leaderboard)
+            )
         best_index = int(np.argmax(scores))
     else:
         best_index = 0
     best = candidates[best_index]
-    if ensemble and estimate:
-        chosen, honest, ensemble_record = choose_ensemble(
-            candidates, probas_by_label, scored.y, seed
+    if estimate and not searching:
+        # combine the candidates (or keep the best alone) and estimate that whole choice
+        choice = combine(
+            candidates, probas_by_label, scored.y, best.label, seed, ensemble is not False
         )
-        if chosen:  # its metrics are the cross-fitted ones: weights chosen on other items
-            best, probas_by_label[chosen.label] = chosen, honest
-
+    elif ensemble and estimate:  # the search's `best` preset: its trials' ensemble
+        choice = combine(candidates, probas_by_label, scored.y, best.label, seed)
+    if choice is not None and choice.candidate.strategy == "ensemble":
+        best = choice.candidate
+        probas_by_label[best.label] = choice.probas
     final, encoder = build(best, seed)
     final.fit(dataset, encoder, **accepted_fit_params(final, fit_params))
     info: dict[str, Any] = {
@@ -265,8 +305,10 @@ def fit_dataset(
         "data": dataset.record(),
         "versions": library_versions(),
     } | adapt.fit_record(final, fit_params)
-    if ensemble and estimate:
-        info["ensemble"] = ensemble_record
+    if choice is not None and choice.record is not None:
+        info["ensemble"] = choice.record
+    if notes := fixed_epochs_notes(final):
+        info["training_notes"] = notes
     out_of_sample = probas_by_label.get(best.label)
     if estimate:
         metrics = evaluate_probas(
@@ -274,11 +316,15 @@ def fit_dataset(
         )
         metrics["kind"] = "cross-validation"
         metrics["selected_among"] = len(candidates)
+        if choice is not None and choice.honest:
+            metrics["honest"] = choice.honest
+            info["why"] = choice.why
         info["metrics"] = metrics
         in_time = deadline is None or time.monotonic() < deadline
         if learning_curve or (learning_curve is None and in_time and not curves.costly(final)):
             full = None if best.strategy == "ensemble" else probas_by_label[best.label]
-            curve = curves.learning_curve(final, scored, encoder, splits, full, fit_params, seed)
+            own = splits.first_repeat() if trains_body(best.strategy) and not searching else splits
+            curve = curves.learning_curve(final, scored, encoder, own, full, fit_params, seed)
             if curve:
                 info["learning_curve"] = curve
         if pool is not None:
@@ -286,8 +332,9 @@ def fit_dataset(
     # with a search's outer holdout, the out-of-fold probabilities cover the searched part
     info["examples"] = fit_examples(scored, probas_by_label.get(best.label))
     info["doctor"] = fit_summary(scored, probas_by_label.get(best.label))
-    if searching:
+    if searching and (found.holdout is not None or best.strategy != "ensemble"):
         metrics["honest"], out_of_sample = search.honest_estimate(found, best, seed, fit_params)
+    if searching:  # without an outer holdout, an ensemble's estimate is the resampled one
         info["search"] = found.summary
     # The reference lives in the user's (or the default) pretrained encoder's space even when
     # the chosen strategy reads pixels or words, so drift is always measured the same way.
@@ -299,6 +346,16 @@ def fit_dataset(
     )
     info["fit_seconds"] = round(time.perf_counter() - started, 2)
     return Model(final, best.backbone, dataset.modality, dataset.classes, info, reference)
+
+
+def fixed_epochs_notes(model) -> list[str]:
+    """What trained without early stopping (too few items per class to validate on)."""
+    return [
+        f"{member.name} trained for its fixed {member.epochs} epochs: the data has too few "
+        "items per class to hold some out for early stopping (2 per class at least)"
+        for member in getattr(model, "members_", [model])
+        if getattr(member, "early_stopping_", True) is False
+    ]
 
 
 def pool_summary(pool: Dataset, candidates: list[Candidate], leaderboard: list[dict]) -> dict:

@@ -110,12 +110,13 @@ def _print_ensemble(record: dict | None) -> None:
         return
     if "members" in record:
         members = ", ".join(f"{m['candidate']} x{m['weight']:.2f}" for m in record["members"])
-        honest = record["scores"]["cross_fitted"]
+        resampled = record["scores"]["resampled"]
+        on_all = record["scores"]["selected_and_scored_on_all"]["accuracy"]
         out.print(
-            f"Ensemble {members}: cross-fitted accuracy {_interval(honest['ensemble'])} against "
-            f"{_interval(honest['best_single'])} for the best single candidate (weights chosen "
-            f"on half the items, scored on the other); on all items, optimistically, "
-            f"{_interval(record['scores']['selected_and_scored_on_all']['accuracy'])}."
+            f"Ensemble {members}: {_interval(resampled['ensemble'])} against "
+            f"{_interval(resampled['best_single'])} for picking the best single candidate "
+            "(each chosen on resampled items, scored on the items left out); on all items, "
+            f"optimistically, {_interval(on_all)}."
         )
     verdict = "kept" if record["kept"] else "not kept"
     out.print(f"Ensemble {verdict}: {record['reason']}.")
@@ -136,13 +137,17 @@ def _print_pool(summary: dict | None) -> None:
 
 
 def _print_honest(model) -> None:
+    """The headline: the estimate of the whole choice, then why this model."""
     honest = model.metrics.get("honest")
     if honest:
         out.print(
-            f"Honest estimate of the chosen model's accuracy: [bold]{_interval(honest)}[/] "
-            f"({honest['method']}); the cross-validated score above is the best of "
-            f"{model.metrics['selected_among']} and leans optimistic."
+            f"Estimated accuracy: [bold]{_interval(honest)}[/] (95% interval; "
+            f"{escape(honest['method'])})."
         )
+    if model.info.get("why"):
+        out.print(f"Chosen: {escape(model.info['why'])}")
+    for note in model.info.get("training_notes", []):
+        out.print(f"Note: {escape(note)}.")
 
 
 def _print_metrics(metrics: dict, title: str) -> None:
@@ -285,10 +290,10 @@ def fit(
         bool | None,
         typer.Option(
             "--ensemble/--no-ensemble",
-            help="Also try a greedy ensemble of the compared candidates (Caruana et al. 2004, "
-            "on their out-of-fold probabilities); kept only if it beats the best single "
-            "candidate when its weights are chosen on half the items and scored on the other. "
-            "Default: with --preset best only.",
+            help="Combine the compared candidates in a greedy ensemble (Caruana et al. 2004, "
+            "on their out-of-fold probabilities), kept only if it beats picking the best "
+            "single candidate on items left out of bootstrap resamples. Default: on, and in "
+            "a search (--preset) with best only; --no-ensemble keeps the best single one.",
             show_default=False,
         ),
     ] = None,
@@ -323,8 +328,8 @@ def fit(
     ] = None,
 ) -> None:
     """Fit a classifier: compare strategies by cross-validation (or, with --preset, search
-    strategies and their settings within a time budget and estimate the winner honestly)
-    and save the best.
+    strategies and their settings within a time budget), combine them or keep the best,
+    and save it. The first figure printed is the honest estimate of that whole choice.
 
     Trainings (finetune, adapter, lora, scratch) save a checkpoint after every epoch in
     OUT.checkpoints/, removed once the model is written; see --resume.
@@ -400,12 +405,15 @@ def fit(
             f"Resumed: {restored['finished_runs_restored']} finished training run(s) restored, "
             f"{restored['epochs_restored_in_interrupted_runs']} epoch(s) of an interrupted one."
         )
+    _print_honest(model)
     _print_leaderboard(model)
     _print_ensemble(model.info.get("ensemble"))
     _print_pool(model.info.get("unlabeled"))
+    optimistic = ", optimistic: the choice was made on it" if "honest" in model.metrics else ""
     _print_metrics(
         model.metrics,
-        f"Chosen: {model.strategy.name} on {model.backbone or 'no encoder'} (cross-validation)",
+        f"Chosen: {model.strategy.name} on {model.backbone or 'no encoder'} "
+        f"(cross-validation{optimistic})",
     )
     if "learning_curve" in model.info:
         from smallfit.evaluate.learning_curve import advice
@@ -424,7 +432,6 @@ def fit(
             "says nothing about the target: check with `smallfit evaluate` on labeled target "
             "items."
         )
-    _print_honest(model)
     out.print(f"Model written to [bold]{out_dir}[/] in {model.info['fit_seconds']:.1f} s")
     if mlflow or mlflow_uri:
         from smallfit.tracking import log_fit
@@ -724,9 +731,9 @@ def demo(
         model.classes,
         load(out_dir / "model").predict_proba(dataset),
     )
-    accuracy = model.metrics["accuracy"]
+    accuracy = model.metrics.get("honest") or model.metrics["accuracy"]
     out.print(
-        f"\nCross-validated accuracy: [bold]{_interval(accuracy)}[/]; holdout accuracy: "
+        f"\nEstimated accuracy: [bold]{_interval(accuracy)}[/]; holdout accuracy: "
         f"[bold]{_interval(metrics['accuracy'])}[/]. Outputs in {out_dir}/ "
         f"({time.perf_counter() - started:.0f} s)."
     )

@@ -1,39 +1,44 @@
-"""Ensembles of the compared candidates: greedy selection (Caruana et al. 2004) and the
-`ensemble` strategy that holds the chosen members, saved as one model directory.
+"""Combining the compared candidates: greedy ensemble selection (Caruana et al. 2004),
+the honest estimate of the whole choice, and the `ensemble` strategy that holds the
+chosen members, saved as one model directory.
 
 Selection runs forward with replacement over the candidates' out-of-fold probabilities
-(all scored on the same splits): start from the best single candidate, then repeatedly
-add the member (again, if it helps) whose inclusion most lowers the log loss of the
-averaged probabilities, until no addition lowers it. Weights are how often each member
-was added. Log loss, not accuracy: on the few hundred out-of-fold predictions of a
-small dataset accuracy moves in steps of one item, so most additions tie and the
-greedy path is decided by tie-breaks; log loss is smooth, a proper scoring rule, and
-rewards averaging models whose errors differ, which is what an ensemble is for.
+(all scored on the same splits, each averaged over its cross-validation repeats): start
+from the best single candidate, then repeatedly add the member (again, if it helps)
+whose inclusion most lowers the log loss of the averaged probabilities, until no
+addition lowers it. Weights are how often each member was added. Log loss, not
+accuracy: on the few hundred out-of-fold predictions of a small dataset accuracy moves
+in steps of one item, so most additions tie and the greedy path is decided by
+tie-breaks; log loss is smooth, a proper scoring rule, and rewards averaging models
+whose errors differ, which is what an ensemble is for.
 
-Honesty: weights chosen on the same predictions they are scored on look better than
-they are. So the ensemble is kept only if it wins a cross-fitted comparison: the
-scored items are split in two stratified halves; the weights are chosen on one half
-and applied to the other, both ways, and the same is done for "pick the best single
-candidate" (what fit does without an ensemble). The ensemble must be more accurate,
-on those held-apart predictions, than picking one candidate. Both the optimistic and
-the cross-fitted figures are recorded.
+Honesty: choices made on the same predictions they are scored on look better than they
+are (the winner's curse). So both procedures, "select an ensemble" and "pick the most
+accurate single candidate", are repeated on bootstrap resamples of the items and scored
+on the items each resample left out (BBC-CV, Tsamardinos et al. 2018, applied to the
+whole choice, combination included): no extra training. The ensemble is kept only if
+it is more accurate on the left-out items than picking one candidate; the estimate of
+the procedure kept (mean and 2.5-97.5 percentiles of the left-out accuracies) is the
+model's honest estimate. Written here because no maintained library does this.
 """
 
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
-from sklearn.model_selection import StratifiedKFold
 
 from smallfit import backbones, strategies
 from smallfit.errors import SmallfitError
 from smallfit.evaluate import accuracy_interval
+from smallfit.evaluate.metrics import item_correctness
 from smallfit.strategies.base import Strategy, accepted_fit_params
 from smallfit.strategies.registry import register
 
 MAX_ROUNDS = 50  # additions at most; selection stops earlier once none lowers the log loss
 MIN_GAIN = 1e-6  # an addition must lower the mean log loss by more than this
+N_RESAMPLES = 200  # bootstrap resamples for the honest estimate (a selection each)
 
 
 @register
@@ -42,7 +47,7 @@ class Ensemble(Strategy):
 
     `members`: [{"strategy": name, "params": {...}, "backbone": name or None}], each
     refit on the whole data by `fit`; `weights`: one per member, summing to 1. Made by
-    `fit --ensemble` (`fit_dataset(..., ensemble=True)`), not a search candidate.
+    `fit` when combining wins (smallfit.ensemble.combine), not a search candidate.
     """
 
     name = "ensemble"
@@ -54,8 +59,8 @@ class Ensemble(Strategy):
     def _members(self) -> list[tuple[Strategy, object]]:
         if not self.members or not self.weights or len(self.members) != len(self.weights):
             raise SmallfitError(
-                "The ensemble strategy is made by `fit --ensemble` from the compared candidates; "
-                "it cannot be chosen with --strategy."
+                "The ensemble strategy is made by `fit` from the compared candidates; it "
+                "cannot be chosen with --strategy."
             )
         return [
             (
@@ -119,105 +124,158 @@ def blend(probas: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarra
     return sum(w * probas[label] for label, w in weights.items())
 
 
-def _log_loss(proba: np.ndarray, y: np.ndarray) -> float:
-    """Mean log loss of (R, m, C) probabilities of m items with labels y."""
-    picked = np.take_along_axis(proba, np.broadcast_to(y[None, :, None], proba.shape[:2] + (1,)), 2)
-    return float(-np.log(np.clip(picked, 1e-15, 1)).mean())
+def over_repeats(proba: np.ndarray) -> np.ndarray:
+    """(R, n, C) out-of-fold probabilities averaged over the repeats that scored each item,
+    as (1, n, C): every entry still comes from models that never saw the item, and
+    candidates cross-validated with different numbers of repeats line up."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=RuntimeWarning)  # all-NaN: never scored
+        return np.nanmean(proba, axis=0, keepdims=True)
 
 
-def _accuracy(proba: np.ndarray, y: np.ndarray) -> float:
-    return float((proba.argmax(axis=2) == y[None, :]).mean())
+def _true_class(proba: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """(R, n) probability each item's true class gets."""
+    index = np.broadcast_to(y[None, :, None], proba.shape[:2] + (1,))
+    return np.take_along_axis(proba, index, 2)[..., 0]
 
 
 def select(probas: dict[str, np.ndarray], y: np.ndarray, items: np.ndarray) -> dict[str, float]:
-    """Caruana's greedy forward selection with replacement on the rows `items` of the
-    (R, n, C) out-of-fold probabilities; returns {label: weight} for the members chosen."""
+    """Caruana's greedy forward selection with replacement on the rows `items` (repeats
+    allowed: a bootstrap resample) of the out-of-fold probabilities; returns {label:
+    weight} for the members chosen. The log loss of a blend needs only the probability
+    each member gives the true class, so that is all the loop averages."""
     labels = list(probas)
-    stacked = np.stack([probas[label][:, items] for label in labels])
-    target = y[items]
+    truth = np.stack([_true_class(probas[label][:, items], y[items]) for label in labels])
     counts = np.zeros(len(labels), dtype=np.int64)
-    total = np.zeros_like(stacked[0])
+    total = np.zeros_like(truth[0])
     current = np.inf
     for _ in range(MAX_ROUNDS):
-        losses = [_log_loss((total + s) / (counts.sum() + 1), target) for s in stacked]
+        blended = (total[None] + truth) / (counts.sum() + 1)
+        losses = -np.log(np.clip(blended, 1e-15, 1)).mean(axis=(1, 2))
         best = int(np.argmin(losses))  # ties: the earlier (default-ordered) candidate
         if losses[best] > current - MIN_GAIN:
             break
         counts[best] += 1
-        total += stacked[best]
+        total += truth[best]
         current = losses[best]
     return {labels[i]: counts[i] / counts.sum() for i in np.flatnonzero(counts)}
 
 
-def _best_single(probas: dict[str, np.ndarray], y: np.ndarray, items: np.ndarray) -> str:
-    scores = [_accuracy(p[:, items], y[items]) for p in probas.values()]
-    return list(probas)[int(np.argmax(scores))]
+def resampled(
+    probas: dict[str, np.ndarray], y: np.ndarray, seed: int, n_resamples: int = N_RESAMPLES
+) -> dict[str, np.ndarray]:
+    """Left-out accuracy of each procedure over bootstrap resamples of the scored items:
+    `ensemble` (selection on the resample) and `best_single` (the candidate most accurate
+    on the resample), both scored on the items the resample left out."""
+    labels = list(probas)
+    scored = np.flatnonzero(~np.isnan(probas[labels[0]][0, :, 0]))
+    correct = np.stack([item_correctness(y, probas[label]) for label in labels])
+    rng = np.random.default_rng(seed)
+    result: dict[str, list[float]] = {"ensemble": [], "best_single": []}
+    for _ in range(n_resamples):
+        drawn = scored[rng.integers(0, scored.size, scored.size)]
+        left_out = np.setdiff1d(scored, drawn)
+        if left_out.size == 0:
+            continue
+        blended = blend(probas, select(probas, y, drawn))[0, left_out]
+        result["ensemble"].append(float((blended.argmax(1) == y[left_out]).mean()))
+        single = int(np.argmax(correct[:, drawn].mean(axis=1)))
+        result["best_single"].append(float(correct[single, left_out].mean()))
+    return {name: np.array(values) for name, values in result.items()}
 
 
-def cross_fitted(
-    probas: dict[str, np.ndarray], y: np.ndarray, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Out-of-fold probabilities of the two procedures, each item's from choices made on
-    the other half of the items: (ensemble selected on the other half, best single
-    candidate picked on the other half)."""
-    first = next(iter(probas.values()))
-    scored = np.flatnonzero(~np.isnan(first[0, :, 0]))
-    ensemble, single = np.full_like(first, np.nan), np.full_like(first, np.nan)
-    halves = StratifiedKFold(2, shuffle=True, random_state=seed).split(scored, y[scored])
-    for choose, apply in halves:
-        choose, apply = scored[choose], scored[apply]
-        ensemble[:, apply] = blend(probas, select(probas, y, choose))[:, apply]
-        single[:, apply] = probas[_best_single(probas, y, choose)][:, apply]
-    return ensemble, single
+def estimate(accuracies: np.ndarray, method: str) -> dict:
+    """The mean left-out accuracy with its 2.5-97.5 percentile interval."""
+    low, high = np.percentile(accuracies, [2.5, 97.5])
+    return {
+        "value": round(float(accuracies.mean()), 6),
+        "low": round(float(low), 6),
+        "high": round(float(high), 6),
+        "method": method,
+    }
 
 
-def choose_ensemble(
-    candidates: list, probas: dict[str, np.ndarray], y: np.ndarray, seed: int
-) -> tuple[object | None, np.ndarray | None, dict]:
-    """Select an ensemble of the scored candidates and check it honestly.
+@dataclass
+class Choice:
+    """What `combine` decided: the candidate to refit on all data (an ensemble or one of
+    the compared), its out-of-fold probabilities for the metrics (optimistic: the choice
+    was made on them), the honest estimate of the procedure, why, and the record for
+    model.info["ensemble"] (None when no ensemble was considered)."""
 
-    Returns (the ensemble's Candidate if it is kept else None, its cross-fitted
-    out-of-fold probabilities, the record for model.info["ensemble"]).
-    """
+    candidate: object
+    probas: np.ndarray
+    honest: dict
+    why: str
+    record: dict | None
+
+
+def combine(
+    candidates: list,
+    probas: dict[str, np.ndarray],
+    y: np.ndarray,
+    best: str,
+    seed: int,
+    allow_ensemble: bool = True,
+) -> Choice:
+    """Choose between the ensemble of the scored candidates and the best single one
+    (`best`, the leaderboard's most accurate), by their left-out accuracy on resamples."""
     from smallfit.auto import Candidate, build
 
-    probas = {c.label: probas[c.label] for c in candidates if c.label in probas}
-    if len(probas) < 2:
-        return None, None, {"kept": False, "reason": "fewer than two candidates were scored"}
-    scored = np.flatnonzero(~np.isnan(next(iter(probas.values()))[0, :, 0]))
+    by_label = {c.label: c for c in candidates}
+    probas = {c.label: over_repeats(probas[c.label]) for c in candidates if c.label in probas}
+    n_scored = len(probas)
+    runs = resampled(probas, y, seed) if n_scored > 1 else None
+    method = (
+        f"the whole choice among {n_scored} candidates repeated on {N_RESAMPLES} bootstrap "
+        "resamples of the items and scored on the items each left out (BBC-CV)"
+    )
+    single = Choice(by_label[best], probas[best], {}, "", None)
+    if runs is None:
+        single.why = f"{best} was the only candidate scored."
+        return single
+    single.honest = estimate(runs["best_single"], method)
+    if not allow_ensemble:
+        single.why = f"{best} was the most accurate of {n_scored} candidates (no ensemble tried)."
+        return single
+    scored = np.flatnonzero(~np.isnan(probas[best][0, :, 0]))
     weights = select(probas, y, scored)
-    optimistic = blend(probas, weights)
-    honest_ensemble, honest_single = cross_fitted(probas, y, seed)
+    blended = blend(probas, weights)
+    ensemble_estimate = estimate(runs["ensemble"], method)
     record = {
         "selection": "greedy forward selection with replacement (Caruana et al. 2004) on "
-        "log loss of the out-of-fold probabilities",
+        "log loss of the out-of-fold probabilities, averaged over repeats",
         "members": [{"candidate": label, "weight": round(w, 6)} for label, w in weights.items()],
         "scores": {
             "selected_and_scored_on_all": {
-                "accuracy": accuracy_interval(y, optimistic, random_state=seed),
-                "log_loss": round(_log_loss(optimistic[:, scored], y[scored]), 6),
+                "accuracy": accuracy_interval(y, blended, random_state=seed),
+                "log_loss": round(
+                    float(-np.log(np.clip(_true_class(blended, y)[0, scored], 1e-15, 1)).mean()), 6
+                ),
                 "note": "optimistic: the weights were chosen on these same predictions",
             },
-            "cross_fitted": {
-                "ensemble": accuracy_interval(y, honest_ensemble, random_state=seed),
-                "best_single": accuracy_interval(y, honest_single, random_state=seed),
-                "note": "each half of the items scored with choices made on the other half",
+            "resampled": {
+                "ensemble": ensemble_estimate,
+                "best_single": single.honest,
+                "note": "each procedure repeated on bootstrap resamples of the items and "
+                "scored on the items left out",
             },
         },
     }
-    honest = record["scores"]["cross_fitted"]
+    versus = (
+        f"{ensemble_estimate['value']:.3f} against {single.honest['value']:.3f} for picking "
+        "the most accurate single candidate, on items left out of resamples"
+    )
     if len(weights) < 2:
         record |= {"kept": False, "reason": "the selection kept a single candidate"}
-    elif honest["ensemble"]["value"] <= honest["best_single"]["value"]:
-        record |= {
-            "kept": False,
-            "reason": "not more accurate than picking the best single candidate (cross-fitted)",
-        }
+        single.why = f"{best}: the ensemble selection kept it alone."
+    elif ensemble_estimate["value"] <= single.honest["value"]:
+        record |= {"kept": False, "reason": "not more accurate than picking one: " + versus}
+        single.why = f"{best}: combining the candidates was not more accurate ({versus})."
     else:
-        record |= {"kept": True, "reason": "more accurate than the best single (cross-fitted)"}
+        record |= {"kept": True, "reason": "more accurate than picking one: " + versus}
+    single.record = record
     if not record["kept"]:
-        return None, None, record
-    by_label = {c.label: c for c in candidates}
+        return single
     members = [
         {
             "strategy": by_label[label].strategy,
@@ -227,4 +285,6 @@ def choose_ensemble(
         for label in weights
     ]
     params = {"members": members, "weights": [float(w) for w in weights.values()]}
-    return Candidate("ensemble", params, None), honest_ensemble, record
+    shown = ", ".join(f"{label} x{w:.2f}" for label, w in weights.items())
+    why = f"an ensemble of {shown}: combining was more accurate ({versus})."
+    return Choice(Candidate("ensemble", params, None), blended, ensemble_estimate, why, record)

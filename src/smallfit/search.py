@@ -100,7 +100,7 @@ SPACES: dict[str, dict[str, dict[str, list]]] = {
     },
     "adapter": {"any": {"bottleneck": [32, 16, 64], "lr": [1e-3, 3e-4, 3e-3]}},
     "lora": {"any": {"rank": [8, 4, 16], "lr": [1e-3, 3e-4, 3e-3]}},
-    "scratch": {"any": {"width": [32, 16, 64], "lr": [3e-3, 1e-3, 1e-2]}},
+    "scratch": {"any": {"width": [16, 32, 64], "lr": [3e-3, 1e-3, 1e-2], "shift": [2, 0, 4]}},
 }
 
 

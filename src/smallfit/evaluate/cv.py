@@ -34,6 +34,11 @@ class Splits:
     folds: int
     scored: np.ndarray
 
+    def first_repeat(self) -> Splits:
+        """The first repeat's folds alone (the same partition the repeated splits start
+        with), for candidates whose folds are costly."""
+        return Splits(self.pairs[: len(self.pairs) // self.repeats], 1, self.folds, self.scored)
+
 
 def make_splits(
     y: np.ndarray,

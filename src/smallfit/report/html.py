@@ -46,7 +46,15 @@ def summary(model, evaluations: Sequence[dict], drift_checks: Sequence[dict]) ->
     kind = "images" if model.modality == "image" else "texts"
     settings = info.get("settings", {})
     lines = []
-    if metrics.get("accuracy"):
+    if metrics.get("honest"):
+        honest = metrics["honest"]
+        lines.append(
+            f"<p class=headline>Estimated accuracy <b>{interval_text(honest)}</b> "
+            f"{interval_bar(honest)}</p><p>How: {esc(honest['method'])}. "
+            f"Cross-validated accuracy <b>{interval_text(metrics['accuracy'])}</b> for the "
+            "chosen model itself, optimistic: the choice was made on those predictions.</p>"
+        )
+    elif metrics.get("accuracy"):
         lines.append(
             f"<p class=headline>Cross-validated accuracy <b>{interval_text(metrics['accuracy'])}"
             f"</b> {interval_bar(metrics['accuracy'])}</p>"
@@ -57,12 +65,16 @@ def summary(model, evaluations: Sequence[dict], drift_checks: Sequence[dict]) ->
             "cross-validation.</p>"
         )
     chosen = f"<b>{esc(model.strategy.name)}</b> on <b>{esc(model.backbone or 'no encoder')}</b>"
-    if len(candidates) > 1:
+    if len(candidates) > 1 and not info.get("why"):
         chosen += (
             f", the most accurate of {len(candidates)} candidates compared on the same folds "
             "(so its estimate leans slightly optimistic; a holdout is the unbiased check)"
         )
     lines.append(f"<p>Chosen: {chosen}.</p>")
+    if info.get("why"):
+        lines.append(f"<p>Why: {esc(info['why'][0].upper() + info['why'][1:])}</p>")
+    for fixed in info.get("training_notes", []):
+        lines.append(f"<p>Training: {esc(fixed)}.</p>")
     if info.get("update"):
         new = info["update"].get("new_data", {})
         lines.append(

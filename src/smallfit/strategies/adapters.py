@@ -33,7 +33,7 @@ from smallfit.strategies.finetune import (
     network_probabilities,
 )
 from smallfit.strategies.registry import register
-from smallfit.train.loop import TrainSettings, shortest_first, stratified_holdout, train
+from smallfit.train.loop import TrainSettings, early_stopping_split, shortest_first, train
 from smallfit.train.losses import Probabilities
 
 NORMS = (nn.LayerNorm, nn.modules.batchnorm._BatchNorm, nn.GroupNorm)
@@ -119,7 +119,8 @@ class BodyTune(Strategy):
         self.trained_fraction_ = sum(p.numel() for p in trained) / total
         x, y = self._inputs(list(dataset.items)), torch.from_numpy(dataset.y)
         sizes = encoder.item_sizes(list(dataset.items))
-        fit_part, val_part = stratified_holdout(dataset.y, 0.2, self.random_state)
+        fit_part, val_part = early_stopping_split(dataset.y, 0.2, self.random_state)
+        self.early_stopping_ = len(val_part) > 0  # else: fixed epochs
         val_part = shortest_first(val_part, sizes)
         validation = (x[val_part], y[val_part]) if len(val_part) else None
         if validation is None:

@@ -31,7 +31,7 @@ from smallfit.strategies.base import Normalise, Strategy, normalise
 from smallfit.strategies.finetune import FrozenNormSequential, lower_activations
 from smallfit.strategies.heads import LogisticHead
 from smallfit.strategies.registry import register
-from smallfit.train.loop import TrainSettings, stratified_holdout, train
+from smallfit.train.loop import TrainSettings, early_stopping_split, train
 
 # The learning rate `finetune` gives its unfrozen groups (its head rate times the
 # encoder's body_lr_ratio): the rate at which these encoders' top groups tune well.
@@ -130,7 +130,8 @@ class Contrastive(Strategy):
         self.split_, self.upper_ = self._build(encoder)
         table = self._lower(dataset.items, "Computing frozen activations")
         y = dataset.y
-        fit_part, val_part = stratified_holdout(y, 0.2, self.random_state)
+        fit_part, val_part = early_stopping_split(y, 0.2, self.random_state)
+        self.early_stopping_ = len(val_part) > 0  # else: fixed epochs
         if not len(val_part):
             fit_part = np.arange(len(y))
         seed = self.random_state

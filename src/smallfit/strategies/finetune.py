@@ -33,10 +33,10 @@ from smallfit.train.loop import (
     TrainSettings,
     check_time_limit,
     combined,
+    early_stopping_split,
     find_lr,
     find_lr_suggestion,
     shortest_first,
-    stratified_holdout,
     train,
 )
 from smallfit.train.losses import Probabilities
@@ -237,7 +237,8 @@ class FineTune(Strategy):
         if target_unlabeled is not None:
             target = self._lower(target_unlabeled.items, "Computing target-pool activations")
         y = torch.from_numpy(dataset.y)
-        fit_part, val_part = stratified_holdout(dataset.y, 0.2, self.random_state)
+        fit_part, val_part = early_stopping_split(dataset.y, 0.2, self.random_state)
+        self.early_stopping_ = len(val_part) > 0  # else: fixed epochs
         item_sizes = encoder.item_sizes(dataset.items)
         val_part = shortest_first(val_part, item_sizes)
         validation = (x[val_part], y[val_part]) if len(val_part) else None

@@ -52,6 +52,7 @@ class TrainSettings:
     loss: str = "ce"
     mix: str = "none"
     mix_alpha: float = 0.4
+    shift: int = 0  # move each image input by up to this many pixels (augmentation)
     seed: int = 0
 
 
@@ -225,7 +226,8 @@ def train(
             for index, batch in enumerate(
                 batch_order(len(x), settings.batch_size, generator, sizes)
             ):
-                inputs, partner, share = mixed(x[batch], settings, generator)
+                inputs = shifted(x[batch], settings.shift, generator)
+                inputs, partner, share = mixed(inputs, settings, generator)
                 logits = model(inputs)
                 loss = share * classification_loss(logits, y[batch], settings.loss, class_weight)
                 if share < 1.0:
@@ -326,6 +328,25 @@ def batch_order(
     return [batches[i] for i in shuffle]
 
 
+def shifted(x: torch.Tensor, pixels: int, generator: torch.Generator) -> torch.Tensor:
+    """Each image (n, C, H, W) moved by a random offset of up to `pixels` in each direction,
+    the edges repeated into the gap: the cheap augmentation for a network that learns from
+    raw pixels, where a digit or a defect one pixel over is the same class."""
+    if pixels <= 0:
+        return x
+    if x.ndim != 4:
+        raise ValueError("shift works on images (n, C, H, W) only.")
+    height, width = x.shape[-2:]
+    padded = nn.functional.pad(x, (pixels,) * 4, mode="replicate")
+    offsets = torch.randint(0, 2 * pixels + 1, (len(x), 2), generator=generator).tolist()
+    return torch.stack(
+        [
+            image[:, top : top + height, left : left + width]
+            for image, (top, left) in zip(padded, offsets, strict=True)
+        ]
+    )
+
+
 def mixed(
     x: torch.Tensor, settings: TrainSettings, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor, float]:
@@ -373,14 +394,34 @@ def evaluate(
         }
 
 
-def stratified_holdout(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (train, validation): `fraction` of each class with at least 3 examples."""
+MIN_VALIDATION_PER_CLASS = 2  # early stopping on fewer follows one item's noise
+MIN_TRAIN_PER_CLASS = 3  # and a class must keep at least this many to train on
+
+
+def early_stopping_split(
+    y: np.ndarray, fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, validation) for early stopping: `fraction` of each class, at least
+    MIN_VALIDATION_PER_CLASS of each; no validation at all (train on everything for the
+    fixed number of epochs) when some class cannot spare that many and keep
+    MIN_TRAIN_PER_CLASS to train on."""
+    counts = np.bincount(y)
+    if counts[counts > 0].min() < MIN_VALIDATION_PER_CLASS + MIN_TRAIN_PER_CLASS:
+        return np.arange(len(y)), np.array([], dtype=np.int64)
+    return stratified_holdout(y, fraction, seed, minimum=MIN_VALIDATION_PER_CLASS)
+
+
+def stratified_holdout(
+    y: np.ndarray, fraction: float, seed: int, minimum: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, validation): `fraction` of each class with at least 3 examples,
+    and at least `minimum` of each such class."""
     rng = np.random.default_rng(seed)
     train, validation = [], []
     for label in np.unique(y):
         members = rng.permutation(np.flatnonzero(y == label))
         take = int(round(fraction * len(members))) if len(members) >= 3 else 0
-        take = max(take, 1) if len(members) >= 3 else 0
+        take = max(take, minimum) if len(members) >= 3 else 0
         validation += members[:take].tolist()
         train += members[take:].tolist()
     return np.sort(np.array(train, dtype=np.int64)), np.sort(np.array(validation, dtype=np.int64))

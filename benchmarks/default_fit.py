@@ -1,0 +1,219 @@
+#!/usr/bin/env python
+"""The default fit against every single strategy run alone on the same split (issue 15):
+test accuracy on a fixed test set of 500 items, the default's printed (honest) estimate
+and whether its 95% interval held the test accuracy, and the default's fit time (its
+training items embedded cold, as a new user's are).
+
+    python benchmarks/default_fit.py --slices digits:10 fashion:10 r8:8 spam:8 --seeds 0 1 2
+    python benchmarks/default_fit.py --report-only
+
+Rows already measured are kept (results/default_fit.json) and skipped; `--methods` picks
+which methods run (default: the default fit and the cheap single strategies).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import train_test_split
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from run import DATA, RESULTS, fashion, machine, r8, sample_per_class  # noqa: E402
+
+TEST_SIZE = 500
+OUT = RESULTS / "default_fit.json"
+COMMAND = "python benchmarks/default_fit.py"
+SINGLE = {
+    "image": ("probe", "prototype", "classic", "scratch", "finetune"),
+    "text": ("probe", "prototype", "classic", "zeroshot", "finetune", "contrastive"),
+}
+CHEAP = ("default", "probe", "prototype", "classic", "scratch", "zeroshot")
+TITLES = {
+    "digits": "scikit-learn digits (8x8, as images)",
+    "fashion": "Fashion-MNIST",
+    "r8": "Reuters R8",
+    "spam": "SpamAssassin",
+    "20news": "20 Newsgroups",
+}
+
+
+def fixed_test(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(pool, test) indices: a stratified test set of TEST_SIZE items (seed 0), the rest."""
+    index = np.arange(len(labels))
+    pool, test = train_test_split(index, test_size=TEST_SIZE, stratify=labels, random_state=0)
+    return np.sort(pool), np.sort(test)
+
+
+def load(name: str):
+    """(pool items, pool labels, test items, test labels, modality)."""
+    if name == "digits":
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        items = [(image * 16).clip(0, 255).astype(np.uint8) for image in digits.images]
+        labels = digits.target.astype(str).astype(object)
+        modality = "image"
+    elif name == "fashion":
+        train_items, train_labels, test_items, test_labels, _, _ = fashion()
+        keep = fixed_test(test_labels)[1]
+        return train_items, train_labels, [test_items[i] for i in keep], test_labels[keep], "image"
+    elif name == "r8":
+        train_items, train_labels, test_items, test_labels, _, _ = r8()
+        keep = fixed_test(test_labels)[1]
+        return train_items, train_labels, [test_items[i] for i in keep], test_labels[keep], "text"
+    elif name == "spam":
+        table = pd.read_csv(DATA / "spam_assassin.csv")
+        items, labels, modality = table.text.tolist(), table.label.to_numpy(object), "text"
+    elif name == "20news":
+        table = pd.read_csv(DATA / "20news.csv")
+        train, test = table[table.split == "train"], table[table.split == "test"]
+        keep = fixed_test(test.label.to_numpy(object))[1]
+        return (
+            train.text.tolist(),
+            train.label.to_numpy(object),
+            [test.text.tolist()[i] for i in keep],
+            test.label.to_numpy(object)[keep],
+            "text",
+        )
+    else:
+        raise SystemExit(f"unknown data set {name}")
+    pool, test = fixed_test(labels)
+    return [items[i] for i in pool], labels[pool], [items[i] for i in test], labels[test], modality
+
+
+def forget(items) -> None:
+    """Drop the items' embeddings from every encoder's memory, so a fit embeds them cold."""
+    from smallfit import backbones
+    from smallfit.backbones.cache import item_key
+
+    for info in backbones.list_backbones():
+        if info.available():
+            memo = backbones.create(info.name)._memo
+            for item in items:
+                memo.pop(item_key(item), None)
+
+
+def measure(method: str, train, test_items, test_labels, seed: int) -> dict:
+    from smallfit.auto import fit_dataset
+
+    forget(train.items)
+    tic = time.perf_counter()
+    if method == "default":
+        model = fit_dataset(train, seed=seed)
+    else:
+        model = fit_dataset(train, strategy=method, seed=seed, estimate=False)
+    seconds = time.perf_counter() - tic
+    predicted = np.array(model.classes, dtype=object)[model.predict_proba(test_items).argmax(1)]
+    row = {"accuracy": float((predicted == test_labels).mean()), "fit_seconds": round(seconds, 1)}
+    if method == "default":
+        honest = model.metrics["honest"]
+        row |= {
+            "estimate": {k: honest[k] for k in ("value", "low", "high")},
+            "held": bool(honest["low"] <= row["accuracy"] <= honest["high"]),
+            "chosen": model.strategy.name,
+            "why": model.info.get("why"),
+            "optimistic_cv": model.metrics["accuracy"]["value"],
+        }
+    return row
+
+
+def mean_over(methods: dict, method: str, seeds: list[int]) -> tuple[float | None, int]:
+    """Mean test accuracy (%) of `method` over the seeds the default ran on (so every cell
+    compares the same splits), and how many seeds that is."""
+    values = [r["accuracy"] for r in methods.get(method, []) if r["seed"] in seeds]
+    return (100 * np.mean(values), len(values)) if values else (None, 0)
+
+
+def report(result: dict) -> str:
+    rows = result["rows"]
+    by = defaultdict(dict)
+    for r in rows:
+        by[(r["set"], r["k"])].setdefault(r["method"], []).append(r)
+    lines = [
+        "## The default fit against each single strategy (issue 15)",
+        "",
+        f"`{result['command']}`; test sets of {TEST_SIZE} items fixed across seeds; "
+        "accuracy mean over the seeds measured (their number in brackets), the default's "
+        "fit time (training items embedded cold, machine as noted), its estimate's bias "
+        "(estimate − test) and how many of its 95% intervals held the test accuracy.",
+        "",
+        "| data (per class) | default | best single | margin | "
+        + " | ".join(dict.fromkeys(m for ms in SINGLE.values() for m in ms))
+        + " | default fit s | bias | held |",
+    ]
+    singles = list(dict.fromkeys(m for ms in SINGLE.values() for m in ms))
+    lines.append("|---" * (7 + len(singles)) + "|")
+    for (name, k), methods in sorted(by.items()):
+        if "default" not in methods:
+            continue
+        seeds = sorted(r["seed"] for r in methods["default"])
+        default, n = mean_over(methods, "default", seeds)
+        scores = {m: mean_over(methods, m, seeds) for m in singles}
+        best = max((v for v, _ in scores.values() if v is not None), default=None)
+        cells = [f"{v:.1f} ({c})" if v is not None else "—" for v, c in scores.values()]
+        bias = np.mean([r["estimate"]["value"] - r["accuracy"] for r in methods["default"]])
+        held = sum(r["held"] for r in methods["default"])
+        seconds = np.mean([r["fit_seconds"] for r in methods["default"]])
+        lines.append(
+            f"| {TITLES[name]} ({k}) | {default:.1f} ({n}) | {best:.1f} | {default - best:+.1f} | "
+            + " | ".join(cells)
+            + f" | {seconds:.0f} | {100 * bias:+.1f} | {held}/{n} |"
+        )
+    lines += ["", "Chosen by the default fit, per run:", ""]
+    for r in rows:
+        if r["method"] == "default":
+            lines.append(
+                f"- {r['set']} {r['k']}/class seed {r['seed']}: {r['chosen']} — {r['why']} "
+                f"(test {100 * r['accuracy']:.1f}, estimate {100 * r['estimate']['value']:.1f} "
+                f"[{100 * r['estimate']['low']:.1f}, {100 * r['estimate']['high']:.1f}])"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--slices", nargs="+", default=["digits:10", "fashion:10", "r8:8"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--methods", nargs="+", default=list(CHEAP))
+    parser.add_argument("--report-only", action="store_true")
+    args = parser.parse_args()
+    os.environ.setdefault("SMALLFIT_QUIET", "1")
+    os.environ["SMALLFIT_CACHE"] = tempfile.mkdtemp(prefix="smallfit-bench-")  # cold
+    result = json.loads(OUT.read_text()) if OUT.exists() else {"rows": [], "command": COMMAND}
+    result["machine"] = machine()
+    if not args.report_only:
+        from smallfit.data import from_python
+
+        done = {(r["set"], r["k"], r["seed"], r["method"]) for r in result["rows"]}
+        for piece in args.slices:
+            name, k = piece.split(":")
+            items, labels, test_items, test_labels, modality = load(name)
+            for seed in args.seeds:
+                picked = sample_per_class(labels, int(k), seed)
+                train = from_python([items[i] for i in picked], labels[picked])
+                for method in args.methods:
+                    if method != "default" and method not in SINGLE[modality]:
+                        continue
+                    if (name, int(k), seed, method) in done:
+                        continue
+                    row = measure(method, train, test_items, test_labels, seed)
+                    row = {"set": name, "k": int(k), "seed": seed, "method": method} | row
+                    print(json.dumps(row), flush=True)
+                    result["rows"].append(row)
+                    OUT.write_text(json.dumps(result, indent=2))
+    (RESULTS / "default_fit.md").write_text(report(result) + "\n")
+    print(report(result))
+
+
+if __name__ == "__main__":
+    main()
