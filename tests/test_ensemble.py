@@ -36,7 +36,6 @@ def test_selection_keeps_the_better_member_and_leaves_out_a_useless_one():
     weights = select(probas, y, np.arange(300))
     assert weights == {"good": 1.0}
     choice = combine([scored("good"), scored("bad")], probas, y, "good", seed=0)
-    assert choice.record["kept"] is False and "single candidate" in choice.record["reason"]
     assert choice.candidate.label == "good" and "kept it alone" in choice.why
     # picking one of two, judged on left-out items, scores about its 90%, below the optimistic
     assert 0.85 < choice.honest["value"] < 0.95
@@ -118,10 +117,14 @@ def test_the_default_fit_combines_and_a_kept_ensemble_is_saved(text_csv, tmp_pat
     # refit both members on all data and save them as one model
     weights = {"probe": 0.5, "classic": 0.5}
     monkeypatch.setattr(ensemble, "select", lambda probas, y, items: weights)
+    real = ensemble.resampled  # its weights come from the patched select
     monkeypatch.setattr(
         ensemble,
         "resampled",
-        lambda probas, y, seed: {"ensemble": np.array([0.9, 1.0]), "best_single": np.array([0.5])},
+        lambda probas, y, seed: (
+            real(probas, y, seed)
+            | {"ensemble": np.array([0.9, 1.0]), "best_single": np.array([0.5])}
+        ),
     )
     model = smallfit.fit(text_csv, folds=3, learning_curve=False)
     assert model.strategy.name == "ensemble" and model.info["ensemble"]["kept"]
@@ -132,6 +135,9 @@ def test_the_default_fit_combines_and_a_kept_ensemble_is_saved(text_csv, tmp_pat
     loaded = smallfit.load(tmp_path / "kept")
     texts = ["Rates rose again.", "Bake it slowly."]
     np.testing.assert_array_equal(loaded.predict_proba(texts), model.predict_proba(texts))
+    page = (tmp_path / "kept" / "report.html").read_text()
+    assert page.count("in the ensemble x0.50") == 2 and ">chosen<" not in page
+    assert "Estimated accuracy <b>95.0%" in page and "Why: An ensemble of probe" in page
 
 
 def test_the_ensemble_strategy_cannot_be_chosen_by_name(text_csv):

@@ -61,10 +61,14 @@ def test_the_best_preset_also_tries_an_ensemble_of_the_trials(monkeypatch, tmp_p
     # force the resampled check to keep a probe + classic blend of two trials
     weights = {"probe": 0.5, "classic": 0.5}
     monkeypatch.setattr(ensemble, "select", lambda probas, y, items: weights)
+    real = ensemble.resampled  # its weights come from the patched select
     monkeypatch.setattr(
         ensemble,
         "resampled",
-        lambda probas, y, seed: {"ensemble": np.array([0.9, 1.0]), "best_single": np.array([0.5])},
+        lambda probas, y, seed: (
+            real(probas, y, seed)
+            | {"ensemble": np.array([0.9, 1.0]), "best_single": np.array([0.5])}
+        ),
     )
     dataset = text_data()
     model = fit_dataset(dataset, preset="best", time_budget=300, folds=2)

@@ -87,14 +87,15 @@ def _print_leaderboard(model) -> None:
     rows = model.info.get("candidates", [])
     if not rows:
         return
-    scored = [r for r in rows if r["accuracy"]]
-    chosen = max(scored, key=lambda r: r["accuracy"]["value"])
+    from smallfit.report.model_sections import candidate_roles
+
+    roles = candidate_roles(model)
     table = Table(title="Candidates (cross-validated accuracy, 95% interval)")
     adapted = any("adaptation" in row for row in rows)
     for column in ("candidate", "backbone", "accuracy", "seconds") + ("adaptation",) * adapted:
         table.add_column(column)
-    for row in rows:
-        mark = " ← chosen" if row is chosen else ""
+    for index, row in enumerate(rows):
+        mark = f" ← {roles[index]}" if index in roles else ""
         table.add_row(
             escape(row["candidate"]) + mark,
             str(row["backbone"] or "-"),

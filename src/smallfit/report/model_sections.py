@@ -41,9 +41,24 @@ METRICS = (  # key, name, shown as a percentage, what it says
 
 
 def chosen_row(candidates: list[dict]) -> dict | None:
-    """The leaderboard row fit kept: the first with the highest accuracy."""
+    """The leaderboard's most accurate row: the first with the highest accuracy."""
     scored = [r for r in candidates if r.get("accuracy")]
     return max(scored, key=lambda r: r["accuracy"]["value"]) if scored else None
+
+
+def candidate_roles(model) -> dict[int, str]:
+    """What each leaderboard row (by position) became in the model: "chosen", or
+    "in the ensemble x0.75" for each member of a kept ensemble."""
+    rows = model.info.get("candidates", [])
+    if model.strategy.name == "ensemble":
+        weights = {m["candidate"]: m["weight"] for m in model.info["ensemble"]["members"]}
+        return {
+            i: f"in the ensemble x{weights[row['candidate']]:.2f}"
+            for i, row in enumerate(rows)
+            if row["candidate"] in weights
+        }
+    chosen = chosen_row(rows)
+    return {i: "chosen" for i, row in enumerate(rows) if row is chosen}
 
 
 def data_section(model) -> tuple[str, str, str]:
@@ -85,13 +100,14 @@ def candidates_section(model) -> tuple[str, str, str]:
         )
         body = note(f"No comparison of strategies: {why} ({esc(model.strategy.name)}).")
         return section("candidates", "Candidates", body)
-    chosen = chosen_row(candidates)
+    roles = candidate_roles(model)
     lows = [r["accuracy"]["low"] for r in candidates if r.get("accuracy")]
     lowest = max(0.0, min(lows, default=0.0) - 0.05)
     lowest = float(int(lowest * 10) / 10)
     rows = []
-    for row in candidates:
-        badge = " <span class='badge good'>chosen</span>" if row is chosen else ""
+    for index, row in enumerate(candidates):
+        role = roles.get(index)
+        badge = f" <span class='badge good'>{esc(role)}</span>" if role else ""
         accuracy = (
             interval_text(row["accuracy"])
             if row.get("accuracy")
