@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 import smallfit
+from smallfit.strategies import finetune
 from smallfit.train import loop
 from smallfit.train.checkpoint import checkpointing
 from smallfit.train.loop import TrainSettings, train
@@ -85,6 +86,10 @@ def test_checkpoints_hold_no_pickle_only_json_and_safetensors(tmp_path):
 
 @pytest.mark.slow
 def test_an_interrupted_finetune_fit_resumes_to_the_same_model(image_folder, tmp_path, monkeypatch):
+    # 6 images per class are too few for early stopping's rule (2 per class to validate, 3
+    # to train): hold one per class out as before, so that every epoch runs the validation
+    # the counter below counts
+    monkeypatch.setattr(finetune, "early_stopping_split", loop.stratified_holdout)
     options = dict(strategy="finetune", folds=2, finetune_params={"epochs": 3, "top_groups": 1})
     reference = smallfit.fit(image_folder, **options)
 

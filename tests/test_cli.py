@@ -29,12 +29,15 @@ def test_fit_writes_a_complete_model_directory(text_model):
     ]
     record = json.loads((out / "model.json").read_text())
     assert record["classes"] == ["cooking", "finance", "sport"]
-    assert record["strategy"]["name"] in {"probe", "prototype", "zeroshot", "classic"}
+    assert record["strategy"]["name"] in {"probe", "prototype", "zeroshot", "classic", "ensemble"}
     candidates = {row["strategy"] for row in record["candidates"]}
     assert {"probe", "prototype", "zeroshot", "classic"} <= candidates
     accuracy = record["metrics"]["accuracy"]
     assert 0.8 <= accuracy["value"] <= 1.0 and accuracy["low"] <= accuracy["value"]
-    assert "accuracy" in output and "chosen" in output
+    honest = record["metrics"]["honest"]
+    assert output.index("Estimated accuracy") < output.index("Candidates")  # printed first
+    assert f"{honest['value']:.3f} [{honest['low']:.3f}, {honest['high']:.3f}]" in output
+    assert "chosen" in output.lower() or "in the ensemble" in output
     assert not list(out.parent.glob("*.pkl"))
 
 

@@ -209,4 +209,3 @@ def test_distill_refuses_bad_input(text_teacher, text_csv, image_folder, tmp_pat
         "distill", tmp_path / "teacher", text_csv, "--into", "probe", "--out", tmp_path / "teacher"
     )
     assert code == 2 and "would replace the teacher" in output
-

@@ -76,6 +76,7 @@ class ShiftTowards(UnlabeledLoss):
     def __init__(self, data):
         self.data = data
         self.module = nn.Linear(1, 1, bias=False)
+        nn.init.ones_(self.module.weight)  # not a random sign: the pull must point to class 1
         self.size, self.batch_size = len(data), 8
 
     def tensors(self):
@@ -92,9 +93,10 @@ def test_unlabeled_hook_adds_its_loss_and_trains_its_own_weights():
     y = (x[:, 0] > 0).long()
     pool = torch.randn(200, 3, generator=generator) - torch.tensor([3.0, 0, 0])
     predicted_one = []
-    for hook in (None, ShiftTowards(pool)):
-        torch.manual_seed(0)
+    for with_hook in (False, True):
+        torch.manual_seed(0)  # before the hook's own weights are drawn too
         model = nn.Linear(3, 2)
+        hook = ShiftTowards(pool) if with_hook else None
         before = hook and hook.module.weight.detach().clone()
         train(model, [model], x, y, TrainSettings(epochs=15, lr=0.05), unlabeled=hook)
         with torch.no_grad():
