@@ -46,8 +46,11 @@ from smallfit.progress import console, enabled
 from smallfit.storage import (
     RETRIES,
     fail_lost_trials,
+    failure_counts,
     is_url,
     open_storage,
+    run_failed_again,
+    settled_and_running,
     shown,
     storage_errors,
     worker_id,
@@ -292,7 +295,7 @@ class Search:
             if earlier.value is not None:
                 return earlier.value
             raise optuna.TrialPruned(f"same as trial {earlier.number}")
-        failed = self.failures(key)
+        failed = failure_counts(self.study.get_trials(deepcopy=False))[key]
         if failed > RETRIES:
             return self.skip(trial, f"failed: its process stopped in {failed} trials")
         first = self.ran == 0 and self.best_trial() is None
@@ -365,12 +368,6 @@ class Search:
             time.sleep(POLL_SECONDS)
             fail_lost_trials(self.study)
 
-    def failures(self, key: str) -> int:
-        from optuna.trial import TrialState
-
-        trials = self.study.get_trials(deepcopy=False, states=(TrialState.FAIL,))
-        return sum(t.user_attrs.get("key") == key for t in trials)
-
     def measure(self, trial, model, encoder, deadline: float | None) -> float | None:
         """A strategy's first cost: one fit on a fifth of the first fold's training part,
         so that a slow strategy's first fold cannot overrun the budget (small data: none)."""
@@ -412,8 +409,8 @@ class Search:
             )
         while True:
             trials = study.get_trials(deepcopy=False)
-            self.run_failed_again(study, trials)
-            settled, running = self.progress(trials)
+            run_failed_again(study, trials)
+            settled, running = map(strategies_of, settled_and_running(trials))
             remaining = self.seconds_left() - self.reserve()
             untried = [n for n in self.space.params if settled[n] < self.space.size_of(n)]
             costs = [self.projected(name) for name in untried]
@@ -426,41 +423,6 @@ class Search:
                 return  # something is left to propose
             time.sleep(POLL_SECONDS)
             fail_lost_trials(study)
-
-    def progress(self, trials) -> tuple[Counter, Counter]:
-        """Per strategy, how many configurations are settled (scored, skipped, or failed
-        past their retries) and how many others run in other processes now."""
-        keys_done, keys_running, failed = set(), set(), Counter()
-        me = worker_id()
-        for t in trials:
-            key = t.user_attrs.get("key")
-            if key is None:
-                continue
-            if t.state.name in ("COMPLETE", "PRUNED"):
-                keys_done.add(key)
-            elif t.state.name == "FAIL":
-                failed[key] += 1
-            elif t.state.name == "RUNNING" and t.user_attrs.get("worker") != me:
-                keys_running.add(key)
-        keys_done |= {key for key, count in failed.items() if count > RETRIES}
-        keys_running -= keys_done
-        return strategies_of(keys_done), strategies_of(keys_running)
-
-    def run_failed_again(self, study, trials) -> None:
-        """Enqueue each failed configuration (its process died or was stopped) once more,
-        unless it has been scored since or has failed past its retries."""
-        settled = {
-            t.user_attrs.get("key") for t in trials if t.state.name in ("COMPLETE", "PRUNED")
-        }
-        requeued = study.user_attrs
-        for t in trials:
-            key = t.user_attrs.get("key")
-            if t.state.name != "FAIL" or key is None or key in settled:
-                continue
-            mark = f"run_again:{t.number}"
-            if mark not in requeued and self.failures(key) <= RETRIES:
-                study.set_user_attr(mark, True)
-                study.enqueue_trial(t.params)
 
     def run(self) -> None:
         import optuna
@@ -550,13 +512,20 @@ def open_study(storage: str | None, name: str | None, seed: int, n_startup: int,
         warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
         store = open_storage(storage)
         sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=n_startup, n_warmup_steps=1)
+    pruner = median_pruner(n_startup)
     with storage_errors(storage or "memory"):
         if create:
             return optuna.create_study(
                 storage=store, sampler=sampler, pruner=pruner, study_name=name, direction="maximize"
             )
         return optuna.load_study(study_name=name, storage=store, sampler=sampler, pruner=pruner)
+
+
+def median_pruner(n_startup: int):
+    """Stops a trial whose running accuracy trails the median, after `n_startup` trials."""
+    import optuna
+
+    return optuna.pruners.MedianPruner(n_startup_trials=n_startup, n_warmup_steps=1)
 
 
 def search_part(dataset: Dataset, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -704,7 +673,7 @@ def work(storage: str, study_name: str | None = None) -> int:
     space = make_space(
         dataset.modality, settings["preset"], settings["backbone"], settings["strategy_params"]
     )
-    study = open_study(storage, name, None, len(defaults_of(space)), create=False)
+    study.pruner = median_pruner(len(defaults_of(space)))  # known once the space is read
     rows, holdout = search_part(dataset, settings["seed"])
     scored = dataset if holdout is None else dataset.subset(rows)
     splits = comparison_splits(

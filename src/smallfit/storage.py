@@ -1,5 +1,7 @@
-"""Where a search's trials live: the Optuna storage named by the user, opened with clear
-errors, and the trials of processes that died found and handed back to the search.
+"""Where a search's trials live and how the processes sharing them keep track: the Optuna
+storage named by the user, opened with clear errors; which configurations are settled,
+running elsewhere or to run again; and the trials of processes that died, found and
+handed back to the search.
 
 - No storage: Optuna's in-memory storage (one process, the Python default).
 - A file path: Optuna's journal file (many processes on one machine, file locks, no
@@ -21,6 +23,7 @@ import contextlib
 import os
 import socket
 import warnings
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -121,6 +124,39 @@ def process_gone(worker: str | None) -> bool:
     with contextlib.suppress(OSError, IndexError):
         return stat.read_text().rpartition(")")[2].split()[0] == "Z"
     return False
+
+
+def failure_counts(trials) -> Counter:
+    """How many failed trials each configuration key has."""
+    return Counter(t.user_attrs.get("key") for t in trials if t.state.name == "FAIL")
+
+
+def settled_and_running(trials) -> tuple[set[str], set[str]]:
+    """The configuration keys settled (scored, skipped, or failed past their retries) and
+    the others that run in another process now."""
+    done = {t.user_attrs.get("key") for t in trials if t.state.name in ("COMPLETE", "PRUNED")}
+    done |= {key for key, count in failure_counts(trials).items() if count > RETRIES}
+    me = worker_id()
+    running = {
+        t.user_attrs.get("key")
+        for t in trials
+        if t.state.name == "RUNNING" and t.user_attrs.get("worker") != me
+    }
+    return done - {None}, running - done - {None}
+
+
+def run_failed_again(study, trials) -> None:
+    """Enqueue each failed configuration (its process died or was stopped) once more,
+    unless it has been scored since or has failed past its retries."""
+    settled, _ = settled_and_running(trials)
+    marks = study.user_attrs
+    for t in trials:
+        key = t.user_attrs.get("key")
+        if t.state.name == "FAIL" and key is not None and key not in settled:
+            mark = f"run_again:{t.number}"
+            if mark not in marks:
+                study.set_user_attr(mark, True)
+                study.enqueue_trial(t.params)
 
 
 def fail_lost_trials(study) -> None:
