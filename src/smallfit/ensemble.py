@@ -35,6 +35,7 @@ from smallfit import backbones, strategies
 from smallfit.errors import SmallfitError
 from smallfit.evaluate import accuracy_interval
 from smallfit.evaluate.metrics import item_correctness
+from smallfit.evaluate.selection import left_out_estimate
 from smallfit.strategies.base import Strategy, accepted_fit_params
 from smallfit.strategies.registry import register
 
@@ -200,17 +201,6 @@ def bagged(weights: np.ndarray, labels: list[str]) -> dict[str, float]:
     return {label: w / total for label, w in kept.items()}
 
 
-def estimate(accuracies: np.ndarray, method: str) -> dict:
-    """The mean left-out accuracy with its 2.5-97.5 percentile interval."""
-    low, high = np.percentile(accuracies, [2.5, 97.5])
-    return {
-        "value": round(float(accuracies.mean()), 6),
-        "low": round(float(low), 6),
-        "high": round(float(high), 6),
-        "method": method,
-    }
-
-
 @dataclass
 class Choice:
     """What `combine` decided: the candidate to refit on all data (an ensemble or one of
@@ -249,14 +239,14 @@ def combine(
     if runs is None:
         single.why = f"{best} was the only candidate scored."
         return single
-    single.honest = estimate(runs["best_single"], method)
+    single.honest = left_out_estimate(runs["best_single"], method)
     if not allow_ensemble:
         single.why = f"{best} was the most accurate of {n_scored} candidates (no ensemble tried)."
         return single
     scored = np.flatnonzero(~np.isnan(probas[best][0, :, 0]))
     weights = bagged(runs["weights"], list(probas))
     blended = blend(probas, weights)
-    ensemble_estimate = estimate(runs["ensemble"], method)
+    ensemble_estimate = left_out_estimate(runs["ensemble"], method)
     record = {
         "selection": "greedy forward selection with replacement (Caruana et al. 2004) on "
         "log loss of the out-of-fold probabilities (averaged over repeats), on each of "
