@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from smallfit import backbones
+from smallfit.augment import shifted
 from smallfit.data import read_source
 from smallfit.model import Model, load
 from smallfit.strategies.finetune import FineTune, cat_padded
@@ -17,7 +18,6 @@ from smallfit.train.loop import (
     TrainSettings,
     early_stopping_split,
     parameter_groups,
-    shifted,
     stratified_holdout,
     train,
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from PIL import Image, ImageOps
 from torchvision.transforms import v2
 
@@ -46,3 +47,22 @@ def mirrored(items: list) -> list[Image.Image]:
     on; averaging its prediction with the original's is the usual cheap TTA.
     """
     return [ImageOps.mirror(load_image(item)) for item in items]
+
+
+def shifted(x: torch.Tensor, pixels: int, generator: torch.Generator) -> torch.Tensor:
+    """Each image (n, C, H, W) moved by a random offset of up to `pixels` in each direction,
+    the edges repeated into the gap: the cheap augmentation for a network that learns from
+    raw pixels, where a digit or a defect one pixel over is the same class."""
+    if pixels <= 0:
+        return x
+    if x.ndim != 4:
+        raise ValueError("shift works on images (n, C, H, W) only.")
+    height, width = x.shape[-2:]
+    padded = torch.nn.functional.pad(x, (pixels,) * 4, mode="replicate")
+    offsets = torch.randint(0, 2 * pixels + 1, (len(x), 2), generator=generator).tolist()
+    return torch.stack(
+        [
+            image[:, top : top + height, left : left + width]
+            for image, (top, left) in zip(padded, offsets, strict=True)
+        ]
+    )

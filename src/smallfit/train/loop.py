@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from smallfit.augment import shifted
 from smallfit.progress import progress_bar
 from smallfit.train import checkpoint
 from smallfit.train.checkpoint import changing_state
@@ -326,25 +327,6 @@ def batch_order(
         batches += list(members[by_size].split(batch_size))
     shuffle = torch.randperm(len(batches), generator=generator)
     return [batches[i] for i in shuffle]
-
-
-def shifted(x: torch.Tensor, pixels: int, generator: torch.Generator) -> torch.Tensor:
-    """Each image (n, C, H, W) moved by a random offset of up to `pixels` in each direction,
-    the edges repeated into the gap: the cheap augmentation for a network that learns from
-    raw pixels, where a digit or a defect one pixel over is the same class."""
-    if pixels <= 0:
-        return x
-    if x.ndim != 4:
-        raise ValueError("shift works on images (n, C, H, W) only.")
-    height, width = x.shape[-2:]
-    padded = nn.functional.pad(x, (pixels,) * 4, mode="replicate")
-    offsets = torch.randint(0, 2 * pixels + 1, (len(x), 2), generator=generator).tolist()
-    return torch.stack(
-        [
-            image[:, top : top + height, left : left + width]
-            for image, (top, left) in zip(padded, offsets, strict=True)
-        ]
-    )
 
 
 def mixed(
