@@ -38,7 +38,7 @@ from run import RESULTS, fashion, machine, r8, sample_per_class  # noqa: E402
 
 from smallfit import backbones  # noqa: E402
 from smallfit.active import QUERIES, Candidates, fold_committee  # noqa: E402
-from smallfit.strategies.base import normalise  # noqa: E402
+from smallfit.numeric import normalise  # noqa: E402
 
 C = 0.1
 START_PER_CLASS = 2

@@ -47,9 +47,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     args = parser.parse_args()
 
-    from smallfit import search
-    from smallfit.auto import fit_dataset
     from smallfit.data import from_python
+    from smallfit.fitting.compare import fit_dataset
+    from smallfit.fitting.space import default_budget
 
     train_items, train_labels, test_items, test_labels, _, _ = fashion()
     test_set = from_python(test_items)
@@ -58,7 +58,7 @@ def main() -> None:
         for seed in args.seeds:
             index = sample_per_class(train_labels, k, seed)
             train = from_python([train_items[i] for i in index], train_labels[index])
-            budget = search.default_budget(len(train))
+            budget = default_budget(len(train))
             for label, options in AUTOMATIC.items():
                 if options.get("time_budget") == "default":
                     options = {"time_budget": budget}

@@ -95,7 +95,7 @@ def load(name: str):
 def forget(items) -> None:
     """Drop the items' embeddings from every encoder's memory, so a fit embeds them cold."""
     from smallfit import backbones
-    from smallfit.backbones.cache import item_key
+    from smallfit.data.identity import item_key
 
     for info in backbones.list_backbones():
         if info.available():
@@ -105,7 +105,7 @@ def forget(items) -> None:
 
 
 def measure(method: str, train, test_items, test_labels, seed: int) -> dict:
-    from smallfit.auto import fit_dataset
+    from smallfit.fitting.compare import fit_dataset
 
     forget(train.items)
     tic = time.perf_counter()

@@ -36,11 +36,11 @@ def test_accuracy(model, items, labels) -> float:
 
 def run_task(task: str, k: int, seed: int) -> dict:
     import smallfit
-    from smallfit.auto import build, candidates_for
     from smallfit.data import from_python
     from smallfit.distill import seconds_per_item
-    from smallfit.ensemble import Ensemble
+    from smallfit.fitting.candidates import build, candidates_for
     from smallfit.model import Model
+    from smallfit.strategies.ensemble import Ensemble
 
     train_items, train_labels, test_items, test_labels, _, modality = (
         fashion() if task == "fashion" else r8()

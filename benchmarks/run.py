@@ -265,7 +265,7 @@ def bf16(seeds=(0, 1, 2)) -> dict:
     import torch
 
     from smallfit import backbones
-    from smallfit.strategies.base import normalise
+    from smallfit.numeric import normalise
     from smallfit.strategies.heads import LogisticHead
 
     train_items, train_labels, test_items, test_labels, _, _ = fashion()
@@ -702,8 +702,8 @@ def cpu_flags() -> list[str]:
 def few_shot(task: str, seeds=(0, 1, 2)) -> dict:
     import smallfit
     from smallfit import backbones, strategies
-    from smallfit.auto import fit_dataset
     from smallfit.data import from_python
+    from smallfit.fitting.compare import fit_dataset
 
     train_items, train_labels, test_items, test_labels, shots, modality = {
         "fashion": fashion,

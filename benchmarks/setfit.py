@@ -92,8 +92,8 @@ def setfit_fit(texts, labels, seed: int):
 
 def smallfit_fit(texts, labels, seed: int, strategy: str | None):
     from smallfit import strategies
-    from smallfit.auto import fit_dataset
     from smallfit.data import from_python
+    from smallfit.fitting.compare import fit_dataset
 
     dataset = from_python(list(texts), labels)
     if strategy is None:
@@ -122,7 +122,7 @@ def minilm():
 
 def forget(texts) -> None:
     """Drop the training texts' embeddings, so a smallfit fit computes them as a new user's."""
-    from smallfit.backbones.cache import item_key
+    from smallfit.data.identity import item_key
 
     memo = minilm()._memo
     for text in texts:

@@ -11,7 +11,7 @@ from sklearn.linear_model import LogisticRegression
 import smallfit
 from smallfit.active import QUERIES, Candidates, add_labels
 from smallfit.errors import SmallfitError
-from smallfit.strategies.base import normalise
+from smallfit.numeric import normalise
 from tests.cli_runner import run
 from tests.conftest import COLOURS, TEXTS, make_image
 

@@ -13,8 +13,8 @@ from torch import nn
 
 from smallfit import strategies
 from smallfit.adapt import coral, dann
-from smallfit.auto import fit_dataset
 from smallfit.data import Dataset, read_pool, read_source
+from smallfit.fitting.compare import fit_dataset
 from smallfit.model import load
 from smallfit.train.loop import TrainSettings, train
 from tests.cli_runner import run

@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from smallfit import backbones
-from smallfit.backbones.cache import item_key
+from smallfit.data.identity import item_key
 
 IMAGENET_CATS = set(range(281, 286))  # tabby, tiger cat, Persian, Siamese, Egyptian cat
 

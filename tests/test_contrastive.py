@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-from smallfit import auto, backbones, strategies
+from smallfit import backbones, strategies
 from smallfit.data import read_source
 from smallfit.errors import SmallfitError
+from smallfit.fitting.candidates import candidates_for
 from smallfit.model import Model, load
 from smallfit.strategies.contrastive import CachedPairs, make_pairs
 from smallfit.train.checkpoint import Checkpoints
@@ -160,11 +161,11 @@ def test_text_model_exports_to_onnx_with_the_same_probabilities(text_fit, tmp_pa
 
 
 def test_contrastive_joins_the_budgeted_comparison_for_text_only():
-    text = auto.candidates_for("text", None, None, budgeted=True)
-    images = auto.candidates_for("image", None, None, budgeted=True)
+    text = candidates_for("text", None, None, budgeted=True)
+    images = candidates_for("image", None, None, budgeted=True)
     assert [c.strategy for c in text][-2:] == ["finetune", "contrastive"]
     assert "contrastive" not in [c.strategy for c in images]
-    assert "contrastive" not in [c.strategy for c in auto.candidates_for("text", None, None)]
+    assert "contrastive" not in [c.strategy for c in candidates_for("text", None, None)]
 
 
 def test_pairs_per_example_needs_the_contrastive_strategy(text_csv, tmp_path):

@@ -5,12 +5,13 @@ import pandas as pd
 import pytest
 
 import smallfit
-from smallfit import ensemble
-from smallfit.auto import Candidate
 from smallfit.data import read_source
-from smallfit.ensemble import Ensemble, blend, combine, resampled, select
 from smallfit.errors import SmallfitError
+from smallfit.fitting import combine as combining
+from smallfit.fitting.candidates import Candidate
+from smallfit.fitting.combine import blend, combine, resampled, select
 from smallfit.model import Model
+from smallfit.strategies.ensemble import Ensemble
 from tests.cli_runner import run
 
 
@@ -67,7 +68,7 @@ def test_complementary_members_are_blended_and_the_ensemble_wins_on_left_out_ite
 def test_repeats_are_averaged_so_candidates_with_different_repeats_line_up():
     twice = np.array([[[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [np.nan, np.nan]]] * 2)
     twice[1, 2] = [0.2, 0.8]
-    mean = ensemble.over_repeats(twice)
+    mean = combining.over_repeats(twice)
     assert mean.shape == (1, 4, 2) and np.allclose(mean[0, 2], [0.4, 0.6])
     assert np.isnan(mean[0, 3]).all()  # never scored stays unscored
 
@@ -116,10 +117,10 @@ def test_the_default_fit_combines_and_a_kept_ensemble_is_saved(text_csv, tmp_pat
     # force the resampled check to favour a probe + classic blend: the plumbing must then
     # refit both members on all data and save them as one model
     weights = {"probe": 0.5, "classic": 0.5}
-    monkeypatch.setattr(ensemble, "select", lambda probas, y, items: weights)
-    real = ensemble.resampled  # its weights come from the patched select
+    monkeypatch.setattr(combining, "select", lambda probas, y, items: weights)
+    real = combining.resampled  # its weights come from the patched select
     monkeypatch.setattr(
-        ensemble,
+        combining,
         "resampled",
         lambda probas, y, seed: (
             real(probas, y, seed)

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 import smallfit
-from smallfit.ensemble import Ensemble
 from smallfit.evaluate.learning_curve import (
     advice,
     costly,
@@ -12,6 +11,7 @@ from smallfit.evaluate.learning_curve import (
     nested_subsamples,
     power_law,
 )
+from smallfit.strategies.ensemble import Ensemble
 from smallfit.strategies.finetune import FineTune
 from smallfit.strategies.probe import Probe
 from tests.cli_runner import run

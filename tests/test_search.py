@@ -9,12 +9,16 @@ import optuna
 import pytest
 
 import smallfit
-from smallfit import ensemble, search
-from smallfit.auto import fit_dataset
+from smallfit.budget import Budget
 from smallfit.data import from_python
 from smallfit.errors import SmallfitError
 from smallfit.evaluate import make_splits, out_of_fold
 from smallfit.evaluate.selection import bbc_cv, outer_split
+from smallfit.fitting import combine as combining
+from smallfit.fitting import search
+from smallfit.fitting import space as spaces
+from smallfit.fitting.candidates import Candidate, build
+from smallfit.fitting.compare import fit_dataset
 from tests.cli_runner import run
 from tests.conftest import TEXTS
 
@@ -26,17 +30,17 @@ def text_data():
 
 
 def test_default_budget_rule_and_presets():
-    assert search.default_budget(18) == 138
-    assert search.default_budget(300) == 420
-    assert search.default_budget(5000) == 600
+    assert spaces.default_budget(18) == 138
+    assert spaces.default_budget(300) == 420
+    assert spaces.default_budget(5000) == 600
     with pytest.raises(SmallfitError, match="Unknown preset 'quick'; choose from fast"):
-        search.check_preset("quick")
-    space = search.make_space("image", "balanced", None, {"finetune": {"mix": "mixup"}})
+        spaces.check_preset("quick")
+    space = spaces.make_space("image", "balanced", None, {"finetune": {"mix": "mixup"}})
     assert list(space.params) == ["probe", "prototype", "classic", "finetune"]
     assert "mix" not in space.params["finetune"]  # the user fixed it
     assert space.encoders["classic"] == ["pixels"]
-    assert "lora" in search.make_space("text", "best", None).params
-    assert "lora" not in search.make_space("image", "best", None).params
+    assert "lora" in spaces.make_space("text", "best", None).params
+    assert "lora" not in spaces.make_space("image", "best", None).params
 
 
 def test_fast_search_runs_defaults_first_reuses_repeats_and_stops_when_done():
@@ -57,13 +61,13 @@ def test_fast_search_runs_defaults_first_reuses_repeats_and_stops_when_done():
 
 
 def test_the_best_preset_also_tries_an_ensemble_of_the_trials(monkeypatch, tmp_path):
-    monkeypatch.setitem(search.PRESETS, "best", search.PRESETS["fast"])  # the same, quickly
+    monkeypatch.setitem(spaces.PRESETS, "best", spaces.PRESETS["fast"])  # the same, quickly
     # force the resampled check to keep a probe + classic blend of two trials
     weights = {"probe": 0.5, "classic": 0.5}
-    monkeypatch.setattr(ensemble, "select", lambda probas, y, items: weights)
-    real = ensemble.resampled  # its weights come from the patched select
+    monkeypatch.setattr(combining, "select", lambda probas, y, items: weights)
+    real = combining.resampled  # its weights come from the patched select
     monkeypatch.setattr(
-        ensemble,
+        combining,
         "resampled",
         lambda probas, y, seed: (
             real(probas, y, seed)
@@ -122,7 +126,7 @@ def test_out_of_fold_reports_each_fold():
     dataset = text_data()
     splits = make_splits(dataset.y, folds=3, repeats=1)
     seen = []
-    strategy, encoder = smallfit.auto.build(smallfit.auto.Candidate("prototype", {}, "minilm"), 0)
+    strategy, encoder = build(Candidate("prototype", {}, "minilm"), 0)
     out_of_fold(strategy, dataset, encoder, splits, on_fold=lambda n, p: seen.append(n))
     assert seen == [0, 1, 2]
 
@@ -132,7 +136,7 @@ def test_a_trial_projected_past_the_budget_is_skipped_and_the_search_stops():
         text_data(),
         backbone=None,
         preset="balanced",
-        time_budget=120,
+        budget=Budget.of(120),
         storage=None,
         seed=0,
         folds=2,

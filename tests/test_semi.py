@@ -8,13 +8,13 @@ import pytest
 import torch
 
 from smallfit import backbones
-from smallfit.auto import fit_dataset
 from smallfit.data import Dataset, read_pool, read_source
 from smallfit.evaluate import make_splits, out_of_fold
+from smallfit.fitting.compare import fit_dataset
 from smallfit.incremental import StoredEmbeddings
 from smallfit.model import load
-from smallfit.semi import SelfTraining, balanced_selection, confidence_threshold
 from smallfit.strategies import create
+from smallfit.strategies.self_training import SelfTraining, balanced_selection, confidence_threshold
 from smallfit.train.consistency import FixMatchLoss
 from tests.cli_runner import run
 from tests.conftest import COLOURS, make_image

@@ -17,8 +17,9 @@ from schemathesis.checks import positive_data_acceptance
 
 import smallfit
 from smallfit import backbones, cli, serve
-from smallfit.backbones.cache import EmbeddingCache, item_key
+from smallfit.backbones.cache import EmbeddingCache
 from smallfit.batcher import Batcher
+from smallfit.data.identity import item_key
 from smallfit.errors import SmallfitError
 from tests.conftest import TEXTS, make_image
 

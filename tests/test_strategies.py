@@ -126,7 +126,7 @@ def test_image_adapters_train_a_few_weights_and_save_only_those(datasets, tmp_pa
 
 
 def test_a_network_on_too_few_items_per_class_trains_fixed_epochs_and_says_so(datasets):
-    from smallfit.auto import fixed_epochs_notes
+    from smallfit.fitting.compare import fixed_epochs_notes
     from smallfit.strategies.scratch import Scratch
 
     tiny = datasets["image"].subset(np.flatnonzero(np.isin(np.arange(18) % 6, [0, 1, 2, 3])))

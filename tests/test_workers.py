@@ -15,7 +15,8 @@ import optuna
 import pytest
 
 import smallfit
-from smallfit import search, storage
+from smallfit.budget import Budget
+from smallfit.fitting import search, storage
 from tests.cli_runner import run
 
 POSTGRES = os.environ.get("SMALLFIT_TEST_POSTGRES")
@@ -29,7 +30,6 @@ needs_postgres = pytest.mark.skipif(
 SETTINGS = dict(
     backbone=None,
     preset="balanced",
-    time_budget=400,
     seed=0,
     folds=3,
     strategy_params={
@@ -71,7 +71,7 @@ def share_a_search_and_kill_one(url: str, text_csv, count: int):
     """`count` workers run a search in `url`; one is killed mid-trial. Returns what the
     search found, the workers' outputs and the single-process leaderboard to match."""
     dataset = smallfit.data.to_dataset(text_csv, labeled=True)
-    created = search.start(dataset, storage=url, **SETTINGS)
+    created = search.start(dataset, storage=url, budget=Budget.of(400), **SETTINGS)
     processes = workers(url, created.study.study_name, count)
     killed = kill_the_finetune_worker(created.study)
     outputs = {p.pid: p.communicate(timeout=400)[0].decode() for p in processes}
@@ -79,7 +79,7 @@ def share_a_search_and_kill_one(url: str, text_csv, count: int):
     assert codes.pop(killed) == -signal.SIGKILL
     assert set(codes.values()) == {0}, outputs
     found = created.collect(dataset)
-    alone = search.run(dataset, storage=None, **SETTINGS)
+    alone = search.run(dataset, storage=None, budget=Budget.of(400), **SETTINGS)
     return found, created.study.get_trials(deepcopy=False), alone
 
 

@@ -2,8 +2,6 @@
 
 import os
 
-__version__ = "0.1.0"
-
 # Keep transformers' own log lines and bars out of our output (our bars say the same).
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 
@@ -15,6 +13,7 @@ from smallfit.doctor import doctor  # noqa: E402
 from smallfit.incremental import update  # noqa: E402
 from smallfit.model import Model, load  # noqa: E402
 from smallfit.monitor import drift  # noqa: E402
+from smallfit.version import __version__  # noqa: E402
 
 __all__ = [
     "Classifier",

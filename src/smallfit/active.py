@@ -44,8 +44,8 @@ from smallfit.data import Dataset, read_pool, read_source, to_dataset
 from smallfit.data.tables import LABEL_NAMES, TEXT_NAMES, choose_column, is_table_path, read_table
 from smallfit.errors import SmallfitError, list_some
 from smallfit.model import Model, load
+from smallfit.numeric import normalise
 from smallfit.reference import DTYPE, Reference, reference_encoder, require_reference
-from smallfit.strategies.base import normalise
 
 COLUMNS = ["item", "rank", "score", "strategy", "reason", "label"]
 # TypiClust's constants (Hacohen et al. 2022, their code): neighbours that define
@@ -497,7 +497,7 @@ def add_labels(
             "become new classes.",
             stacklevel=2,
         )
-    from smallfit.backbones.cache import item_key
+    from smallfit.data.identity import item_key
 
     seen = {item_key(item) for item in train.items}
     if train.modality == "image":

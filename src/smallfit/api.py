@@ -10,9 +10,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from smallfit.auto import fit_dataset
 from smallfit.data import Dataset, from_python, read_pool, to_dataset
 from smallfit.errors import SmallfitError
+from smallfit.fitting.compare import fit_dataset
 from smallfit.model import Model
 from smallfit.train.checkpoint import checkpointing
 
@@ -60,9 +60,9 @@ def fit(
     model will be used on, for domain adaptation (smallfit.adapt); the cross-validated
     metrics remain those of the labeled domain.
     `unlabeled`: a pool without labels (a folder, a table, Python items); each
-    frozen-embedding candidate is then also compared self-trained on it (smallfit.semi),
+    frozen-embedding candidate is then also compared self-trained on it (strategies.self_training),
     and finetune with FixMatch, with pseudo-labels made inside each fold.
-    `preset` (fast, balanced or best; see smallfit.search): instead of the fixed
+    `preset` (fast, balanced or best; see smallfit.fitting.search): instead of the fixed
     comparison, search strategies and hyper-parameters with Optuna within `time_budget`
     (default from the data size), trials kept in `storage` (a database URL, or a journal
     file path, that `smallfit worker` processes may share; None: in memory).

@@ -336,7 +336,7 @@ def fit(
     OUT.checkpoints/, removed once the model is written; see --resume.
     """
     from smallfit.api import fit as fit_model
-    from smallfit.search import PRESETS, check_preset
+    from smallfit.fitting.space import PRESETS, check_preset
 
     _refuse_existing(out_dir, overwrite)
     checkpoints = out_dir.with_name(out_dir.name + ".checkpoints")
@@ -1342,8 +1342,8 @@ def worker(
     must be readable here as on the machine that started it; the fit collects the results.
     A worker that is stopped (Ctrl-C, kill) leaves its trial failed, and the search runs
     that configuration again elsewhere."""
-    from smallfit.search import work
-    from smallfit.storage import shown
+    from smallfit.fitting.search import work
+    from smallfit.fitting.storage import shown
 
     def stop(signum, frame):  # as Ctrl-C: Optuna then marks the running trial failed
         raise KeyboardInterrupt

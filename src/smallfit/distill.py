@@ -29,7 +29,7 @@ from smallfit.data import read_pool, to_dataset
 from smallfit.errors import SmallfitError
 from smallfit.evaluate import accuracy_interval, evaluate_probas
 from smallfit.model import Model, load
-from smallfit.strategies.base import normalise
+from smallfit.numeric import normalise
 from smallfit.strategies.probe import Probe
 from smallfit.train.loop import TrainSettings, stratified_holdout, train
 
@@ -124,7 +124,7 @@ def distill(
     """A student Model trained on `teacher`'s probabilities for the labeled `data` (and the
     `unlabeled` pool), on the encoder `into` names (see student_encoder); what it keeps of
     the teacher is in model.info["distillation"]."""
-    from smallfit.auto import library_versions
+    from smallfit.version import library_versions
 
     source = str(teacher) if not isinstance(teacher, Model) else None
     teacher = teacher if isinstance(teacher, Model) else load(teacher)

@@ -33,8 +33,8 @@ import pandas as pd
 
 from smallfit.data import Dataset, load_image, to_dataset
 from smallfit.errors import SmallfitError
+from smallfit.numeric import normalise
 from smallfit.progress import progress_bar
-from smallfit.strategies.base import normalise
 
 KINDS = (
     "exact_duplicate",
@@ -131,7 +131,7 @@ def exact_duplicates(dataset: Dataset) -> list[Finding]:
 
 
 def _groups_by_content(items: list[Any]) -> list[list[int]]:
-    from smallfit.backbones.cache import item_key
+    from smallfit.data.identity import item_key
 
     groups: dict[str, list[int]] = defaultdict(list)
     for index, item in enumerate(items):
@@ -248,7 +248,7 @@ def near_duplicates(
 ) -> tuple[list[Finding], dict[str, str]]:
     """Near duplicates within `dataset` and, with a `test` set, leakage: exact and near
     copies shared with it. One representative per exact-copy group takes part."""
-    from smallfit.backbones.cache import item_key
+    from smallfit.data.identity import item_key
 
     pooled = list(dataset.items) + (list(test.items) if test is not None else [])
     names = list(dataset.names) + (list(test.names) if test is not None else [])

@@ -25,7 +25,6 @@ from typing import Any
 import numpy as np
 from sklearn.base import clone
 
-from smallfit.auto import library_versions
 from smallfit.data import Dataset, to_dataset
 from smallfit.errors import SmallfitError
 from smallfit.evaluate import accuracy_interval, evaluate_probas, make_splits, out_of_fold
@@ -36,6 +35,7 @@ from smallfit.reference import (
     require_reference,
     stratified_rows,
 )
+from smallfit.version import library_versions
 
 
 class StoredEmbeddings:

@@ -33,9 +33,9 @@ from sklearn.preprocessing import StandardScaler
 from smallfit.data import to_dataset
 from smallfit.errors import SmallfitError
 from smallfit.model import Model, load
+from smallfit.numeric import normalise
 from smallfit.progress import progress_bar
 from smallfit.reference import DTYPE, reference_encoder, require_reference
-from smallfit.strategies.base import normalise
 
 ALPHA = 0.01
 PERMUTATIONS = 1000

@@ -32,10 +32,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from smallfit import __version__
 from smallfit.batcher import Batcher
 from smallfit.data import Dataset, load_image
 from smallfit.model import Model, load
+from smallfit.version import __version__
 
 MAX_ITEMS = 32
 MAX_BODY_BYTES = 16_000_000

@@ -17,7 +17,7 @@ from sklearn.covariance import LedoitWolf, ledoit_wolf_shrinkage
 
 from smallfit.backbones import Encoder
 from smallfit.data import Dataset
-from smallfit.strategies.base import normalise
+from smallfit.numeric import normalise
 
 # Target statistics per (encoder, pool): every fold of a cross-validation uses the same.
 _TARGET: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = {}

@@ -12,7 +12,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from smallfit.backbones.cache import EmbeddingCache, file_digest, item_key
+from smallfit.backbones.cache import EmbeddingCache
+from smallfit.data.identity import file_digest, item_key
 from smallfit.errors import SmallfitError
 from smallfit.progress import progress_bar
 

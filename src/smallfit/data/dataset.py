@@ -118,7 +118,7 @@ class Dataset:
 
     def fingerprint(self) -> str:
         """A short hash of item contents and labels, stored with a model to identify its data."""
-        from smallfit.backbones.cache import item_key
+        from smallfit.data.identity import item_key
 
         digest = hashlib.sha256()
         labels = self.labels if self.labels is not None else [None] * len(self)

@@ -30,7 +30,7 @@ def read_pool(
 
     A table's labels, if it has a label column, are ignored: a pool is unlabeled.
     """
-    from smallfit.backbones.cache import item_key
+    from smallfit.data.identity import item_key
 
     pool = to_dataset(source, labeled=False, text_column=text_column, skip_bad=skip_bad)
     name = f"{what} ({pool.source})"

@@ -17,9 +17,11 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import LeaveOneOut, RepeatedStratifiedKFold
 
+from smallfit.budget import UNLIMITED, Budget, OutOfTime
 from smallfit.data import Dataset
 from smallfit.errors import SmallfitError
 from smallfit.progress import progress_bar
+from smallfit.strategies.base import accepted_fit_params
 
 TARGET_PREDICTIONS = 1000  # repeats until about this many out-of-fold predictions are pooled
 MAX_REPEATS = 5  # beyond this, partition noise is small next to the bootstrap interval
@@ -90,43 +92,37 @@ def make_splits(
     return Splits(pairs, repeats, k, scored)
 
 
-class OverBudget(Exception):
-    """Finishing this cross-validation (and a refit) would pass the deadline."""
-
-
 def out_of_fold(
     strategy,
     dataset: Dataset,
     encoder,
     splits: Splits,
     description: str = "Cross-validating",
-    deadline: float | None = None,
+    budget: Budget = UNLIMITED,
     fit_params: dict | None = None,
     on_fold=None,
 ) -> np.ndarray:
     """Probabilities (repeats, n, n_classes) for every scored item, NaN elsewhere.
 
-    With a `deadline` (a time.monotonic() value), stop with OverBudget as soon as the
-    folds done so far project that the rest, plus about one fold's worth for refitting
-    on all the data, would end after it. `fit_params` go to each fold's fit (those the
-    strategy accepts); they hold no labels (unlabeled pools), so every fold may use them.
+    Within a limited `budget`, stop with OutOfTime as soon as the folds done so far
+    project that the rest, plus about one fold's worth for refitting on all the data,
+    would not finish in it; the budget is active inside each fold's fit, so a training
+    run stops at its first epoch past the deadline. `fit_params` go to each fold's fit
+    (those the strategy accepts); they hold no labels (unlabeled pools), so every fold
+    may use them.
     `on_fold(number, probas)` runs after each fold (a search reports running scores and
     may stop a poor candidate early by raising).
     """
-    from smallfit.strategies.base import accepted_fit_params
-
     params = accepted_fit_params(strategy, fit_params)
     n, n_classes = len(dataset), len(dataset.classes)
     probas = np.full((splits.repeats, n, n_classes), np.nan)
     per_repeat = len(splits.pairs) // splits.repeats
     started = time.monotonic()
-    with progress_bar(len(splits.pairs), description) as advance:
+    with progress_bar(len(splits.pairs), description) as advance, budget.active():
         for number, (train, test) in enumerate(splits.pairs):
-            if deadline is not None:
-                now = time.monotonic()
-                per_fold = (now - started) / number if number else 0.0
-                if now + per_fold * (len(splits.pairs) - number + 1) > deadline:
-                    raise OverBudget(f"stopped after {number} of {len(splits.pairs)} folds")
+            per_fold = (time.monotonic() - started) / number if number else 0.0
+            if per_fold * (len(splits.pairs) - number + 1) > budget.left():
+                raise OutOfTime(f"stopped after {number} of {len(splits.pairs)} folds")
             model = clone(strategy).fit(dataset.subset(train), encoder, **params)
             probas[number // per_repeat, test] = model.predict_proba(dataset.subset(test).items)
             advance()

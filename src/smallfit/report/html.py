@@ -146,7 +146,7 @@ def render_report(
     ]
     contents = "".join(f'<a href="#{anchor}">{esc(title)}</a>' for anchor, title, _ in parts)
     source = info.get("data", {}).get("source", "")
-    from smallfit import __version__
+    from smallfit.version import __version__
 
     return (
         "<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"

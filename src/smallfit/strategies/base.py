@@ -12,12 +12,12 @@ import inspect
 from typing import Any, ClassVar
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator
 from torch import nn
 
 from smallfit.backbones import Encoder
 from smallfit.data import Dataset
+from smallfit.numeric import Normalise
 
 
 class Strategy(BaseEstimator):
@@ -78,25 +78,6 @@ def accepted_fit_params(strategy: Strategy, fit_params: dict[str, Any] | None) -
     return {k: v for k, v in fit_params.items() if v is not None and (takes_any or k in accepted)}
 
 
-def normalise(features: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length (cosine geometry; makes heads insensitive to norm)."""
-    norms = np.linalg.norm(features, axis=1, keepdims=True)
-    return (features / np.maximum(norms, 1e-12)).astype(np.float32)
-
-
-class Normalise(nn.Module):
-    """`normalise` as a layer: rows scaled to unit length."""
-
-    def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return features / features.norm(dim=1, keepdim=True).clamp(min=1e-12)
-
-
 def frozen_encoder_module(encoder: Encoder, head: nn.Module) -> nn.Module:
     """Encoder network, unit-length embedding, head: a frozen-encoder strategy as one network."""
     return nn.Sequential(encoder.embedding_module(), Normalise(), head).eval()
-
-
-def softmax(scores: np.ndarray) -> np.ndarray:
-    shifted = scores - scores.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)

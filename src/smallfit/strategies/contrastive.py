@@ -27,7 +27,8 @@ import torch
 from torch import nn
 
 from smallfit.errors import SmallfitError
-from smallfit.strategies.base import Normalise, Strategy, normalise
+from smallfit.numeric import Normalise, normalise
+from smallfit.strategies.base import Strategy
 from smallfit.strategies.finetune import FrozenNormSequential, lower_activations
 from smallfit.strategies.heads import LogisticHead
 from smallfit.strategies.registry import register

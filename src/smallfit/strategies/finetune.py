@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from smallfit.adapt.dann import dann_loss
+from smallfit.budget import check_active
 from smallfit.errors import SmallfitError
 from smallfit.progress import progress_bar
 from smallfit.strategies.base import Strategy
@@ -31,7 +32,6 @@ from smallfit.strategies.registry import register
 from smallfit.train.consistency import FixMatchLoss
 from smallfit.train.loop import (
     TrainSettings,
-    check_time_limit,
     combined,
     early_stopping_split,
     find_lr,
@@ -114,7 +114,7 @@ def by_size(
     outputs = []
     with progress_bar(count, description) as advance:
         for start in range(0, count, batch_size):
-            check_time_limit()  # a budgeted search stops here too, not only per epoch
+            check_active()  # a budgeted fit stops here too, not only per epoch
             chosen = order[start : start + batch_size]
             outputs.append(run(chosen))
             advance(len(chosen))

@@ -14,7 +14,7 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.class_weight import compute_class_weight
 from torch import nn
 
-from smallfit.strategies.base import softmax
+from smallfit.numeric import softmax
 from smallfit.train.losses import LOSSES, Probabilities, classification_loss, probabilities
 
 C_GRID = np.logspace(-3, 1, 5)

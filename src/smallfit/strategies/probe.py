@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from smallfit.adapt.coral import training_features
-from smallfit.strategies.base import Strategy, frozen_encoder_module, normalise
+from smallfit.numeric import normalise
+from smallfit.strategies.base import Strategy, frozen_encoder_module
 from smallfit.strategies.heads import LogisticHead, TorchHead
 from smallfit.strategies.registry import register
 

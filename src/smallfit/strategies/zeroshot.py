@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from smallfit.errors import SmallfitError
-from smallfit.strategies.base import Strategy, frozen_encoder_module, normalise, softmax
+from smallfit.numeric import normalise, softmax
+from smallfit.strategies.base import Strategy, frozen_encoder_module
 from smallfit.strategies.heads import ProbabilityHead
 from smallfit.strategies.registry import register
 

@@ -14,12 +14,9 @@ both such hooks, so neither needs a loop of its own.
 
 from __future__ import annotations
 
-import contextlib
 import copy
+import functools
 import math
-import time
-from collections.abc import Iterator
-from contextvars import ContextVar
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +24,7 @@ import torch
 from torch import nn
 
 from smallfit.augment import shifted
+from smallfit.budget import check_active
 from smallfit.progress import progress_bar
 from smallfit.train import checkpoint
 from smallfit.train.checkpoint import changing_state
@@ -163,6 +161,19 @@ def make_schedule(optimizer, settings: TrainSettings, total_steps: int):
     raise ValueError(f"Unknown schedule {settings.schedule!r}; choose from {SCHEDULES}.")
 
 
+def own_global_rng(function):
+    """Run `function` on a fork of torch's global generator: the training loop seeds it (for
+    dropout, which draws only from it) without changing the caller's random state."""
+
+    @functools.wraps(function)
+    def forked(*args, **kwargs):
+        with torch.random.fork_rng():
+            return function(*args, **kwargs)
+
+    return forked
+
+
+@own_global_rng
 def train(
     model: nn.Module,
     groups: list[nn.Module],
@@ -185,7 +196,7 @@ def train(
     its loss on a drawn unlabeled batch is added at every step. With `sizes` (a length
     per item of `x`: Encoder.item_sizes), batches group items of similar length.
     """
-    torch.manual_seed(settings.seed)
+    torch.manual_seed(settings.seed)  # the forked global generator (own_global_rng)
     generator = torch.Generator().manual_seed(settings.seed)
     # what trains and is checkpointed: the model, plus the unlabeled loss's own weights
     tracked = model
@@ -221,7 +232,7 @@ def train(
     with progress_bar(settings.epochs, description) as advance:
         advance(len(history))
         for epoch in range(len(history), 0 if stop else settings.epochs):
-            check_time_limit()
+            check_active()
             model.train()
             total = 0.0
             for index, batch in enumerate(
@@ -463,28 +474,3 @@ def find_lr(
 def find_lr_suggestion(curve: list[tuple[float, float]]) -> float:
     """A tenth of the rate where the smoothed loss was lowest: fast, yet short of divergence."""
     return min(curve, key=lambda point: point[1])[0] / 10
-
-
-class TimeUp(Exception):
-    """A training run inside a `time_limit` block reached its deadline."""
-
-
-_DEADLINE: ContextVar[float | None] = ContextVar("smallfit_deadline", default=None)
-
-
-@contextlib.contextmanager
-def time_limit(deadline: float | None) -> Iterator[None]:
-    """Training runs inside the block stop with TimeUp at the first epoch that starts after
-    `deadline` (a time.monotonic() value), so a budgeted search overruns by about one epoch;
-    `check_time_limit()` lets other slow steps (frozen activations) stop as well."""
-    token = _DEADLINE.set(deadline)
-    try:
-        yield
-    finally:
-        _DEADLINE.reset(token)
-
-
-def check_time_limit() -> None:
-    deadline = _DEADLINE.get()
-    if deadline is not None and time.monotonic() > deadline:
-        raise TimeUp("the time budget ran out during training")

@@ -14,207 +14,63 @@ skipped, training runs stop at the first epoch (or batch of fine-tuning's frozen
 activations) past the deadline, and time is kept for
 the final refit (and the holdout fit) of the best configuration so far.
 
-Trials live in an Optuna storage (smallfit.storage): in memory by default in Python, a
+Trials live in an Optuna storage (smallfit.fitting.storage): in memory by default in Python, a
 journal file next to the model for the CLI (workers on the same machine), or an RDB URL
 (PostgreSQL) shared by `smallfit worker URL` processes on other machines; a study's user
 attributes hold the data (texts, or image paths that every machine can read) and the
 settings a worker needs. A configuration that another process is running is awaited, not
-run twice; one whose process died (smallfit.storage.fail_lost_trials) runs again, once.
+run twice; one whose process died (smallfit.fitting.storage.fail_lost_trials) runs again, once.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 import warnings
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from sklearn.base import clone
 
-from smallfit import backbones, strategies
-from smallfit.auto import Candidate, build, comparison_splits
+from smallfit import backbones
+from smallfit.budget import UNLIMITED, Budget, OutOfTime
 from smallfit.data import Dataset
 from smallfit.errors import SmallfitError
-from smallfit.evaluate import OverBudget, Splits, accuracy_interval, out_of_fold
-from smallfit.evaluate.selection import HOLDOUT_FRACTION, bbc_cv, outer_split
-from smallfit.progress import console, enabled
-from smallfit.storage import (
+from smallfit.evaluate import Splits, accuracy_interval, out_of_fold
+from smallfit.evaluate.selection import outer_split
+from smallfit.fitting.candidates import build, comparison_splits
+from smallfit.fitting.space import (
+    Searched,
+    Space,
+    candidate_of,
+    defaults_of,
+    key_of,
+    make_space,
+    suggest,
+)
+from smallfit.fitting.storage import (
     RETRIES,
     fail_lost_trials,
     failure_counts,
     is_url,
-    open_storage,
+    latest_study,
+    median_pruner,
+    open_study,
     run_failed_again,
     settled_and_running,
     shown,
     storage_errors,
     worker_id,
 )
+from smallfit.progress import console, enabled
 from smallfit.strategies.base import accepted_fit_params
-from smallfit.train.loop import TimeUp, stratified_holdout, time_limit
+from smallfit.train.loop import stratified_holdout
 
-PRESETS = {
-    "fast": ("probe", "prototype", "zeroshot", "classic"),  # frozen encoders: seconds
-    "balanced": ("probe", "prototype", "zeroshot", "classic", "finetune"),
-    "best": (
-        "probe",
-        "prototype",
-        "zeroshot",
-        "classic",
-        "finetune",
-        "adapter",
-        "lora",
-        "scratch",
-    ),
-}
-DEFAULT_PRESET = "balanced"
 MAX_TRIALS = 300  # a safety net; finite spaces and the budget end searches long before
 MEASURE_FROM = 100  # training items per fold from which a new strategy's cost is measured first
 POLL_SECONDS = 1.0  # how often a process waiting for another's trial looks again
-
-# Each strategy's searched hyper-parameters, per modality: name -> choices, the strategy's
-# default first (enqueued first). Choices that change only calibration, not which class
-# wins (prototype's scale), are not searched: cross-validated accuracy cannot tell them apart.
-SPACES: dict[str, dict[str, dict[str, list]]] = {
-    "probe": {"any": {"class_weight": ["balanced", None]}},
-    "prototype": {"any": {}},
-    "zeroshot": {"any": {}},
-    "classic": {"any": {"class_weight": ["balanced", None]}},
-    "finetune": {
-        # augment None is the strategy's own default: light for images, none for texts
-        "image": {
-            "unfreeze": ["gradual", "top"],
-            "top_groups": [2, 1, 3],
-            "lr": [3e-3, 1e-3, 1e-2],
-            "augment": [None, "none", "medium", "strong"],
-            "mix": ["none", "mixup", "cutmix"],
-        },
-        "text": {
-            "unfreeze": ["gradual", "top"],
-            "top_groups": [2, 1, 3],
-            "lr": [3e-3, 1e-3, 1e-2],
-            "augment": [None, "light"],
-        },
-    },
-    "adapter": {"any": {"bottleneck": [32, 16, 64], "lr": [1e-3, 3e-4, 3e-3]}},
-    "lora": {"any": {"rank": [8, 4, 16], "lr": [1e-3, 3e-4, 3e-3]}},
-    "scratch": {"any": {"width": [16, 32, 64], "lr": [3e-3, 1e-3, 1e-2], "shift": [2, 0, 4]}},
-}
-
-
-def default_budget(n_items: int) -> float:
-    """The search's time budget when none is given: 2 minutes plus 1 second per item,
-    at most 10 minutes."""
-    return float(min(600, 120 + n_items))
-
-
-def check_preset(preset: str) -> str:
-    if preset not in PRESETS:
-        raise SmallfitError(f"Unknown preset {preset!r}; choose from {', '.join(PRESETS)}.")
-    return preset
-
-
-@dataclass
-class Space:
-    """What a search may propose: per strategy, its encoders and its hyper-parameters."""
-
-    modality: str
-    encoders: dict[str, list[str | None]]
-    params: dict[str, dict[str, list]]
-    fixed: dict[str, dict]  # the user's own settings per strategy (e.g. --unfreeze)
-
-    def size_of(self, name: str) -> int:
-        """How many distinct configurations strategy `name` has."""
-        return len(self.encoders[name]) * math.prod(len(c) for c in self.params[name].values())
-
-    @property
-    def size(self) -> int:
-        return sum(self.size_of(name) for name in self.params)
-
-
-def make_space(
-    modality: str, preset: str, backbone: str | None, strategy_params: dict | None = None
-) -> Space:
-    """The preset's strategies for this modality, each on the user's encoder (or every
-    packaged encoder of the modality that is installed), without the settings the user fixed."""
-    if backbone:
-        choices = [backbone]
-    else:
-        choices = [
-            info.name
-            for info in backbones.list_backbones()
-            if info.modality == modality and info.name != "pixels" and info.available()
-        ]
-    fixed = strategy_params or {}
-    encoders, params = {}, {}
-    for name in PRESETS[check_preset(preset)]:
-        cls = type(strategies.create(name))
-        if modality not in cls.modalities:
-            continue
-        encoders[name] = (
-            [cls.fixed_backbone[modality]] if modality in cls.fixed_backbone else choices
-        )
-        spaces = SPACES[name]
-        space = spaces.get(modality, spaces.get("any", {}))
-        params[name] = {k: v for k, v in space.items() if k not in fixed.get(name, {})}
-    return Space(modality, encoders, params, {k: dict(v) for k, v in fixed.items()})
-
-
-@dataclass
-class Searched(Candidate):
-    """A candidate whose label names its encoder when the search chose among several."""
-
-    show_encoder: bool = False
-
-    @property
-    def label(self) -> str:
-        shown = Candidate.label.fget(self)
-        return f"{shown}@{self.backbone}" if self.show_encoder else shown
-
-
-def candidate_of(space: Space, values: dict[str, Any]) -> Searched:
-    """The candidate for a trial's parameters: only values that differ from the strategy's
-    defaults are kept, so the defaults read as `probe`, not `probe[class_weight=balanced]`."""
-    name = values["strategy"]
-    defaults = strategies.create(name).get_params()
-    chosen = {
-        key.split(".", 1)[1]: value
-        for key, value in values.items()
-        if key.startswith(name + ".") and value != defaults.get(key.split(".", 1)[1])
-    }
-    params = {**chosen, **space.fixed.get(name, {})}
-    encoder = values.get(f"{name}.encoder", space.encoders[name][0])
-    return Searched(name, params, encoder, show_encoder=len(space.encoders[name]) > 1)
-
-
-def suggest(trial, space: Space) -> dict[str, Any]:
-    """Draw one configuration (conditional: each strategy has its own parameters)."""
-    name = trial.suggest_categorical("strategy", list(space.params))
-    values = {"strategy": name}
-    if len(space.encoders[name]) > 1:
-        values[f"{name}.encoder"] = trial.suggest_categorical(
-            f"{name}.encoder", space.encoders[name]
-        )
-    for key, choices in space.params[name].items():
-        values[f"{name}.{key}"] = trial.suggest_categorical(f"{name}.{key}", choices)
-    return values
-
-
-def defaults_of(space: Space) -> list[dict[str, Any]]:
-    """Each strategy's default configuration, in preset order (cheapest first)."""
-    return [
-        {"strategy": name, **{f"{name}.{k}": c[0] for k, c in space.params[name].items()}}
-        for name in space.params
-    ]
-
-
-def key_of(candidate) -> str:
-    return json.dumps([candidate.strategy, candidate.params, candidate.backbone], sort_keys=True)
 
 
 @dataclass
@@ -241,7 +97,7 @@ class Search:
     ):
         self.study, self.dataset, self.space, self.splits = study, dataset, space, splits
         self.seed = settings["seed"]
-        self.deadline_wall = settings["deadline"]  # time.time(): the same on every machine
+        self.budget = Budget(settings["deadline"])  # wall clock: the same on every machine
         self.final_fits = settings["final_fits"]  # refit on all data (+ on the search part)
         self.fit_params = settings.get("fit_params")
         self.n_all = settings["n_all"]
@@ -250,9 +106,6 @@ class Search:
         self.ran = 0
 
     # -- time ---------------------------------------------------------------------------
-    def seconds_left(self) -> float:
-        return self.deadline_wall - time.time()
-
     def cost_per_item(self) -> dict[str, float]:
         """Measured seconds per training item and fold, per strategy (every process's trials)."""
         measured: dict[str, list[float]] = {}
@@ -300,14 +153,14 @@ class Search:
             return self.skip(trial, f"failed: its process stopped in {failed} trials")
         first = self.ran == 0 and self.best_trial() is None
         self.ran += 1
-        left = self.seconds_left() - self.reserve()
-        deadline = None if first else time.monotonic() + left
+        budget = UNLIMITED if first else self.budget.less(self.reserve())
+        left = budget.left()
         model, encoder = build(candidate, self.seed)
         projected = self.projected(candidate.strategy)
         if not first and projected is None:
             try:
-                projected = self.measure(trial, model, encoder, deadline)
-            except TimeUp as stop:
+                projected = self.measure(trial, model, encoder, budget)
+            except OutOfTime as stop:
                 return self.skip(trial, f"time budget: {stop}")
             except Exception as error:  # noqa: BLE001 - as below: the search goes on
                 return self.skip(trial, f"failed: {type(error).__name__}: {error}")
@@ -323,18 +176,17 @@ class Search:
                 raise optuna.TrialPruned(f"pruned after {number + 1} fold(s)")
 
         try:
-            with time_limit(deadline):
-                probas = out_of_fold(
-                    model,
-                    self.dataset,
-                    encoder,
-                    self.splits,
-                    description=f"Trial {trial.number}: {candidate.label}",
-                    deadline=deadline,
-                    fit_params=self.fit_params,
-                    on_fold=on_fold,
-                )
-        except (OverBudget, TimeUp) as stop:
+            probas = out_of_fold(
+                model,
+                self.dataset,
+                encoder,
+                self.splits,
+                description=f"Trial {trial.number}: {candidate.label}",
+                budget=budget,
+                fit_params=self.fit_params,
+                on_fold=on_fold,
+            )
+        except OutOfTime as stop:
             if "seconds_per_item" not in trial.user_attrs:  # stopped in its first fold
                 self.record_cost(trial, started, 1)  # a lower bound, for later projections
             return self.skip(trial, f"time budget: {stop}")
@@ -363,12 +215,12 @@ class Search:
             if not same:
                 return None
             first = min(same, key=lambda t: t.number)
-            if first.state.is_finished() or self.seconds_left() <= 0:
+            if first.state.is_finished() or self.budget.left() <= 0:
                 return first
             time.sleep(POLL_SECONDS)
             fail_lost_trials(self.study)
 
-    def measure(self, trial, model, encoder, deadline: float | None) -> float | None:
+    def measure(self, trial, model, encoder, budget: Budget) -> float | None:
         """A strategy's first cost: one fit on a fifth of the first fold's training part,
         so that a slow strategy's first fold cannot overrun the budget (small data: none)."""
         train = self.splits.pairs[0][0]
@@ -376,7 +228,7 @@ class Search:
             return None
         part = train[stratified_holdout(self.dataset.y[train], 0.2, self.seed)[1]]
         tic = time.perf_counter()
-        with time_limit(deadline):
+        with budget.active():
             params = accepted_fit_params(model, self.fit_params)
             clone(model).fit(self.dataset.subset(part), encoder, **params)
         trial.set_user_attr("seconds_per_item", (time.perf_counter() - tic) / len(part))
@@ -403,7 +255,7 @@ class Search:
             best_text = f"best {best.value:.3f}" if best else "no score yet"
             console.print(
                 f"Search: trial {trial.number} {candidate_of(self.space, trial.params).label}: "
-                f"{score} {note} | {best_text} | about {max(0.0, self.seconds_left()):.0f} s left",
+                f"{score} {note} | {best_text} | about {max(0.0, self.budget.left()):.0f} s left",
                 highlight=False,
                 markup=False,
             )
@@ -411,7 +263,7 @@ class Search:
             trials = study.get_trials(deepcopy=False)
             run_failed_again(study, trials)
             settled, running = map(strategies_of, settled_and_running(trials))
-            remaining = self.seconds_left() - self.reserve()
+            remaining = self.budget.left() - self.reserve()
             untried = [n for n in self.space.params if settled[n] < self.space.size_of(n)]
             costs = [self.projected(name) for name in untried]
             affordable = any(c is None or c < remaining for c in costs)
@@ -427,7 +279,7 @@ class Search:
     def run(self) -> None:
         import optuna
 
-        if self.seconds_left() <= 0 and self.best_trial() is not None:
+        if self.budget.left() <= 0 and self.best_trial() is not None:
             return  # the budget is spent (a first trial always runs)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
@@ -485,7 +337,7 @@ class Search:
             "trials": len(study.get_trials(deepcopy=False)),
             "distinct_configurations": len(board),
             "space_size": space.size,
-            "time_budget": round(self.deadline_wall - self.started, 3),
+            "time_budget": round(self.budget.deadline - self.started, 3),
         }
         return Found(
             candidates, board, probas_by_label, self.splits, dataset, rows, scored, holdout, summary
@@ -502,30 +354,6 @@ def running_accuracy(y: np.ndarray, probas: np.ndarray) -> float:
     made = ~np.isnan(probas[:, :, 0])
     predicted = probas.argmax(axis=2)
     return float((predicted[made] == np.broadcast_to(y, made.shape)[made]).mean())
-
-
-def open_study(storage: str | None, name: str | None, seed: int, n_startup: int, create: bool):
-    import optuna
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
-        store = open_storage(storage)
-        sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
-    pruner = median_pruner(n_startup)
-    with storage_errors(storage or "memory"):
-        if create:
-            return optuna.create_study(
-                storage=store, sampler=sampler, pruner=pruner, study_name=name, direction="maximize"
-            )
-        return optuna.load_study(study_name=name, storage=store, sampler=sampler, pruner=pruner)
-
-
-def median_pruner(n_startup: int):
-    """Stops a trial whose running accuracy trails the median, after `n_startup` trials."""
-    import optuna
-
-    return optuna.pruners.MedianPruner(n_startup_trials=n_startup, n_warmup_steps=1)
 
 
 def search_part(dataset: Dataset, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
@@ -560,18 +388,17 @@ def start(
     *,
     backbone: str | None,
     preset: str,
-    time_budget: float,
+    budget: Budget,
     storage: str | None,
     seed: int,
     folds: int | None = None,
     loocv: bool = False,
     strategy_params: dict | None = None,
     fit_params: dict | None = None,
-    elapsed: float = 0.0,
 ) -> Search:
     """Create the study (settings, data for workers, the defaults enqueued) and this
-    process's Search on it; `elapsed` seconds of the budget are already spent."""
-    started = time.time() - elapsed
+    process's Search on it, to end within `budget` (a limited one)."""
+    started = time.time()
     space = make_space(dataset.modality, preset, backbone, strategy_params)
     rows, holdout = search_part(dataset, seed)
     scored = dataset if holdout is None else dataset.subset(rows)
@@ -584,7 +411,7 @@ def start(
     settings = {
         "seed": seed,
         "started": started,
-        "deadline": started + time_budget,
+        "deadline": budget.deadline,
         "final_fits": 2 if holdout is not None else 1,
         "n_all": len(dataset),
         "preset": preset,
@@ -609,41 +436,6 @@ def start(
         )
     settings = {**settings, "fit_params": fit_params}
     return Search(study, scored, space, splits, settings, shared=storage is not None)
-
-
-def honest_estimate(found: Found, best: Searched, seed: int, fit_params: dict | None):
-    """The winner's honest accuracy (value, low, high, method) and its out-of-sample
-    probabilities on all the data: out-of-fold on the searched part, and with an outer
-    holdout, the predictions of the winner fitted on the searched part for the holdout."""
-    oof = found.probas[best.label]
-    if found.holdout is None:
-        estimate = bbc_cv(found.dataset.y, list(found.probas.values()), random_state=seed)
-        return estimate, oof
-    model, encoder = build(best, seed)
-    model.fit(found.dataset, encoder, **accepted_fit_params(model, fit_params))
-    held = found.full.subset(found.holdout)
-    proba = model.predict_proba(held.items)
-    estimate = accuracy_interval(held.y, proba, random_state=seed) | {
-        "method": f"outer holdout of {len(held)} items ({HOLDOUT_FRACTION:.0%}) the search "
-        "never saw"
-    }
-    full = np.full((oof.shape[0], len(found.full), oof.shape[2]), np.nan)
-    full[:, found.rows] = oof
-    full[:, found.holdout] = proba
-    return estimate, full
-
-
-def latest_study(storage: str) -> str:
-    import optuna
-
-    with storage_errors(storage):
-        summaries = optuna.get_all_study_summaries(open_storage(storage))
-    summaries = [s for s in summaries if s.study_name.startswith("smallfit-")]
-    if not summaries:
-        raise SmallfitError(
-            f"{shown(storage)} holds no smallfit search; start one with `smallfit fit`."
-        )
-    return max(summaries, key=lambda s: s.datetime_start or 0).study_name
 
 
 def work(storage: str, study_name: str | None = None) -> int:

@@ -1,5 +1,5 @@
 """Choosing how to fit: compare candidate strategies by cross-validation, then combine
-them (or keep the best alone), and estimate the whole choice honestly (smallfit.ensemble).
+them (or keep the best alone), and estimate the whole choice honestly (fitting.combine).
 
 All candidates are scored on the same splits with the same seed; a candidate that trains
 a network body runs the first repeat only. Embeddings are computed once per encoder
@@ -12,147 +12,41 @@ the same completed candidates, the same seed gives the same model.
 
 from __future__ import annotations
 
-import platform
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from smallfit import __version__, adapt, backbones, strategies
+from smallfit import backbones
+from smallfit.budget import UNLIMITED, Budget, OutOfTime
 from smallfit.data import Dataset
 from smallfit.doctor import fit_summary
-from smallfit.ensemble import combine
 from smallfit.errors import SmallfitError
-from smallfit.evaluate import (
-    OverBudget,
-    Splits,
-    accuracy_interval,
-    evaluate_probas,
-    make_splits,
-    out_of_fold,
-)
+from smallfit.evaluate import accuracy_interval, evaluate_probas, out_of_fold
 from smallfit.evaluate import learning_curve as curves
+from smallfit.evaluate.selection import HOLDOUT_FRACTION, bbc_cv
+from smallfit.fitting import adaptation, search
+from smallfit.fitting.candidates import (
+    Candidate,
+    build,
+    candidates_for,
+    comparison_splits,
+    semi_supervised,
+    trains_body,
+)
+from smallfit.fitting.combine import combine
+from smallfit.fitting.space import default_budget
 from smallfit.model import Model
 from smallfit.reference import reference_of_fit
 from smallfit.report.record import fit_examples
 from smallfit.strategies.base import accepted_fit_params
-
-
-@dataclass
-class Candidate:
-    """A strategy with its parameters, and the encoder it runs on."""
-
-    strategy: str
-    params: dict[str, Any] = field(default_factory=dict)
-    backbone: str | None = None
-    title: str | None = None  # shown instead of the strategy and parameters
-
-    @property
-    def label(self) -> str:
-        if self.title:
-            return self.title
-        shown = ",".join(f"{k}={v}" for k, v in self.params.items() if k != "descriptions")
-        return f"{self.strategy}[{shown}]" if shown else self.strategy
-
-
-# The default comparison: frozen-encoder strategies plus the no-transfer baselines, each
-# cheap (seconds at 100 items) and each a different view of the data, so that their
-# combination can beat any one: pretrained embeddings (probe, prototype), the label names
-# (zeroshot), raw pixels or words (classic), and for images a small CNN that learns
-# features from the user's own pixels (scratch: the strong one when the images are far
-# from the pretraining data, such as handwriting). probe's torch head (cosine / cosine+CE
-# loss) stays available by name but is not a default: with a fixed number of epochs it
-# trailed the logistic head on every cross-validation we ran.
-DEFAULT_CANDIDATES = {
-    "image": [("probe", {}), ("prototype", {}), ("classic", {}), ("scratch", {})],
-    "text": [("probe", {}), ("prototype", {}), ("zeroshot", {}), ("classic", {})],
-}
-# Joins the default comparison when the user gives a time budget: fine-tuning costs
-# minutes where the frozen strategies cost seconds, so it runs only when asked to fit
-# within a stated time, and last, after the cheap candidates have their scores.
-BUDGETED_CANDIDATES = [("finetune", {})]
-# SetFit-style contrastive tuning joins them for text: its evidence (Tunstall et al. 2022)
-# is few-shot text classification, where it rivals fine-tuning; for images, supervised
-# contrastive learning is known to pay with large data and strong augmentation (Khosla et
-# al. 2020), not with a few dozen images, so it stays available by name only there. It
-# costs about as much as finetune (pairs_per_example * n pairs per epoch), so it runs last.
-BUDGETED_BY_MODALITY = {"text": [("contrastive", {})]}
-
-
-def semi_supervised(candidates: list[Candidate]) -> list[Candidate]:
-    """The candidates, each followed by its semi-supervised variant when it has one:
-    self-training for the frozen-embedding strategies, FixMatch for finetune."""
-    result = []
-    for candidate in candidates:
-        result.append(candidate)
-        if type(strategies.create(candidate.strategy)).embedding_only:
-            params = {"base": candidate.strategy, "base_params": candidate.params}
-            title = f"{candidate.label}+self-training"
-            result.append(Candidate("self-training", params, candidate.backbone, title))
-        elif candidate.strategy == "finetune":
-            params = {**candidate.params, "consistency": "fixmatch"}
-            result.append(Candidate("finetune", params, candidate.backbone))
-    return result
-
-
-def comparison_splits(y: np.ndarray, names, folds: int | None, loocv: bool, seed: int) -> Splits:
-    """The splits every candidate (of strategies `names`) is scored on: repeated stratified
-    k-fold, with one repeat only when some candidate trains a network body (minutes a fold)."""
-    return make_splits(
-        y,
-        folds=folds,
-        repeats=1 if any(map(trains_body, names)) else None,
-        loocv=loocv,
-        random_state=seed,
-    )
-
-
-def trains_body(name: str) -> bool:
-    return type(strategies.create(name)).trains_body
+from smallfit.version import library_versions
 
 
 def failure(error: Exception) -> str:
     """One line on why a candidate failed, for its leaderboard row."""
     text = str(error).strip().splitlines()[0] if str(error).strip() else ""
     return text if isinstance(error, SmallfitError) else f"{type(error).__name__}: {text}"
-
-
-def candidates_for(
-    modality: str,
-    backbone: str | None,
-    strategy: str | None,
-    strategy_params: dict | None = None,
-    budgeted: bool = False,
-) -> list[Candidate]:
-    """The candidates to compare: the one the user asked for, or the default set
-    (with the fine-tuning candidates when `budgeted`)."""
-    backbone = backbone or backbones.DEFAULTS[modality]
-    if backbones.modality_of(backbone) != modality:
-        raise SmallfitError(
-            f"Backbone {backbone} is for {backbones.modality_of(backbone)}s but the data holds "
-            f"{modality}s."
-        )
-    chosen = [(strategy, {})] if strategy else DEFAULT_CANDIDATES[modality]
-    if budgeted and not strategy:
-        chosen = chosen + BUDGETED_CANDIDATES + BUDGETED_BY_MODALITY.get(modality, [])
-    result = []
-    for name, params in chosen:
-        cls = type(strategies.create(name))
-        if modality not in cls.modalities:
-            raise SmallfitError(f"Strategy {name} does not work on {modality} data.")
-        params = {**params, **(strategy_params or {}).get(name, {})}
-        used = cls.fixed_backbone.get(modality, backbone)
-        result.append(Candidate(name, params, used))
-    return result
-
-
-def build(candidate: Candidate, seed: int):
-    strategy = strategies.create(candidate.strategy, **candidate.params)
-    if "random_state" in strategy.get_params():
-        strategy.set_params(random_state=seed)
-    encoder = backbones.create(candidate.backbone) if candidate.backbone else None
-    return strategy, encoder
 
 
 def fit_dataset(
@@ -181,24 +75,20 @@ def fit_dataset(
     their folds project to finish (with the refit) within it. `fit_params` (unlabeled
     pools) reach every fold's fit and the refit, for the strategies that accept them.
     `ensemble`: try a greedy ensemble of the candidates, kept if it is more accurate than
-    the best single one on resampled items (smallfit.ensemble.combine); None: always in
+    the best single one on resampled items (smallfit.fitting.combine); None: always in
     the fixed comparison, and in a search with the `best` preset; False: keep the best
     single candidate (its honest estimate still covers the choice). `learning_curve`:
     add model.info["learning_curve"] (evaluate.learning_curve); None: when cheap (the
     chosen model trains no network body) and the time budget, if any, is not spent.
-    With a `preset` and no `strategy`, a search (smallfit.search) of the preset's
+    With a `preset` and no `strategy`, a search (smallfit.fitting.search) of the preset's
     strategies and their hyper-parameters replaces the fixed comparison: it runs within
     `time_budget` (default from the data size), its trials in `storage` (a database URL
     or journal file; None: in memory), and the honest estimate is the winner's on an outer
     holdout where the data can spare one.
     """
-    from smallfit import search
-
     dataset.check_trainable()
-    if time_budget is not None and time_budget <= 0:
-        raise SmallfitError(f"The time budget must be positive, not {time_budget}.")
+    budget = Budget.of(time_budget)
     started = time.perf_counter()
-    deadline = time.monotonic() + time_budget if time_budget is not None else None
     candidates = candidates_for(
         dataset.modality, backbone, strategy, strategy_params, budgeted=time_budget is not None
     )
@@ -215,13 +105,13 @@ def fit_dataset(
     if ensemble is None:  # always in the fixed comparison; in a search, with `best` only
         ensemble = not searching or preset == "best"
     if searching:
-        budget = time_budget or search.default_budget(len(dataset))
+        if not budget.limited:
+            budget = Budget.of(default_budget(len(dataset)))  # from the start: embedding counts
         found = search.run(
             dataset,
             backbone=backbone,
             preset=preset,
-            time_budget=budget,
-            elapsed=time.perf_counter() - started,  # embedding counts against the budget
+            budget=budget,
             storage=storage,
             seed=seed,
             folds=folds,
@@ -245,7 +135,7 @@ def fit_dataset(
                 "strategy": candidate.strategy,
                 "params": candidate.params,
                 "backbone": candidate.backbone,
-            } | adapt.candidate_entry(model, fit_params)
+            } | adaptation.candidate_entry(model, fit_params)
             try:
                 probas = out_of_fold(
                     model,
@@ -253,10 +143,10 @@ def fit_dataset(
                     encoder,
                     splits.first_repeat() if trains_body(candidate.strategy) else splits,
                     description=f"Cross-validating {candidate.label}",
-                    deadline=deadline if index else None,
+                    budget=budget if index else UNLIMITED,  # the first always completes
                     fit_params=fit_params,
                 )
-            except OverBudget as stop:
+            except OutOfTime as stop:
                 row |= {"accuracy": None, "skipped": f"time budget: {stop}"}
             except Exception as error:  # noqa: BLE001 - one candidate failing ends no fit
                 if len(candidates) == 1:
@@ -304,7 +194,7 @@ def fit_dataset(
         },
         "data": dataset.record(),
         "versions": library_versions(),
-    } | adapt.fit_record(final, fit_params)
+    } | adaptation.fit_record(final, fit_params)
     if choice is not None and choice.record is not None:
         info["ensemble"] = choice.record
     if notes := fixed_epochs_notes(final):
@@ -320,7 +210,7 @@ def fit_dataset(
             metrics["honest"] = choice.honest
             info["why"] = choice.why
         info["metrics"] = metrics
-        in_time = deadline is None or time.monotonic() < deadline
+        in_time = budget.left() > 0
         if learning_curve or (learning_curve is None and in_time and not curves.costly(final)):
             full = None if best.strategy == "ensemble" else probas_by_label[best.label]
             own = splits.first_repeat() if trains_body(best.strategy) and not searching else splits
@@ -333,7 +223,7 @@ def fit_dataset(
     info["examples"] = fit_examples(scored, probas_by_label.get(best.label))
     info["doctor"] = fit_summary(scored, probas_by_label.get(best.label))
     if searching and (found.holdout is not None or best.strategy != "ensemble"):
-        metrics["honest"], out_of_sample = search.honest_estimate(found, best, seed, fit_params)
+        metrics["honest"], out_of_sample = honest_estimate(found, best, seed, fit_params)
     if searching:  # without an outer holdout, an ensemble's estimate is the resampled one
         info["search"] = found.summary
     # The reference lives in the user's (or the default) pretrained encoder's space even when
@@ -346,6 +236,28 @@ def fit_dataset(
     )
     info["fit_seconds"] = round(time.perf_counter() - started, 2)
     return Model(final, best.backbone, dataset.modality, dataset.classes, info, reference)
+
+
+def honest_estimate(found: search.Found, best: Candidate, seed: int, fit_params: dict | None):
+    """The winner's honest accuracy (value, low, high, method) and its out-of-sample
+    probabilities on all the data: out-of-fold on the searched part, and with an outer
+    holdout, the predictions of the winner fitted on the searched part for the holdout."""
+    oof = found.probas[best.label]
+    if found.holdout is None:
+        estimate = bbc_cv(found.dataset.y, list(found.probas.values()), random_state=seed)
+        return estimate, oof
+    model, encoder = build(best, seed)
+    model.fit(found.dataset, encoder, **accepted_fit_params(model, fit_params))
+    held = found.full.subset(found.holdout)
+    proba = model.predict_proba(held.items)
+    estimate = accuracy_interval(held.y, proba, random_state=seed) | {
+        "method": f"outer holdout of {len(held)} items ({HOLDOUT_FRACTION:.0%}) the search "
+        "never saw"
+    }
+    full = np.full((oof.shape[0], len(found.full), oof.shape[2]), np.nan)
+    full[:, found.rows] = oof
+    full[:, found.holdout] = proba
+    return estimate, full
 
 
 def fixed_epochs_notes(model) -> list[str]:
@@ -373,21 +285,4 @@ def pool_summary(pool: Dataset, candidates: list[Candidate], leaderboard: list[d
         "n_pool": len(pool),
         "labeled_only": best.get("labeled_only"),
         "semi": best.get("semi"),
-    }
-
-
-def library_versions() -> dict[str, str]:
-    import sentence_transformers
-    import sklearn
-    import timm
-    import torch
-
-    return {
-        "smallfit": __version__,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "timm": timm.__version__,
-        "sentence_transformers": sentence_transformers.__version__,
-        "scikit_learn": sklearn.__version__,
-        "numpy": np.__version__,
     }

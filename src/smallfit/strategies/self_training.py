@@ -34,7 +34,8 @@ from sklearn.semi_supervised import LabelSpreading
 
 from smallfit.data import Dataset
 from smallfit.errors import SmallfitError
-from smallfit.strategies.base import Strategy, normalise
+from smallfit.numeric import normalise
+from smallfit.strategies.base import Strategy
 from smallfit.strategies.registry import create, register
 
 LABELERS = ("spreading", "base")

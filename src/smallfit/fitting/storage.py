@@ -176,3 +176,40 @@ def fail_lost_trials(study) -> None:
             )
             with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
                 store.set_trial_state_values(trial_id, state=TrialState.FAIL)
+
+
+def open_study(storage: str | None, name: str | None, seed: int, n_startup: int, create: bool):
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
+        store = open_storage(storage)
+        sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True)
+    pruner = median_pruner(n_startup)
+    with storage_errors(storage or "memory"):
+        if create:
+            return optuna.create_study(
+                storage=store, sampler=sampler, pruner=pruner, study_name=name, direction="maximize"
+            )
+        return optuna.load_study(study_name=name, storage=store, sampler=sampler, pruner=pruner)
+
+
+def median_pruner(n_startup: int):
+    """Stops a trial whose running accuracy trails the median, after `n_startup` trials."""
+    import optuna
+
+    return optuna.pruners.MedianPruner(n_startup_trials=n_startup, n_warmup_steps=1)
+
+
+def latest_study(storage: str) -> str:
+    import optuna
+
+    with storage_errors(storage):
+        summaries = optuna.get_all_study_summaries(open_storage(storage))
+    summaries = [s for s in summaries if s.study_name.startswith("smallfit-")]
+    if not summaries:
+        raise SmallfitError(
+            f"{shown(storage)} holds no smallfit search; start one with `smallfit fit`."
+        )
+    return max(summaries, key=lambda s: s.datetime_start or 0).study_name

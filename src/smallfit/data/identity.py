@@ -1,0 +1,43 @@
+"""Item identity: a content hash, so the same picture or text gives the same key wherever
+it lives (the embedding cache, duplicate and leakage checks, pool de-duplication)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+_PATH_HASHES: dict[tuple[str, int, int], str] = {}
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file's bytes, remembered per (path, size, mtime) within the process."""
+    stat = path.stat()
+    memo_key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    if memo_key not in _PATH_HASHES:
+        digest = hashlib.sha256()
+        with open(path, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _PATH_HASHES[memo_key] = digest.hexdigest()
+    return _PATH_HASHES[memo_key]
+
+
+def item_key(item: Any) -> str:
+    """A content hash of an item: the same picture or text gives the same key wherever it lives."""
+    digest = hashlib.sha256()
+    if isinstance(item, str):
+        digest.update(b"text\0" + item.encode("utf-8"))
+    elif isinstance(item, Path):
+        return "file:" + file_digest(item)
+    elif isinstance(item, Image.Image):
+        digest.update(f"pil\0{item.mode}\0{item.size}\0".encode() + item.tobytes())
+    elif isinstance(item, np.ndarray):
+        array = np.ascontiguousarray(item)
+        digest.update(f"array\0{array.dtype}\0{array.shape}\0".encode() + array.tobytes())
+    else:
+        raise TypeError(f"Cannot hash an item of type {type(item).__name__}")
+    return digest.hexdigest()

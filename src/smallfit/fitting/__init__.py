@@ -1,0 +1,2 @@
+"""Fitting: compare candidate strategies by cross-validation or search them, combine the
+compared or keep the best, refit, and estimate that whole procedure honestly."""

@@ -1,0 +1,125 @@
+"""The candidates a fit compares: which strategies, with which parameters, on which
+encoder, and how each is built for a seed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from smallfit import backbones, strategies
+from smallfit.errors import SmallfitError
+from smallfit.evaluate import Splits, make_splits
+
+
+@dataclass
+class Candidate:
+    """A strategy with its parameters, and the encoder it runs on."""
+
+    strategy: str
+    params: dict[str, Any] = field(default_factory=dict)
+    backbone: str | None = None
+    title: str | None = None  # shown instead of the strategy and parameters
+
+    @property
+    def label(self) -> str:
+        if self.title:
+            return self.title
+        shown = ",".join(f"{k}={v}" for k, v in self.params.items() if k != "descriptions")
+        return f"{self.strategy}[{shown}]" if shown else self.strategy
+
+
+# The default comparison: frozen-encoder strategies plus the no-transfer baselines, each
+# cheap (seconds at 100 items) and each a different view of the data, so that their
+# combination can beat any one: pretrained embeddings (probe, prototype), the label names
+# (zeroshot), raw pixels or words (classic), and for images a small CNN that learns
+# features from the user's own pixels (scratch: the strong one when the images are far
+# from the pretraining data, such as handwriting). probe's torch head (cosine / cosine+CE
+# loss) stays available by name but is not a default: with a fixed number of epochs it
+# trailed the logistic head on every cross-validation we ran.
+DEFAULT_CANDIDATES = {
+    "image": [("probe", {}), ("prototype", {}), ("classic", {}), ("scratch", {})],
+    "text": [("probe", {}), ("prototype", {}), ("zeroshot", {}), ("classic", {})],
+}
+# Joins the default comparison when the user gives a time budget: fine-tuning costs
+# minutes where the frozen strategies cost seconds, so it runs only when asked to fit
+# within a stated time, and last, after the cheap candidates have their scores.
+BUDGETED_CANDIDATES = [("finetune", {})]
+# SetFit-style contrastive tuning joins them for text: its evidence (Tunstall et al. 2022)
+# is few-shot text classification, where it rivals fine-tuning; for images, supervised
+# contrastive learning is known to pay with large data and strong augmentation (Khosla et
+# al. 2020), not with a few dozen images, so it stays available by name only there. It
+# costs about as much as finetune (pairs_per_example * n pairs per epoch), so it runs last.
+BUDGETED_BY_MODALITY = {"text": [("contrastive", {})]}
+
+
+def semi_supervised(candidates: list[Candidate]) -> list[Candidate]:
+    """The candidates, each followed by its semi-supervised variant when it has one:
+    self-training for the frozen-embedding strategies, FixMatch for finetune."""
+    result = []
+    for candidate in candidates:
+        result.append(candidate)
+        if type(strategies.create(candidate.strategy)).embedding_only:
+            params = {"base": candidate.strategy, "base_params": candidate.params}
+            title = f"{candidate.label}+self-training"
+            result.append(Candidate("self-training", params, candidate.backbone, title))
+        elif candidate.strategy == "finetune":
+            params = {**candidate.params, "consistency": "fixmatch"}
+            result.append(Candidate("finetune", params, candidate.backbone))
+    return result
+
+
+def comparison_splits(y: np.ndarray, names, folds: int | None, loocv: bool, seed: int) -> Splits:
+    """The splits every candidate (of strategies `names`) is scored on: repeated stratified
+    k-fold, with one repeat only when some candidate trains a network body (minutes a fold)."""
+    return make_splits(
+        y,
+        folds=folds,
+        repeats=1 if any(map(trains_body, names)) else None,
+        loocv=loocv,
+        random_state=seed,
+    )
+
+
+def trains_body(name: str) -> bool:
+    return type(strategies.create(name)).trains_body
+
+
+def candidates_for(
+    modality: str,
+    backbone: str | None,
+    strategy: str | None,
+    strategy_params: dict | None = None,
+    budgeted: bool = False,
+) -> list[Candidate]:
+    """The candidates to compare: the one the user asked for, or the default set
+    (with the fine-tuning candidates when `budgeted`)."""
+    backbone = backbone or backbones.DEFAULTS[modality]
+    if backbones.modality_of(backbone) != modality:
+        raise SmallfitError(
+            f"Backbone {backbone} is for {backbones.modality_of(backbone)}s but the data holds "
+            f"{modality}s."
+        )
+    chosen = [(strategy, {})] if strategy else DEFAULT_CANDIDATES[modality]
+    if budgeted and not strategy:
+        chosen = chosen + BUDGETED_CANDIDATES + BUDGETED_BY_MODALITY.get(modality, [])
+    result = []
+    for name, params in chosen:
+        cls = type(strategies.create(name))
+        if modality not in cls.modalities:
+            raise SmallfitError(f"Strategy {name} does not work on {modality} data.")
+        params = {**params, **(strategy_params or {}).get(name, {})}
+        used = cls.fixed_backbone.get(modality, backbone)
+        result.append(Candidate(name, params, used))
+    return result
+
+
+def build(candidate: Candidate, seed: int):
+    """The candidate's strategy (seeded with `seed` unless its parameters give a
+    random_state) and its encoder."""
+    strategy = strategies.create(candidate.strategy, **candidate.params)
+    if "random_state" in strategy.get_params() and "random_state" not in candidate.params:
+        strategy.set_params(random_state=seed)
+    encoder = backbones.create(candidate.backbone) if candidate.backbone else None
+    return strategy, encoder

@@ -1,0 +1,92 @@
+"""The `ensemble` strategy: the weighted average of member strategies' probabilities, each
+on its own encoder, saved as one model directory. `fit` makes it when combining the
+compared candidates wins (smallfit.fitting.combine); it is not a candidate itself."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from smallfit import backbones
+from smallfit.errors import SmallfitError
+from smallfit.strategies.base import Strategy, accepted_fit_params
+from smallfit.strategies.registry import create, register
+
+
+@register
+class Ensemble(Strategy):
+    """The weighted average of member strategies' probabilities, each on its own encoder.
+
+    `members`: [{"strategy": name, "params": {...}, "backbone": name or None}], each
+    refit on the whole data by `fit`; `weights`: one per member, summing to 1. Made by
+    `fit` when combining wins (smallfit.fitting.combine), not a search candidate.
+    """
+
+    name = "ensemble"
+
+    def __init__(self, members: list[dict] | None = None, weights: list[float] | None = None):
+        self.members = members
+        self.weights = weights
+
+    def _members(self) -> list[tuple[Strategy, object]]:
+        if not self.members or not self.weights or len(self.members) != len(self.weights):
+            raise SmallfitError(
+                "The ensemble strategy is made by `fit` from the compared candidates; it "
+                "cannot be chosen with --strategy."
+            )
+        return [
+            (
+                create(spec["strategy"], **spec["params"]),
+                backbones.create(spec["backbone"]) if spec["backbone"] else None,
+            )
+            for spec in self.members
+        ]
+
+    def fit(self, dataset, encoder=None, **fit_params) -> Ensemble:
+        """Fit every member on `dataset` with its own encoder (`encoder` is not used)."""
+        self._remember(dataset, None)
+        self.members_ = []
+        for member, member_encoder in self._members():
+            params = accepted_fit_params(member, fit_params)
+            self.members_.append(member.fit(dataset, member_encoder, **params))
+        return self
+
+    def predict_proba(self, items) -> np.ndarray:
+        return sum(
+            weight * member.predict_proba(items)
+            for weight, member in zip(self.weights, self.members_, strict=True)
+        )
+
+    def encoders(self) -> list:
+        """The distinct encoders the members read (for timing and uncached prediction)."""
+        found = [getattr(m, "encoder_", None) for m in self.members_]
+        return list({id(e): e for e in found if e is not None}.values())
+
+    def get_state(self):
+        arrays, configs = {}, []
+        for index, member in enumerate(self.members_):
+            member_arrays, config = member.get_state()
+            arrays |= {f"member{index}.{k}": v for k, v in member_arrays.items()}
+            encoder = getattr(member, "encoder_", None)
+            configs.append({"config": config, "encoder": encoder and backbones.describe(encoder)})
+        return arrays, {"classes": list(self.classes_), "members": configs}
+
+    def set_state(self, arrays, config, encoder) -> Ensemble:
+        self.members_ = []
+        for index, ((member, member_encoder), saved) in enumerate(
+            zip(self._members(), config["members"], strict=True)
+        ):
+            prefix = f"member{index}."
+            own = {k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)}
+            weights = getattr(member_encoder, "weights_id", None)
+            if saved["encoder"] and weights != saved["encoder"]["weights"]:
+                warnings.warn(
+                    f"The installed {member_encoder.name} weights differ from those this "
+                    "ensemble's member was trained with; predictions may differ.",
+                    stacklevel=2,
+                )
+            member.set_state(own, saved["config"], member_encoder)
+            member.classes_ = list(config["classes"])
+            self.members_.append(member)
+        return self
