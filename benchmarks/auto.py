@@ -47,9 +47,9 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     args = parser.parse_args()
 
-    from smallfit.data import from_python
     from smallfit.fitting.compare import fit_dataset
     from smallfit.fitting.space import default_budget
+    from smallfit.modalities.reading import from_python
 
     train_items, train_labels, test_items, test_labels, _, _ = fashion()
     test_set = from_python(test_items)

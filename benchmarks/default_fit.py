@@ -207,7 +207,7 @@ def main() -> None:
     result = json.loads(OUT.read_text()) if OUT.exists() else {"rows": [], "command": COMMAND}
     result["machine"] = machine()
     if not args.report_only:
-        from smallfit.data import from_python
+        from smallfit.modalities.reading import from_python
 
         done = {(r["set"], r["k"], r["seed"], r["method"]) for r in result["rows"]}
         for piece in args.slices:

@@ -25,7 +25,7 @@ import time
 import numpy as np
 from run import RESULTS, fashion, machine, r8, sample_per_class
 
-from smallfit import backbones, strategies
+from smallfit import backbones, modalities, strategies
 from smallfit.data import Dataset
 
 SHIFTS = {
@@ -60,7 +60,7 @@ def pool_rows(labels: np.ndarray, seeds) -> np.ndarray:
 def run(task, shift_name, shift, data, methods, seeds) -> list[dict]:
     train_items, train_labels, test_items, test_labels = data
     modality = "text" if isinstance(train_items[0], str) else "image"
-    encoder = backbones.create(backbones.DEFAULTS[modality])
+    encoder = backbones.create(modalities.get(modality).default_backbone)
     pool = Dataset(
         items=[shift(train_items[i]) for i in pool_rows(train_labels, (0, 1, 2))],
         modality=modality,

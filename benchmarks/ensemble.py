@@ -36,9 +36,9 @@ def test_accuracy(model, items, labels) -> float:
 
 def run_task(task: str, k: int, seed: int) -> dict:
     import smallfit
-    from smallfit.data import from_python
     from smallfit.distill import seconds_per_item
     from smallfit.fitting.candidates import build, candidates_for
+    from smallfit.modalities.reading import from_python
     from smallfit.model import Model
     from smallfit.strategies.ensemble import Ensemble
 

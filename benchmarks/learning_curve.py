@@ -30,8 +30,8 @@ TASKS = (("fashion", 10), ("r8", 8))
 
 def run_task(task: str, k: int, seed: int) -> dict:
     import smallfit
-    from smallfit.data import from_python
     from smallfit.fitting.compare import fit_dataset
+    from smallfit.modalities.reading import from_python
 
     train_items, train_labels, test_items, test_labels, _, _ = (
         fashion() if task == "fashion" else r8()

@@ -90,8 +90,8 @@ def compare(task: str, dataset, ks, methods: dict, seeds) -> dict:
     `methods` maps a label to (strategy name, parameters); every strategy runs on its own
     fixed backbone or the modality's default encoder, shared (and cached) across runs.
     """
-    from smallfit import backbones, strategies
-    from smallfit.data import from_python
+    from smallfit import backbones, modalities, strategies
+    from smallfit.modalities.reading import from_python
 
     train_items, train_labels, test_items, test_labels, _, modality = dataset()
     test_set = from_python(test_items)
@@ -103,7 +103,9 @@ def compare(task: str, dataset, ks, methods: dict, seeds) -> dict:
             train = from_python([train_items[i] for i in index], train_labels[index])
             for label, (name, params) in methods.items():
                 strategy = strategies.create(name, random_state=seed, **params)
-                used = strategy.fixed_backbone.get(modality, backbones.DEFAULTS[modality])
+                used = strategy.fixed_backbone.get(
+                    modality, modalities.get(modality).default_backbone
+                )
                 encoder = encoders.setdefault(used, backbones.create(used) if used else None)
                 tic = time.perf_counter()
                 strategy.fit(train, encoder)  # probe's embeddings are computed here, uncached
@@ -168,8 +170,8 @@ def train_speed() -> dict:
     includes compilation). Same seed, so the accuracy columns should agree."""
     import torch
 
-    from smallfit import backbones
-    from smallfit.data import from_python
+    from smallfit import backbones, modalities
+    from smallfit.modalities.reading import from_python
     from smallfit.strategies.finetune import FineTune
     from smallfit.train import loop
     from smallfit.train.checkpoint import checkpointing
@@ -180,7 +182,7 @@ def train_speed() -> dict:
         train_items, train_labels, test_items, test_labels, _, modality = dataset()
         index = sample_per_class(train_labels, k, seed=0)
         data = from_python([train_items[i] for i in index], train_labels[index])
-        encoder = backbones.create(backbones.DEFAULTS[modality])
+        encoder = backbones.create(modalities.get(modality).default_backbone)
         for variant in ("eager", "eager + checkpoints", "torch.compile"):
             strategy = FineTune(unfreeze="top", top_groups=2)
             strategy._remember(data, encoder)
@@ -332,15 +334,15 @@ def export() -> dict:
 
 
 def runtime_comparison(dataset, k: int) -> dict:
-    from smallfit import backbones, strategies
-    from smallfit.data import from_python
+    from smallfit import backbones, modalities, strategies
     from smallfit.export import INT8_OPS, export_onnx, quantise, session
+    from smallfit.modalities.reading import from_python
     from smallfit.model import Model
 
     train_items, train_labels, test_items, test_labels, _, modality = dataset()
     index = sample_per_class(train_labels, k, seed=0)
     train = from_python([train_items[i] for i in index], train_labels[index])
-    encoder = backbones.create(backbones.DEFAULTS[modality])
+    encoder = backbones.create(modalities.get(modality).default_backbone)
     strategy = strategies.create("probe").fit(train, encoder)
     model = Model(strategy, encoder.name, modality, train.classes)
     classes = np.array(train.classes, dtype=object)
@@ -701,16 +703,16 @@ def cpu_flags() -> list[str]:
 
 def few_shot(task: str, seeds=(0, 1, 2)) -> dict:
     import smallfit
-    from smallfit import backbones, strategies
-    from smallfit.data import from_python
+    from smallfit import backbones, modalities, strategies
     from smallfit.fitting.compare import fit_dataset
+    from smallfit.modalities.reading import from_python
 
     train_items, train_labels, test_items, test_labels, shots, modality = {
         "fashion": fashion,
         "r8": r8,
     }[task]()
     test_set = from_python(test_items)
-    encoder = backbones.create(backbones.DEFAULTS[modality])
+    encoder = backbones.create(modalities.get(modality).default_backbone)
     tic = time.perf_counter()
     encoder.embed(test_set.items, description="Embedding the test set")
     rows = []
@@ -900,7 +902,7 @@ def tta(seeds=(0, 1, 2)) -> dict:
     """Test-time augmentation (mirror) on Fashion-MNIST: the default fit's test accuracy
     with and without it, 10 and 20 per class."""
     from smallfit import fit
-    from smallfit.data import from_python
+    from smallfit.modalities.reading import from_python
 
     train_items, train_labels, test_items, test_labels, _, _ = fashion()
     test_set = from_python(test_items)

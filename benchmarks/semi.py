@@ -40,7 +40,8 @@ def main() -> None:
     parser.add_argument("--fixmatch", action="store_true")
     args = parser.parse_args()
     from smallfit import backbones, strategies
-    from smallfit.data import Dataset, from_python
+    from smallfit.data import Dataset
+    from smallfit.modalities.reading import from_python
 
     train_items, train_labels, test_items, test_labels, _, _ = fashion()
     samples = {seed: sample_per_class(train_labels, PER_CLASS, seed) for seed in SEEDS}

@@ -92,8 +92,8 @@ def setfit_fit(texts, labels, seed: int):
 
 def smallfit_fit(texts, labels, seed: int, strategy: str | None):
     from smallfit import strategies
-    from smallfit.data import from_python
     from smallfit.fitting.compare import fit_dataset
+    from smallfit.modalities.reading import from_python
 
     dataset = from_python(list(texts), labels)
     if strategy is None:

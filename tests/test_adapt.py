@@ -13,8 +13,10 @@ from torch import nn
 
 from smallfit import strategies
 from smallfit.adapt import coral, dann
-from smallfit.data import Dataset, read_pool, read_source
+from smallfit.data import Dataset
 from smallfit.fitting.compare import fit_dataset
+from smallfit.modalities.pools import read_pool
+from smallfit.modalities.reading import read_source
 from smallfit.model import load
 from smallfit.train.loop import TrainSettings, train
 from tests.cli_runner import run

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from smallfit import backbones, strategies
-from smallfit.data import read_source
 from smallfit.errors import SmallfitError
 from smallfit.fitting.candidates import candidates_for
+from smallfit.modalities.reading import read_source
 from smallfit.model import Model, load
 from smallfit.strategies.contrastive import CachedPairs, make_pairs
 from smallfit.train.checkpoint import Checkpoints

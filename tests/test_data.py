@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from smallfit.data import from_python, load_image, read_source
+from smallfit.data import load_image
 from smallfit.errors import SmallfitError
+from smallfit.modalities.reading import from_python, read_source
 
 
 def test_image_folder_reads_classes_recursively(tmp_path):

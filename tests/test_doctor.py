@@ -14,9 +14,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from smallfit.data import Dataset, read_source
+from smallfit.data import Dataset
 from smallfit.doctor import class_imbalance, examine, label_suspicion, summary
 from smallfit.errors import SmallfitError
+from smallfit.modalities.reading import read_source
 from tests.cli_runner import run
 from tests.conftest import TEXTS
 

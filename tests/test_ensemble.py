@@ -5,11 +5,11 @@ import pandas as pd
 import pytest
 
 import smallfit
-from smallfit.data import read_source
 from smallfit.errors import SmallfitError
 from smallfit.fitting import combine as combining
 from smallfit.fitting.candidates import Candidate
 from smallfit.fitting.combine import blend, combine, resampled, select
+from smallfit.modalities.reading import read_source
 from smallfit.model import Model
 from smallfit.strategies.ensemble import Ensemble
 from tests.cli_runner import run

@@ -7,9 +7,10 @@ import pytest
 from PIL import Image
 
 from smallfit import backbones, strategies
-from smallfit.data import load_image, read_source
+from smallfit.data import load_image
 from smallfit.errors import SmallfitError
 from smallfit.export import export_onnx, session
+from smallfit.modalities.reading import read_source
 from smallfit.model import Model
 from tests.cli_runner import run
 

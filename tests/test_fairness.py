@@ -110,7 +110,7 @@ def test_evaluate_names_a_missing_group_column_and_its_columns(text_model, text_
 def test_image_groups_come_from_a_table_of_items(image_folder, tmp_path):
     from smallfit import backbones
     from smallfit.api import evaluate_model
-    from smallfit.data import read_source
+    from smallfit.modalities.reading import read_source
     from smallfit.model import Model
     from smallfit.strategies.prototype import Prototype
 

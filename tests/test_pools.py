@@ -5,9 +5,10 @@ import pytest
 import torch
 from torch import nn
 
-from smallfit.data import read_pool, read_source
 from smallfit.errors import SmallfitError
 from smallfit.evaluate import make_splits, out_of_fold
+from smallfit.modalities.pools import read_pool
+from smallfit.modalities.reading import read_source
 from smallfit.strategies.base import Strategy, accepted_fit_params
 from smallfit.train.loop import TrainSettings, UnlabeledLoss, combined, train
 

@@ -10,7 +10,6 @@ import pytest
 
 import smallfit
 from smallfit.budget import Budget
-from smallfit.data import from_python
 from smallfit.errors import SmallfitError
 from smallfit.evaluate import make_splits, out_of_fold
 from smallfit.evaluate.selection import bbc_cv, outer_split
@@ -19,6 +18,7 @@ from smallfit.fitting import search
 from smallfit.fitting import space as spaces
 from smallfit.fitting.candidates import Candidate, build
 from smallfit.fitting.compare import fit_dataset
+from smallfit.modalities.reading import from_python
 from tests.cli_runner import run
 from tests.conftest import TEXTS
 

@@ -8,10 +8,12 @@ import pytest
 import torch
 
 from smallfit import backbones
-from smallfit.data import Dataset, read_pool, read_source
+from smallfit.data import Dataset
 from smallfit.evaluate import make_splits, out_of_fold
 from smallfit.fitting.compare import fit_dataset
 from smallfit.incremental import StoredEmbeddings
+from smallfit.modalities.pools import read_pool
+from smallfit.modalities.reading import read_source
 from smallfit.model import load
 from smallfit.strategies import create
 from smallfit.strategies.self_training import SelfTraining, balanced_selection, confidence_threshold

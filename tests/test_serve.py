@@ -21,6 +21,7 @@ from smallfit.backbones.cache import EmbeddingCache
 from smallfit.batcher import Batcher
 from smallfit.data.identity import item_key
 from smallfit.errors import SmallfitError
+from smallfit.modalities import image as image_modality
 from tests.conftest import TEXTS, make_image
 
 MAX_ITEMS = 4
@@ -224,7 +225,7 @@ def test_unreadable_images_are_422_naming_the_file(image_client, image_folder):
 
 
 def test_an_image_with_too_many_pixels_is_413(image_client, monkeypatch):
-    monkeypatch.setattr(serve, "MAX_IMAGE_PIXELS", 1000)
+    monkeypatch.setattr(image_modality, "MAX_IMAGE_PIXELS", 1000)
     data = png_bytes(make_image((1, 2, 3), seed=1, size=48))
     refused(
         image_client.post("/predict", files=upload(("huge.png", data))), 413, "huge.png", "48x48"

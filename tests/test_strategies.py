@@ -5,8 +5,8 @@ import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from smallfit import backbones, strategies
-from smallfit.data import read_source
+from smallfit import backbones, modalities, strategies
+from smallfit.modalities.reading import read_source
 from smallfit.model import Model, load
 from smallfit.strategies.heads import row_space_basis
 from smallfit.train.losses import classification_loss
@@ -39,7 +39,7 @@ def datasets(image_folder, text_csv):
 def test_strategy_fits_predicts_and_round_trips(name, params, modality, datasets, tmp_path):
     dataset = datasets[modality]
     strategy = strategies.create(name, **params)
-    backbone = strategy.fixed_backbone.get(modality, backbones.DEFAULTS[modality])
+    backbone = strategy.fixed_backbone.get(modality, modalities.get(modality).default_backbone)
     encoder = backbones.create(backbone) if backbone else None
     strategy.fit(dataset, encoder)
     proba = strategy.predict_proba(dataset.items)

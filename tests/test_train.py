@@ -11,7 +11,7 @@ from torch import nn
 
 from smallfit import backbones
 from smallfit.augment import shifted
-from smallfit.data import read_source
+from smallfit.modalities.reading import read_source
 from smallfit.model import Model, load
 from smallfit.strategies.finetune import FineTune, cat_padded
 from smallfit.train.loop import (

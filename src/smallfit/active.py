@@ -40,9 +40,11 @@ from sklearn.cluster import KMeans, MiniBatchKMeans
 from sklearn.metrics import pairwise_distances_argmin_min
 
 from smallfit import backbones
-from smallfit.data import Dataset, read_pool, read_source, to_dataset
+from smallfit.data import Dataset
 from smallfit.data.tables import LABEL_NAMES, TEXT_NAMES, choose_column, is_table_path, read_table
 from smallfit.errors import SmallfitError, list_some
+from smallfit.modalities.pools import read_pool
+from smallfit.modalities.reading import read_source, to_dataset
 from smallfit.model import Model, load
 from smallfit.numeric import normalise
 from smallfit.reference import DTYPE, Reference, reference_encoder, require_reference

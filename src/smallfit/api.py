@@ -10,9 +10,11 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
-from smallfit.data import Dataset, from_python, read_pool, to_dataset
+from smallfit.data import Dataset
 from smallfit.errors import SmallfitError
 from smallfit.fitting.compare import fit_dataset
+from smallfit.modalities.pools import read_pool
+from smallfit.modalities.reading import from_python, to_dataset
 from smallfit.model import Model
 from smallfit.train.checkpoint import checkpointing
 

@@ -506,7 +506,7 @@ def predict(
     overwrite: Annotated[bool, typer.Option(help="Replace --output if it exists.")] = False,
 ) -> None:
     """Predict classes for new data; rows come in input order."""
-    from smallfit.data import read_source
+    from smallfit.modalities.reading import read_source
     from smallfit.model import load
 
     _refuse_existing(output, overwrite)
@@ -635,7 +635,7 @@ def lr_find(
     API's `lr=` or let `lr="auto"` run this test inside each fit.
     """
     from smallfit import backbones
-    from smallfit.data import read_source
+    from smallfit.modalities.reading import read_source
     from smallfit.strategies.finetune import FineTune
 
     dataset = read_source(
@@ -705,7 +705,7 @@ def demo(
     """Run fit -> evaluate -> predict on bundled Fashion-MNIST images, offline."""
     from smallfit.api import evaluate_model
     from smallfit.api import fit as fit_model
-    from smallfit.data import read_source
+    from smallfit.modalities.reading import read_source
     from smallfit.model import load
 
     if out_dir.exists():
@@ -1274,8 +1274,8 @@ def doctor_command(
     """Examine labeled data: exact and near duplicates, leakage into a --test set, likely
     label errors (confident learning on a probe's out-of-fold probabilities), class
     imbalance and outliers. DATA is only read, never changed; the findings go to a CSV."""
-    from smallfit.data import read_source
     from smallfit.doctor import examine, write_pairs_html
+    from smallfit.modalities.reading import read_source
 
     for path in (output, html):
         if path is None:

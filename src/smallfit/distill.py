@@ -24,10 +24,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from smallfit import backbones
-from smallfit.data import read_pool, to_dataset
+from smallfit import backbones, modalities
 from smallfit.errors import SmallfitError
 from smallfit.evaluate import accuracy_interval, evaluate_probas
+from smallfit.modalities.pools import read_pool
+from smallfit.modalities.reading import to_dataset
 from smallfit.model import Model, load
 from smallfit.numeric import normalise
 from smallfit.strategies.probe import Probe
@@ -46,10 +47,10 @@ def student_encoder(teacher: Model, into: str) -> str:
     if into == "probe":
         own = teacher.backbone
         pretrained = own and own != "pixels" and backbones.modality_of(own) == teacher.modality
-        return own if pretrained else backbones.DEFAULTS[teacher.modality]
+        return own if pretrained else modalities.get(teacher.modality).default_backbone
     modality = backbones.modality_of(into)  # an unknown name raises the registry's message
     if modality != teacher.modality:
-        suggestion = backbones.DEFAULTS[teacher.modality]
+        suggestion = modalities.get(teacher.modality).default_backbone
         raise SmallfitError(
             f"--into {into} embeds {modality}s but the teacher classifies {teacher.modality}s; "
             f"choose an encoder for {teacher.modality}s (e.g. {suggestion}) or probe."

@@ -31,8 +31,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from smallfit.data import Dataset, load_image, to_dataset
+from smallfit.data import Dataset, load_image
 from smallfit.errors import SmallfitError
+from smallfit.modalities.reading import to_dataset
 from smallfit.numeric import normalise
 from smallfit.progress import progress_bar
 

@@ -25,9 +25,10 @@ from typing import Any
 import numpy as np
 from sklearn.base import clone
 
-from smallfit.data import Dataset, to_dataset
+from smallfit.data import Dataset
 from smallfit.errors import SmallfitError
 from smallfit.evaluate import accuracy_interval, evaluate_probas, make_splits, out_of_fold
+from smallfit.modalities.reading import to_dataset
 from smallfit.model import Model, load
 from smallfit.reference import (
     make_reference,

@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 from safetensors.numpy import load_file, save_file
 
-from smallfit import backbones, strategies
-from smallfit.data import Dataset, from_python
+from smallfit import backbones, modalities, strategies
+from smallfit.data import Dataset
 from smallfit.errors import SmallfitError
+from smallfit.modalities.reading import from_python
 from smallfit.reference import Reference
 
 FORMAT = "smallfit-model"
@@ -77,22 +78,25 @@ class Model:
     def predict_proba(self, X, tta: bool = False) -> np.ndarray:
         """(n, n_classes) probabilities in `classes` order for a Dataset or Python items.
 
-        `tta` (images): average with the prediction for each image's mirror image.
+        `tta`: average with the predictions for the modality's test-time views (an
+        image's mirror image).
         """
         dataset = self._dataset(X)
         if len(dataset) == 0:
             return np.zeros((0, len(self.classes)))
         if not tta:
             return self.strategy.predict_proba(dataset.items)
-        if dataset.modality != "image":
-            raise SmallfitError("Test-time augmentation (--tta) works on images only.")
-        from smallfit.augment import mirrored
-
+        kind = modalities.get(dataset.modality)
+        if not kind.test_time_views([]):  # one (empty) list per view, even of no items
+            having = [m.plural for m in modalities.all_registered() if m.test_time_views([])]
+            raise SmallfitError(
+                f"Test-time augmentation (--tta) works on {', '.join(having)} only."
+            )
         parts = []
-        for start in range(0, len(dataset), TTA_CHUNK):  # bounded memory for decoded mirrors
+        for start in range(0, len(dataset), TTA_CHUNK):  # bounded memory for decoded views
             items = dataset.items[start : start + TTA_CHUNK]
-            views = self.strategy.predict_proba(items), self.strategy.predict_proba(mirrored(items))
-            parts.append((views[0] + views[1]) / 2)
+            views = [items, *kind.test_time_views(items)]
+            parts.append(np.mean([self.strategy.predict_proba(v) for v in views], axis=0))
         return np.concatenate(parts)
 
     def predict(self, X, tta: bool = False) -> np.ndarray:

@@ -30,8 +30,8 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from smallfit.data import to_dataset
 from smallfit.errors import SmallfitError
+from smallfit.modalities.reading import to_dataset
 from smallfit.model import Model, load
 from smallfit.numeric import normalise
 from smallfit.progress import progress_bar

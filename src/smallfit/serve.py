@@ -1,9 +1,10 @@
 """HTTP predictions for a fitted model: `POST /predict`, `GET /model`, `GET /health` (FastAPI).
 
-The model is loaded once, when the app is made. Image models take multipart uploads
-(field `files`, one or many), text models JSON `{"texts": [...]}`; the OpenAPI schema at
-`/openapi.json` (pages at `/docs`) describes the one that this model takes. Uploads are
-decoded by the same code that reads image files for `fit` and `predict` and never saved
+The model is loaded once, when the app is made. Its modality says what a request holds
+(smallfit.modalities): uploads in the multipart field `files` (images), or a JSON list
+(`{"texts": [...]}`); the OpenAPI schema at `/openapi.json` (pages at `/docs`) describes
+the one that this model takes. Uploads are decoded by the modality, with the code that
+reads its files for `fit` and `predict`, and never saved
 (Starlette holds an upload over 1 MB in an anonymous temporary file for the request). Bad
 requests get a 4xx answer whose `detail` says what is wrong: 400 for a body that cannot
 be parsed, 413 for a body or image over the limits, 415 for the wrong content type, 422
@@ -15,8 +16,8 @@ waiting for it into one batch; the request threads only decode and wait.
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations, which
 # name objects local to create_app.
-import io
 import ipaddress
+import json
 import os
 import warnings
 from pathlib import Path
@@ -27,27 +28,22 @@ import torch
 from fastapi import FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from smallfit import modalities
 from smallfit.batcher import Batcher
-from smallfit.data import Dataset, load_image
+from smallfit.data import Dataset
 from smallfit.model import Model, load
 from smallfit.version import __version__
 
 MAX_ITEMS = 32
 MAX_BODY_BYTES = 16_000_000
-# Decoded, an image takes 3 bytes per pixel whatever its file size (a 20 kB PNG can hold
-# 100 million pixels); this bounds one upload to 75 MB of memory, above a 24 MP photo.
-MAX_IMAGE_PIXELS = 25_000_000
-NOT_BLANK = r"\S"  # a text must hold something other than white space
-MEDIA_TYPES = {"image": "multipart/form-data", "text": "application/json"}
 
 
 class Prediction(BaseModel):
-    item: str = Field(description="The uploaded file's name, or texts[i] for the i-th text.")
+    item: str = Field(description="The uploaded file's name, or texts[i] for the i-th item.")
     label: str = Field(description="The most probable class.")
     confidence: float = Field(description="Its probability.")
     probabilities: dict[str, float] = Field(description="The probability of every class.")
@@ -82,17 +78,19 @@ def create_app(
     model = model if isinstance(model, Model) else load(model)
     classes = [str(c) for c in model.classes]
     predict_batch = Batcher(_predictor(model), max_batch=max_items)
-    predict_batch(_warm_up_items(model.modality))  # the first request should not pay for it
+    kind = modalities.get(model.modality)
+    media_type = "multipart/form-data" if kind.upload_files else "application/json"
+    predict_batch(kind.warm_up_items())  # the first request should not pay for it
     app = FastAPI(
         title="smallfit model",
         summary=f"{model.strategy.name} on {model.backbone or 'no encoder'}: "
-        f"{model.modality}s into {', '.join(classes)}",
+        f"{kind.plural} into {', '.join(classes)}",
         version=__version__,
     )
     app.add_middleware(
         RequestGuard,
         path="/predict",
-        media_type=MEDIA_TYPES[model.modality],
+        media_type=media_type,
         max_body_bytes=max_body_bytes,
     )
 
@@ -114,40 +112,45 @@ def create_app(
             ]
         )
 
-    if model.modality == "image":
+    if kind.upload_files:
 
         @app.post(
             "/predict",
             responses=ERRORS,
-            summary="Classify images",
+            summary=f"Classify {kind.plural}",
+            description=f"Send {kind.plural} as multipart/form-data, each in a field named "
+            "`files`.",
             max_body_size=max_body_bytes,
         )
-        def predict_images(
+        def predict_files(
             files: Annotated[
                 list[UploadFile],
                 File(
-                    description=f"One to {max_items} images (JPEG, PNG, BMP, GIF, WebP, TIFF).",
+                    description=f"One to {max_items} {kind.upload_description}.",
                     max_length=max_items,
                 ),
             ],
         ) -> Predictions:
-            """Send images as multipart/form-data, each in a field named `files`."""
             names = [f.filename or f"files[{i}]" for i, f in enumerate(files)]
-            images = [decode_image(f.file.read(), n) for f, n in zip(files, names, strict=True)]
-            return respond(images, names)
+            items = [_decoded(kind, f.file.read(), n) for f, n in zip(files, names, strict=True)]
+            return respond(items, names)
 
     else:
-        text_batch = _text_batch_model(max_items)
+        batch_model = _json_batch_model(kind, max_items)
+        field = kind.json_field
 
         @app.post(
             "/predict",
             responses=ERRORS,
-            summary="Classify texts",
+            summary=f"Classify {kind.plural}",
+            description=f'Send JSON `{{"{field}": [...]}}`, e.g. '
+            f'`{{"{field}": {json.dumps(kind.json_example())}}}`.',
             max_body_size=max_body_bytes,
         )
-        def predict_texts(batch: text_batch) -> Predictions:  # type: ignore[valid-type]
-            """Send JSON `{"texts": ["first text", "second text"]}`."""
-            return respond(batch.texts, [f"texts[{i}]" for i in range(len(batch.texts))])
+        def predict_json(batch: batch_model) -> Predictions:  # type: ignore[valid-type]
+            values = getattr(batch, field)
+            names = [f"{field}[{i}]" for i in range(len(values))]
+            return respond(kind.decode_json(values), names)
 
     @app.get("/model", summary="What this model is and how good it is")
     def describe() -> dict[str, Any]:
@@ -157,7 +160,7 @@ def create_app(
         return {
             "classes": classes,
             "modality": model.modality,
-            "input": MEDIA_TYPES[model.modality],
+            "input": media_type,
             "backbone": model.backbone,
             "strategy": {
                 "name": model.strategy.name,
@@ -169,7 +172,7 @@ def create_app(
             "limits": {
                 "max_items": max_items,
                 "max_body_bytes": max_body_bytes,
-                "max_image_pixels": MAX_IMAGE_PIXELS,
+                **kind.request_limits,
             },
         }
 
@@ -190,45 +193,26 @@ def _predictor(model: Model):
     return predict
 
 
-def _warm_up_items(modality: str) -> list:
-    if modality == "image":
-        return [Image.new("RGB", (224, 224), (128, 128, 128))]
-    return ["warm-up"]
+def _json_batch_model(kind: modalities.Modality, max_items: int) -> type[BaseModel]:
+    """The JSON body a modality's model takes: {json_field: [one to max_items items]}."""
+    field = Field(
+        min_length=1,
+        max_length=max_items,
+        description=f"One to {max_items} {kind.json_description}.",
+        examples=[kind.json_example()],
+    )
+    return create_model(
+        f"{kind.name.capitalize()}Batch",
+        __config__=ConfigDict(extra="forbid"),
+        **{kind.json_field: (list[kind.json_item_type()], field)},
+    )
 
 
-def _text_batch_model(max_items: int) -> type[BaseModel]:
-    class TextBatch(BaseModel):
-        model_config = ConfigDict(extra="forbid")
-        texts: list[Annotated[str, Field(pattern=NOT_BLANK)]] = Field(
-            min_length=1,
-            max_length=max_items,
-            description=f"One to {max_items} texts, each with a character other than a space.",
-            examples=[["The striker scored twice.", "Stir the onions until golden."]],
-        )
-
-    return TextBatch
-
-
-def decode_image(data: bytes, name: str) -> Image.Image:
-    """An upload as an RGB image, by the path files take (`smallfit.data.load_image`);
-    refuses files that are not images and images over MAX_IMAGE_PIXELS before decoding."""
+def _decoded(kind: modalities.Modality, data: bytes, name: str) -> Any:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))  # reads the header only
-    except Image.DecompressionBombError:
-        raise HTTPException(413, f"{name} has too many pixels to decode safely.") from None
-    except Exception:  # noqa: BLE001 - PIL raises several types; the client needs one answer
-        raise HTTPException(422, f"{name} is not an image that can be read.") from None
-    width, height = image.size
-    if width * height > MAX_IMAGE_PIXELS:
-        raise HTTPException(
-            413, f"{name} is {width}x{height} pixels; the limit is {MAX_IMAGE_PIXELS:,} pixels."
-        )
-    try:
-        return load_image(image)
-    except Exception:  # noqa: BLE001 - truncated or corrupt data fails in many ways
-        raise HTTPException(422, f"{name} cannot be decoded (truncated or corrupt).") from None
+        return kind.decode_file(data, name)
+    except modalities.BadUpload as error:
+        raise HTTPException(error.status, str(error)) from None
 
 
 def _describe(errors: list[dict]) -> str:
@@ -236,7 +220,7 @@ def _describe(errors: list[dict]) -> str:
     lines = []
     for error in errors:
         where = ".".join(str(part) for part in error["loc"])
-        # The only pattern in the schema is NOT_BLANK; pydantic would quote the regex.
+        # A pattern in a modality's item type means "not blank"; pydantic would quote it.
         blank = error["type"] == "string_pattern_mismatch"
         lines.append(f"{where}: {'is empty or white space' if blank else error['msg']}")
     return "; ".join(lines)

@@ -32,7 +32,6 @@ class BackboneInfo:
 
 _REGISTRY: dict[str, BackboneInfo] = {}
 _LOADED: dict[str, Encoder] = {}
-DEFAULTS = {"image": "efficientnet_lite0", "text": "minilm"}
 
 
 def register(name: str, modality: str, description: str, factory, available=lambda: True) -> None:
@@ -103,7 +102,6 @@ def describe(encoder: Encoder) -> dict:
 
 
 __all__ = [
-    "DEFAULTS",
     "Encoder",
     "create",
     "describe",

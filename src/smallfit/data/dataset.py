@@ -10,12 +10,13 @@ import numpy as np
 
 from smallfit.errors import SmallfitError, list_some
 
-MODALITIES = ("image", "text")
-
 
 @dataclass
 class Dataset:
     """Items of one modality, their labels (or None) and the ordered class list.
+
+    `modality` names a registered modality (smallfit.modalities), which says how its items
+    are read, shown and served; fitting asks for it by this name.
 
     Items are image paths / PIL images / arrays for images and strings for text.
     `names` says how each item is shown to a person (a path, or "row 12").
@@ -29,10 +30,6 @@ class Dataset:
     source: str = "python objects"
 
     def __post_init__(self) -> None:
-        if self.modality not in MODALITIES:
-            raise SmallfitError(
-                f"Unknown modality {self.modality!r}; expected one of {MODALITIES}."
-            )
         if not self.names:
             self.names = [f"item {i}" for i in range(len(self.items))]
         if self.labels is not None:

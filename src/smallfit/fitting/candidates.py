@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from smallfit import backbones, strategies
+from smallfit import backbones, modalities, strategies
 from smallfit.errors import SmallfitError
 from smallfit.evaluate import Splits, make_splits
+from smallfit.strategies.base import works_on
 
 
 @dataclass
@@ -28,30 +29,6 @@ class Candidate:
             return self.title
         shown = ",".join(f"{k}={v}" for k, v in self.params.items() if k != "descriptions")
         return f"{self.strategy}[{shown}]" if shown else self.strategy
-
-
-# The default comparison: frozen-encoder strategies plus the no-transfer baselines, each
-# cheap (seconds at 100 items) and each a different view of the data, so that their
-# combination can beat any one: pretrained embeddings (probe, prototype), the label names
-# (zeroshot), raw pixels or words (classic), and for images a small CNN that learns
-# features from the user's own pixels (scratch: the strong one when the images are far
-# from the pretraining data, such as handwriting). probe's torch head (cosine / cosine+CE
-# loss) stays available by name but is not a default: with a fixed number of epochs it
-# trailed the logistic head on every cross-validation we ran.
-DEFAULT_CANDIDATES = {
-    "image": [("probe", {}), ("prototype", {}), ("classic", {}), ("scratch", {})],
-    "text": [("probe", {}), ("prototype", {}), ("zeroshot", {}), ("classic", {})],
-}
-# Joins the default comparison when the user gives a time budget: fine-tuning costs
-# minutes where the frozen strategies cost seconds, so it runs only when asked to fit
-# within a stated time, and last, after the cheap candidates have their scores.
-BUDGETED_CANDIDATES = [("finetune", {})]
-# SetFit-style contrastive tuning joins them for text: its evidence (Tunstall et al. 2022)
-# is few-shot text classification, where it rivals fine-tuning; for images, supervised
-# contrastive learning is known to pay with large data and strong augmentation (Khosla et
-# al. 2020), not with a few dozen images, so it stays available by name only there. It
-# costs about as much as finetune (pairs_per_example * n pairs per epoch), so it runs last.
-BUDGETED_BY_MODALITY = {"text": [("contrastive", {})]}
 
 
 def semi_supervised(candidates: list[Candidate]) -> list[Candidate]:
@@ -93,21 +70,25 @@ def candidates_for(
     strategy_params: dict | None = None,
     budgeted: bool = False,
 ) -> list[Candidate]:
-    """The candidates to compare: the one the user asked for, or the default set
-    (with the fine-tuning candidates when `budgeted`)."""
-    backbone = backbone or backbones.DEFAULTS[modality]
+    """The candidates to compare: the one the user asked for, or the modality's default
+    comparison (each cheap, seconds at 100 items, and each a different view of the data,
+    so that their combination can beat any one), with its fine-tuning candidates when
+    `budgeted`: they cost minutes, so they run only when asked to fit within a stated
+    time, and last, after the cheap candidates have their scores."""
+    kind = modalities.get(modality)
+    backbone = backbone or kind.default_backbone
     if backbones.modality_of(backbone) != modality:
         raise SmallfitError(
             f"Backbone {backbone} is for {backbones.modality_of(backbone)}s but the data holds "
             f"{modality}s."
         )
-    chosen = [(strategy, {})] if strategy else DEFAULT_CANDIDATES[modality]
+    chosen = [(strategy, {})] if strategy else list(kind.candidates)
     if budgeted and not strategy:
-        chosen = chosen + BUDGETED_CANDIDATES + BUDGETED_BY_MODALITY.get(modality, [])
+        chosen += kind.budgeted_candidates
     result = []
     for name, params in chosen:
         cls = type(strategies.create(name))
-        if modality not in cls.modalities:
+        if not works_on(cls, modality):
             raise SmallfitError(f"Strategy {name} does not work on {modality} data.")
         params = {**params, **(strategy_params or {}).get(name, {})}
         used = cls.fixed_backbone.get(modality, backbone)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from smallfit import backbones
+from smallfit import backbones, modalities
 from smallfit.budget import UNLIMITED, Budget, OutOfTime
 from smallfit.data import Dataset
 from smallfit.doctor import fit_summary
@@ -230,7 +230,7 @@ def fit_dataset(
     # the chosen strategy reads pixels or words, so drift is always measured the same way.
     reference = reference_of_fit(
         dataset,
-        backbones.create(backbone or backbones.DEFAULTS[dataset.modality]),
+        backbones.create(backbone or modalities.get(dataset.modality).default_backbone),
         out_of_sample,
         seed,
     )

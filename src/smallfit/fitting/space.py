@@ -8,9 +8,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from smallfit import backbones, strategies
+from smallfit import backbones, modalities, strategies
 from smallfit.errors import SmallfitError
 from smallfit.fitting.candidates import Candidate
+from smallfit.strategies.base import works_on
 
 PRESETS = {
     "fast": ("probe", "prototype", "zeroshot", "classic"),  # frozen encoders: seconds
@@ -27,34 +28,6 @@ PRESETS = {
     ),
 }
 DEFAULT_PRESET = "balanced"
-# Each strategy's searched hyper-parameters, per modality: name -> choices, the strategy's
-# default first (enqueued first). Choices that change only calibration, not which class
-# wins (prototype's scale), are not searched: cross-validated accuracy cannot tell them apart.
-SPACES: dict[str, dict[str, dict[str, list]]] = {
-    "probe": {"any": {"class_weight": ["balanced", None]}},
-    "prototype": {"any": {}},
-    "zeroshot": {"any": {}},
-    "classic": {"any": {"class_weight": ["balanced", None]}},
-    "finetune": {
-        # augment None is the strategy's own default: light for images, none for texts
-        "image": {
-            "unfreeze": ["gradual", "top"],
-            "top_groups": [2, 1, 3],
-            "lr": [3e-3, 1e-3, 1e-2],
-            "augment": [None, "none", "medium", "strong"],
-            "mix": ["none", "mixup", "cutmix"],
-        },
-        "text": {
-            "unfreeze": ["gradual", "top"],
-            "top_groups": [2, 1, 3],
-            "lr": [3e-3, 1e-3, 1e-2],
-            "augment": [None, "light"],
-        },
-    },
-    "adapter": {"any": {"bottleneck": [32, 16, 64], "lr": [1e-3, 3e-4, 3e-3]}},
-    "lora": {"any": {"rank": [8, 4, 16], "lr": [1e-3, 3e-4, 3e-3]}},
-    "scratch": {"any": {"width": [16, 32, 64], "lr": [3e-3, 1e-3, 1e-2], "shift": [2, 0, 4]}},
-}
 
 
 def default_budget(n_items: int) -> float:
@@ -104,13 +77,12 @@ def make_space(
     encoders, params = {}, {}
     for name in PRESETS[check_preset(preset)]:
         cls = type(strategies.create(name))
-        if modality not in cls.modalities:
+        if not works_on(cls, modality):
             continue
         encoders[name] = (
             [cls.fixed_backbone[modality]] if modality in cls.fixed_backbone else choices
         )
-        spaces = SPACES[name]
-        space = spaces.get(modality, spaces.get("any", {}))
+        space = cls.search_space | modalities.get(modality).search_choices.get(name, {})
         params[name] = {k: v for k, v in space.items() if k not in fixed.get(name, {})}
     return Space(modality, encoders, params, {k: dict(v) for k, v in fixed.items()})
 

@@ -9,12 +9,10 @@ goes through `esc`, so a class called "<b>x</b>" shows as text and injects nothi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
 from html import escape
-from pathlib import Path
 from typing import Any
 
-from smallfit.report import plots
+from smallfit import modalities
 
 
 def esc(value: Any) -> str:
@@ -68,18 +66,7 @@ def note(text: str) -> str:
     return f"<p class=note>{text}</p>"
 
 
-@lru_cache(maxsize=512)
-def _thumbnail(item: str) -> str | None:
-    return plots.thumbnail(item)
-
-
 def shown_item(entry: dict, modality: str) -> str:
-    """An item as a person sees it: its thumbnail (images whose file still exists), its text
-    snippet, or else its name."""
-    name = entry.get("item", "")
-    if modality == "text" and "text" in entry:
-        return f'<q title="{esc(name)}">{esc(entry["text"])}</q>'
-    uri = _thumbnail(name) if modality == "image" else None
-    if uri:
-        return f'<img class=thumb src="{uri}" alt="{esc(Path(name).name)}" title="{esc(name)}">'
-    return f"<code>{esc(Path(name).name if modality == 'image' else name)}</code>"
+    """An item as a person sees it, as its modality draws it (a thumbnail of an image whose
+    file still exists, a text snippet), or else its name."""
+    return modalities.get(modality).example_html(entry, esc)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from smallfit import modalities
 from smallfit.report.blocks import esc, interval_bar, interval_text, note, section
 from smallfit.report.check_sections import drift_section, evaluations_section
 from smallfit.report.extra_sections import (
@@ -43,7 +44,7 @@ def summary(model, evaluations: Sequence[dict], drift_checks: Sequence[dict]) ->
     info, metrics = model.info, model.metrics
     data = info.get("data", {})
     candidates = info.get("candidates", [])
-    kind = "images" if model.modality == "image" else "texts"
+    kind = modalities.get(model.modality).plural
     settings = info.get("settings", {})
     lines = []
     if metrics.get("honest"):

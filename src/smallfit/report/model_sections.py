@@ -7,8 +7,8 @@ The metric tables also show the holdout evaluations (see check_sections).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
+from smallfit import modalities
 from smallfit.report import plots
 from smallfit.report.blocks import (
     esc,
@@ -66,7 +66,7 @@ def data_section(model) -> tuple[str, str, str]:
     counts = data.get("class_counts", {})
     samples = model.info.get("examples", {}).get("samples", {})
     largest = max(counts.values(), default=0) or 1
-    shown_per_class = 4 if model.modality == "image" else 2
+    shown_per_class = modalities.get(model.modality).examples_per_class
     cards = []
     for name, count in counts.items():
         items = samples.get(name, [])[:shown_per_class]
@@ -274,7 +274,7 @@ def mistakes_section(model) -> tuple[str, str, str]:
         f"<div><span class=lbl>predicted</span> <b class=wrong>{esc(m['predicted'])}</b> "
         f"({100 * m['confidence']:.0f}%)</div>"
         f'<div class=name title="{esc(m["item"])}">'
-        f"{esc(Path(m['item']).name if model.modality == 'image' else m['item'])}</div></div>"
+        f"{esc(modalities.get(model.modality).short_name(m['item']))}</div></div>"
         for m in mistakes
     )
     body = f"<div class=cards>{cards}</div>" + note(

@@ -1,4 +1,4 @@
-"""The report's pictures as data URIs: matplotlib figures (Agg) and image thumbnails.
+"""The report's pictures as data URIs: matplotlib figures (Agg).
 
 Everything is embedded in the HTML as base64 so the report is one file that opens offline.
 """
@@ -7,33 +7,14 @@ from __future__ import annotations
 
 import base64
 import io
-from pathlib import Path
 
 import numpy as np
 
-THUMBNAIL = 64  # pixels on the longer side
 DPI = 110
 
 
 def data_uri(data: bytes, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
-
-
-def thumbnail(item: str | Path) -> str | None:
-    """A 64-pixel JPEG of the image file at `item`, or None if it is gone or unreadable."""
-    from smallfit.data.images import load_image
-
-    path = Path(item)
-    if not path.is_file():
-        return None
-    try:
-        image = load_image(path)
-    except Exception:  # noqa: BLE001 - a moved or damaged file just loses its thumbnail
-        return None
-    image.thumbnail((THUMBNAIL, THUMBNAIL))
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=85)
-    return data_uri(buffer.getvalue(), "image/jpeg")
 
 
 def _figure(width: float, height: float):

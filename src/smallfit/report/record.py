@@ -1,5 +1,5 @@
 """What a fit records for its report besides the metrics: a few items per class and the
-most confident out-of-fold mistakes. Only names and short text snippets are kept (never
+most confident out-of-fold mistakes. Only names and short snippets are kept (text, never
 images), so model.json stays small; the report draws thumbnails from the files if they
 are still there when it is rendered."""
 
@@ -7,18 +7,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from smallfit import modalities
+
 MISTAKES = 12
 SAMPLES = 48  # items shown in the data overview, spread over the classes
-SNIPPET = 160  # characters of a text kept
 
 
 def _shown(dataset, index: int) -> dict:
-    item = dataset.items[index]
-    entry = {"item": dataset.names[index]}
-    if dataset.modality == "text":
-        text = " ".join(str(item).split())
-        entry["text"] = text if len(text) <= SNIPPET else text[: SNIPPET - 1] + "…"
-    return entry
+    snippet = modalities.get(dataset.modality).snippet(dataset.items[index])
+    return {"item": dataset.names[index]} | snippet
 
 
 def fit_examples(dataset, probas: np.ndarray | None) -> dict:

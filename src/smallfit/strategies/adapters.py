@@ -80,6 +80,7 @@ def output_width(group: nn.Module) -> int:
 class BodyTune(Strategy):
     """Shared by adapter and lora: build, train and save a body with trainable insertions."""
 
+    modalities = ("image", "text")
     trains_body = True
 
     def _insert(self, groups: list[nn.Module], encoder) -> list[nn.Module]:
@@ -184,6 +185,7 @@ class Adapter(BodyTune):
     """Bottleneck adapters after every layer group; body frozen except normalisation."""
 
     name = "adapter"
+    search_space = {"bottleneck": [32, 16, 64], "lr": [1e-3, 3e-4, 3e-3]}
 
     def __init__(
         self,
@@ -217,6 +219,7 @@ class Lora(BodyTune):
     """LoRA (peft) on the query and value projections of every transformer layer."""
 
     name = "lora"
+    search_space = {"rank": [8, 4, 16], "lr": [1e-3, 3e-4, 3e-3]}
     modalities = ("text",)
 
     def __init__(

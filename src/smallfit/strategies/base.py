@@ -22,10 +22,16 @@ from smallfit.numeric import Normalise
 
 class Strategy(BaseEstimator):
     name: ClassVar[str]
-    modalities: ClassVar[tuple[str, ...]] = ("image", "text")
+    # The modalities it works on; None: any, for it reads items only through its encoder's
+    # `embed` (strategies that train a body or read pixels or words name theirs).
+    modalities: ClassVar[tuple[str, ...] | None] = None
     # The encoder this strategy needs per modality when it is not the user's backbone
     # (the no-transfer baseline uses raw pixels, or none at all for TF-IDF).
     fixed_backbone: ClassVar[dict[str, str | None]] = {}
+    # What a budgeted search tries (smallfit.fitting.space): parameter -> choices, the
+    # default first (enqueued first). Choices that change only calibration, not which class
+    # wins (prototype's scale), are left out: cross-validated accuracy cannot tell them apart.
+    search_space: ClassVar[dict[str, list]] = {}
     # Strategies that train the encoder's body cost seconds to minutes per fit, so
     # their cross-validation runs one k-fold pass instead of repeating it.
     trains_body: ClassVar[bool] = False
@@ -63,6 +69,10 @@ class Strategy(BaseEstimator):
     def _remember(self, dataset: Dataset, encoder: Encoder | None) -> None:
         self.classes_ = list(dataset.classes)
         self.encoder_ = encoder
+
+
+def works_on(cls: type[Strategy], modality: str) -> bool:
+    return cls.modalities is None or modality in cls.modalities
 
 
 def accepted_fit_params(strategy: Strategy, fit_params: dict[str, Any] | None) -> dict[str, Any]:

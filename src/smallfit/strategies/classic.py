@@ -31,6 +31,8 @@ class Classic(Strategy):
     """TF-IDF + logistic regression for text; logistic regression on pixels for images."""
 
     name = "classic"
+    search_space = {"class_weight": ["balanced", None]}
+    modalities = ("image", "text")
     fixed_backbone = {"image": "pixels", "text": None}
 
     def __init__(self, class_weight: str | None = "balanced", random_state: int = 0):

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from smallfit import modalities
 from smallfit.adapt.dann import dann_loss
 from smallfit.budget import check_active
 from smallfit.errors import SmallfitError
@@ -171,6 +172,12 @@ class FineTune(Strategy):
     """
 
     name = "finetune"
+    # the modality adds its own choices (augmentations: Modality.search_choices)
+    search_space = {
+        "unfreeze": ["gradual", "top"],
+        "top_groups": [2, 1, 3],
+        "lr": [3e-3, 1e-3, 1e-2],
+    }
     modalities = ("image", "text")
     trains_body = True
 
@@ -245,7 +252,7 @@ class FineTune(Strategy):
         if validation is None:
             fit_part = np.arange(len(dataset))
         xs, ys = [x[fit_part]], [y[fit_part]]
-        augment = self.augment or ("light" if encoder.modality == "image" else "none")
+        augment = self.augment or modalities.get(encoder.modality).default_augment
         fit_items = [dataset.items[i] for i in fit_part]
         augmented = encoder.transform(train=True, augment=augment, corpus=fit_items)
         if augment != "none" and augmented is not None:
@@ -326,7 +333,7 @@ class FineTune(Strategy):
             return None
         pool = list(unlabeled.items)
         encoder = self.encoder_
-        weak = "light" if encoder.modality == "image" else "none"  # a text's weak view: itself
+        weak = modalities.get(encoder.modality).weak_augment  # a text's: itself
         views = []
         for number, preset in enumerate((weak, "strong")):
             transform = encoder.transform(train=True, augment=preset, corpus=fit_items + pool)

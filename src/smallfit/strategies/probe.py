@@ -23,6 +23,7 @@ class Probe(Strategy):
     """
 
     name = "probe"
+    search_space = {"class_weight": ["balanced", None]}
     embedding_only = True
 
     def __init__(

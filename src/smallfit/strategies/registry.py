@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from smallfit.errors import SmallfitError
+from smallfit.strategies.base import works_on
 
 _STRATEGIES: dict[str, type] = {}
 
@@ -19,4 +20,4 @@ def create(name: str, **params):
 
 
 def names(modality: str | None = None) -> list[str]:
-    return [n for n, cls in _STRATEGIES.items() if modality is None or modality in cls.modalities]
+    return [n for n, cls in _STRATEGIES.items() if modality is None or works_on(cls, modality)]

@@ -54,6 +54,7 @@ class Scratch(Strategy):
     """A small CNN on 32x32 pixels, trained with `loss` (cosine by default)."""
 
     name = "scratch"
+    search_space = {"width": [16, 32, 64], "lr": [3e-3, 1e-3, 1e-2], "shift": [2, 0, 4]}
     modalities = ("image",)
     fixed_backbone = {"image": "pixels"}
     trains_body = True

@@ -13,8 +13,9 @@ import warnings
 from typing import Any
 
 from smallfit.data.dataset import Dataset
-from smallfit.data.sources import to_dataset
+from smallfit.data.identity import item_key
 from smallfit.errors import SmallfitError
+from smallfit.modalities.reading import to_dataset
 
 
 def read_pool(
@@ -30,8 +31,6 @@ def read_pool(
 
     A table's labels, if it has a label column, are ignored: a pool is unlabeled.
     """
-    from smallfit.data.identity import item_key
-
     pool = to_dataset(source, labeled=False, text_column=text_column, skip_bad=skip_bad)
     name = f"{what} ({pool.source})"
     if len(pool) == 0:

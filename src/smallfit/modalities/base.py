@@ -1,0 +1,122 @@
+"""The Modality contract: everything smallfit knows about one kind of item, in one class.
+
+A modality says how its items are recognised and read, checked and shown, which encoder
+and candidate strategies a fit starts from, what its test-time views and search choices
+are, how a served model receives them, and how near-duplicates are measured. The rest of
+the library asks the registered modality (`smallfit.modalities.get(name)`) instead of
+branching on its name, so a new kind of item is one new subclass, registered with
+`smallfit.modalities.register`, the way strategies and encoders are registered.
+
+Class attributes are declarations; methods have the defaults a modality of plain Python
+objects needs, so a subclass overrides only what differs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from smallfit.data import Dataset
+
+
+class BadUpload(Exception):
+    """A served request's item cannot be used; `status` is the HTTP status to answer."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+
+
+class Modality:
+    name: ClassVar[str]  # "image": Dataset.modality and model.json say it
+    plural: ClassVar[str]  # "images": messages and the report
+    default_backbone: ClassVar[str]  # the encoder a fit uses unless told otherwise
+    # The default comparison, in order (a tie goes to the earlier): (strategy, params).
+    # probe's torch head (cosine / cosine+CE loss) is no default: with a fixed number of
+    # epochs it trailed the logistic head on every cross-validation we ran.
+    candidates: ClassVar[tuple[tuple[str, dict], ...]]
+    # Join the candidates when the user gives a time budget (they cost minutes).
+    budgeted_candidates: ClassVar[tuple[tuple[str, dict], ...]] = (("finetune", {}),)
+    # Search choices that depend on the kind of item, per strategy (augmentations, mixing).
+    search_choices: ClassVar[dict[str, dict[str, list]]] = {}
+    # The strategies' own augmentation for this kind of item (finetune's `augment=None`),
+    # and the weak view FixMatch compares a strong one with.
+    default_augment: ClassVar[str] = "none"
+    weak_augment: ClassVar[str] = "none"
+    examples_per_class: ClassVar[int] = 2  # shown per class in the report
+    # How a served model takes its items: as uploaded files (multipart/form-data), or
+    # as a JSON list in the field `json_field`.
+    upload_files: ClassVar[bool] = False
+    upload_description: ClassVar[str] = "files"  # what the upload field takes
+    json_field: ClassVar[str] = "items"
+    json_description: ClassVar[str] = "items"  # what the JSON list holds, each
+    request_limits: ClassVar[dict[str, int]] = {}  # limits of its own, shown at /model
+
+    # -- reading and checking ----------------------------------------------------------
+    def claims(self, item: Any) -> bool:
+        """Whether a Python item given to the API is one of this modality's."""
+        return False
+
+    def from_items(self, items: list[Any]) -> tuple[list[Any], list[str]]:
+        """Python items checked (and converted, e.g. str paths to Paths), with the name
+        each is shown by; raises SmallfitError naming the items that are unusable."""
+        return items, [f"item {k}" for k in range(len(items))]
+
+    def read_path(self, path: Path, labeled: bool) -> Dataset | None:
+        """A folder or file (not a table) read as a Dataset, or None if it is not ours."""
+        return None
+
+    def drop_unreadable(self, dataset: Dataset, skip_bad: bool) -> Dataset:
+        """`dataset` without the items that cannot be read (skip_bad), or an error naming them."""
+        return dataset
+
+    # -- showing -----------------------------------------------------------------------
+    def shown(self, item: Any, name: str) -> str:
+        """How an item is named for a person in the CLI's tables and the files it writes."""
+        return name
+
+    def snippet(self, item: Any) -> dict[str, str]:
+        """What model.json keeps of an example item for the report beside its name."""
+        return {}
+
+    def example_html(self, entry: dict, esc) -> str:
+        """An example item in the report (`entry`: its name as "item", and its snippet)."""
+        return f"<code>{esc(entry.get('item', ''))}</code>"
+
+    def short_name(self, name: str) -> str:
+        """An item's name, shortened for a table cell."""
+        return name
+
+    # -- predicting ----------------------------------------------------------------------
+    def test_time_views(self, items: list[Any]) -> list[list[Any]]:
+        """Other views of `items` whose predictions are averaged with theirs (--tta); none
+        by default."""
+        return []
+
+    # -- serving -------------------------------------------------------------------------
+    def json_item_type(self) -> Any:
+        """The type (pydantic annotation) of one item in a JSON request."""
+        return Any
+
+    def json_example(self) -> list[Any]:
+        return []
+
+    def decode_json(self, values: list[Any]) -> list[Any]:
+        """Items as a strategy takes them, from a validated JSON request."""
+        return values
+
+    def decode_file(self, data: bytes, name: str) -> Any:
+        """An uploaded file as an item (upload_files modalities)."""
+        raise NotImplementedError
+
+    def warm_up_items(self) -> list[Any]:
+        """An item to predict once when a server starts."""
+        raise NotImplementedError
+
+    # -- checking data -------------------------------------------------------------------
+    def near_duplicate_distances(self, items: list[Any]) -> tuple[np.ndarray, str] | None:
+        """A second, encoder-free distance between items for the near-duplicate check
+        (n x n, 0 = identical) and what it is called; None: the embeddings alone."""
+        return None

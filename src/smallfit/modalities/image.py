@@ -1,0 +1,188 @@
+"""Images: files (JPEG, PNG, ...) in class folders, PIL images or arrays."""
+
+from __future__ import annotations
+
+import base64
+import io
+import warnings
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from smallfit.data import Dataset
+from smallfit.data.images import (
+    bad_images_error,
+    check_readable,
+    find_images,
+    is_image_path,
+    load_image,
+)
+from smallfit.errors import SmallfitError
+from smallfit.modalities.base import BadUpload, Modality
+
+# Decoded, an image takes 3 bytes per pixel whatever its file size (a 20 kB PNG can hold
+# 100 million pixels); this bounds one upload to 75 MB of memory, above a 24 MP photo.
+MAX_IMAGE_PIXELS = 25_000_000
+THUMBNAIL = 64  # pixels on the longer side of the report's thumbnails
+
+
+class ImageModality(Modality):
+    name = "image"
+    plural = "images"
+    default_backbone = "efficientnet_lite0"
+    # pretrained embeddings (probe, prototype), raw pixels (classic), and a small CNN that
+    # learns features from the user's own pixels (scratch: the strong one when the images
+    # are far from the pretraining data, such as handwriting)
+    candidates = (("probe", {}), ("prototype", {}), ("classic", {}), ("scratch", {}))
+    # SetFit-style contrastive tuning is left out: supervised contrastive learning pays
+    # with large data and strong augmentation (Khosla et al. 2020), not a few dozen images.
+    budgeted_candidates = (("finetune", {}),)
+    search_choices = {
+        "finetune": {
+            "augment": [None, "none", "medium", "strong"],  # None: the default (light)
+            "mix": ["none", "mixup", "cutmix"],
+        }
+    }
+    default_augment = "light"
+    weak_augment = "light"
+    examples_per_class = 4
+    upload_files = True
+    upload_description = "images (JPEG, PNG, BMP, GIF, WebP, TIFF)"
+    request_limits = {"max_image_pixels": MAX_IMAGE_PIXELS}
+
+    def claims(self, item: Any) -> bool:
+        if isinstance(item, Image.Image | Path):
+            return True
+        if isinstance(item, np.ndarray):
+            return item.ndim in (2, 3)
+        if isinstance(item, str) and len(item) < 4096:
+            path = Path(item)
+            return is_image_path(path) and path.is_file()
+        return False
+
+    def from_items(self, items: list[Any]) -> tuple[list[Any], list[str]]:
+        items = [Path(i) if isinstance(i, str) else i for i in items]
+        names = [str(i) if isinstance(i, Path) else f"item {k}" for k, i in enumerate(items)]
+        bad = check_readable([i for i in items if isinstance(i, Path)])
+        if bad:
+            raise bad_images_error(bad, "the given items")
+        return items, names
+
+    def read_path(self, path: Path, labeled: bool) -> Dataset | None:
+        if path.is_dir():
+            return labeled_folder(path) if labeled else unlabeled_folder(path)
+        if not is_image_path(path):
+            return None
+        if labeled:
+            raise SmallfitError(
+                f"{path} is a single image; labeled images come as a folder root/<class>/*.jpg."
+            )
+        return Dataset(items=[path], modality=self.name, names=[str(path)], source=str(path))
+
+    def drop_unreadable(self, dataset: Dataset, skip_bad: bool) -> Dataset:
+        bad = set(check_readable(dataset.items))
+        if not bad:
+            return dataset
+        if not skip_bad:
+            raise bad_images_error(sorted(bad), dataset.source)
+        warnings.warn(f"Skipping {len(bad)} unreadable image(s) in {dataset.source}.", stacklevel=3)
+        keep = [i for i, item in enumerate(dataset.items) if item not in bad]
+        if not keep:
+            raise bad_images_error(sorted(bad), dataset.source)
+        return dataset.subset(keep)
+
+    def example_html(self, entry: dict, esc) -> str:
+        name = entry.get("item", "")
+        uri = thumbnail(name)
+        if uri:
+            return f'<img class=thumb src="{uri}" alt="{esc(Path(name).name)}" title="{esc(name)}">'
+        return f"<code>{esc(Path(name).name)}</code>"
+
+    def short_name(self, name: str) -> str:
+        return Path(name).name
+
+    def test_time_views(self, items: list[Any]) -> list[list[Any]]:
+        from smallfit.augment import mirrored
+
+        return [mirrored(items)]
+
+    def decode_file(self, data: bytes, name: str) -> Image.Image:
+        """An upload as an RGB image, by the path files take (`load_image`); refuses files
+        that are not images, and images over MAX_IMAGE_PIXELS before decoding them."""
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                image = Image.open(io.BytesIO(data))  # reads the header only
+        except Image.DecompressionBombError:
+            raise BadUpload(413, f"{name} has too many pixels to decode safely.") from None
+        except Exception:  # noqa: BLE001 - PIL raises several types; the client needs one
+            raise BadUpload(422, f"{name} is not an image that can be read.") from None
+        width, height = image.size
+        if width * height > MAX_IMAGE_PIXELS:
+            raise BadUpload(
+                413, f"{name} is {width}x{height} pixels; the limit is {MAX_IMAGE_PIXELS:,} pixels."
+            )
+        try:
+            return load_image(image)
+        except Exception:  # noqa: BLE001 - truncated or corrupt data fails in many ways
+            raise BadUpload(422, f"{name} cannot be decoded (truncated or corrupt).") from None
+
+    def warm_up_items(self) -> list[Any]:
+        return [Image.new("RGB", (224, 224), (128, 128, 128))]
+
+
+def labeled_folder(root: Path) -> Dataset:
+    """`root/<class>/**/image`: one sub-folder per class."""
+    class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    items, labels = [], []
+    for class_dir in class_dirs:
+        for image in find_images(class_dir):
+            items.append(image)
+            labels.append(class_dir.name)
+    loose = [p for p in root.iterdir() if p.is_file() and is_image_path(p)]
+    if not items:
+        hint = f" ({len(loose)} images lie directly in it)" if loose else ""
+        raise SmallfitError(
+            f"No labeled images in {root}{hint}. Expected one sub-folder per class: "
+            f"{root}/<class>/*.jpg"
+        )
+    if loose:
+        warnings.warn(
+            f"{len(loose)} image(s) directly in {root} have no class folder and are ignored.",
+            stacklevel=4,
+        )
+    return Dataset(
+        items=items,
+        modality="image",
+        labels=np.array(labels, dtype=object),
+        names=[str(p) for p in items],
+        source=str(root),
+    )
+
+
+def unlabeled_folder(root: Path) -> Dataset:
+    """Every image under `root`, recursively."""
+    items = find_images(root)
+    if not items:
+        raise SmallfitError(f"No images found in {root} (looked recursively).")
+    return Dataset(items=items, modality="image", names=[str(p) for p in items], source=str(root))
+
+
+@lru_cache(maxsize=512)
+def thumbnail(item: str) -> str | None:
+    """A 64-pixel JPEG of the image file at `item` as a data URI (the report is one file),
+    or None if the file is gone or unreadable."""
+    path = Path(item)
+    if not path.is_file():
+        return None
+    try:
+        image = load_image(path)
+    except Exception:  # noqa: BLE001 - a moved or damaged file just loses its thumbnail
+        return None
+    image.thumbnail((THUMBNAIL, THUMBNAIL))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=85)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

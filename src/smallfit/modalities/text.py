@@ -1,0 +1,111 @@
+"""Texts: a column of a table (CSV, TSV, JSON lines, Parquet), or Python strings."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+
+from smallfit.data import Dataset
+from smallfit.data.dataset import check_no_missing_labels
+from smallfit.data.tables import LABEL_NAMES, TEXT_NAMES, check_texts, choose_column
+from smallfit.errors import SmallfitError
+from smallfit.modalities.base import Modality
+
+SNIPPET = 160  # characters of a text kept in model.json for the report
+NOT_BLANK = r"\S"  # a served text must hold something other than white space
+
+
+class TextModality(Modality):
+    name = "text"
+    plural = "texts"
+    default_backbone = "minilm"
+    # pretrained embeddings (probe, prototype), the label names (zeroshot) and the words
+    # themselves (classic, TF-IDF): different views, so their combination can beat any one
+    candidates = (("probe", {}), ("prototype", {}), ("zeroshot", {}), ("classic", {}))
+    # SetFit-style contrastive tuning joins fine-tuning: its evidence (Tunstall et al.
+    # 2022) is few-shot text classification, where it rivals fine-tuning.
+    budgeted_candidates = (("finetune", {}), ("contrastive", {}))
+    search_choices = {"finetune": {"augment": [None, "light"]}}  # None: the default (none)
+    json_field = "texts"
+    json_description = "texts, each with a character other than a space"
+
+    def claims(self, item: Any) -> bool:
+        return isinstance(item, str)
+
+    def from_items(self, items: list[Any]) -> tuple[list[Any], list[str]]:
+        names = [f"item {k}" for k in range(len(items))]
+        return check_texts(items, names, "the given texts"), names
+
+    def shown(self, item: Any, name: str) -> str:
+        return item
+
+    def snippet(self, item: Any) -> dict[str, str]:
+        text = " ".join(str(item).split())
+        return {"text": text if len(text) <= SNIPPET else text[: SNIPPET - 1] + "…"}
+
+    def example_html(self, entry: dict, esc) -> str:
+        name = entry.get("item", "")
+        if "text" in entry:
+            return f'<q title="{esc(name)}">{esc(entry["text"])}</q>'
+        return f"<code>{esc(name)}</code>"
+
+    def json_item_type(self) -> Any:
+        from pydantic import Field
+
+        return Annotated[str, Field(pattern=NOT_BLANK)]
+
+    def json_example(self) -> list[Any]:
+        return ["The striker scored twice.", "Stir the onions until golden."]
+
+    def warm_up_items(self) -> list[Any]:
+        return ["warm-up"]
+
+    def near_duplicate_distances(self, items: list[Any]) -> tuple[np.ndarray, str] | None:
+        return shingle_distances(items), "word 3-grams"
+
+
+def from_frame(
+    frame: pd.DataFrame,
+    *,
+    text_column: str | None,
+    label_column: str | None,
+    labeled: bool,
+    source: str = "the DataFrame",
+) -> Dataset:
+    """A text Dataset from a table, choosing columns by name when they are not given."""
+    if frame.empty:
+        raise SmallfitError(f"{source} has no rows.")
+    label_col = None
+    if labeled or label_column is not None:
+        label_col = choose_column(frame, label_column, LABEL_NAMES, "label", source)
+    text_col = choose_column(
+        frame, text_column, TEXT_NAMES, "text", source, exclude={label_col} if label_col else set()
+    )
+    names = [
+        f"row {i + 2}" if source.endswith((".csv", ".tsv")) else f"row {i + 1}"
+        for i in range(len(frame))
+    ]
+    texts = check_texts(frame[text_col].tolist(), names, source)
+    labels = None
+    if label_col is not None:
+        labels = frame[label_col].tolist()
+        check_no_missing_labels(labels, names, source)
+        labels = np.array(labels, dtype=object)
+    return Dataset(items=texts, modality="text", labels=labels, names=names, source=source)
+
+
+def shingle_distances(texts: list[str]) -> np.ndarray:
+    """1 - Jaccard overlap of the texts' sets of case-folded word 3-grams (1 with none)."""
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    vectorizer = CountVectorizer(ngram_range=(3, 3), binary=True, lowercase=True)
+    try:
+        shingles = vectorizer.fit_transform(texts)
+    except ValueError:  # no text has three words
+        return np.ones((len(texts), len(texts)))
+    shared = (shingles @ shingles.T).toarray().astype(np.float64)
+    sizes = np.asarray(shingles.sum(axis=1)).ravel().astype(np.float64)
+    union = sizes[:, None] + sizes[None, :] - shared
+    return 1.0 - np.divide(shared, union, out=np.zeros_like(shared), where=union > 0)
