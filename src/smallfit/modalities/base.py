@@ -85,6 +85,10 @@ class Modality:
         """An example item in the report (`entry`: its name as "item", and its snippet)."""
         return f"<code>{esc(entry.get('item', ''))}</code>"
 
+    def item_html(self, item: Any, name: str, esc) -> str:
+        """A whole item, large, for a side-by-side comparison (the doctor's pairs page)."""
+        return f"<p>{esc(str(item)[:2000])}</p>"
+
     def short_name(self, name: str) -> str:
         """An item's name, shortened for a table cell."""
         return name

@@ -22,11 +22,13 @@ from smallfit.data.images import (
 )
 from smallfit.errors import SmallfitError
 from smallfit.modalities.base import BadUpload, Modality
+from smallfit.progress import progress_bar
 
 # Decoded, an image takes 3 bytes per pixel whatever its file size (a 20 kB PNG can hold
 # 100 million pixels); this bounds one upload to 75 MB of memory, above a 24 MP photo.
 MAX_IMAGE_PIXELS = 25_000_000
 THUMBNAIL = 64  # pixels on the longer side of the report's thumbnails
+THUMBNAIL_SIDES = (16, 32)  # near-duplicates: the data's smallest side, within these bounds
 
 
 class ImageModality(Modality):
@@ -101,6 +103,14 @@ class ImageModality(Modality):
             return f'<img class=thumb src="{uri}" alt="{esc(Path(name).name)}" title="{esc(name)}">'
         return f"<code>{esc(Path(name).name)}</code>"
 
+    def item_html(self, item: Any, name: str, esc) -> str:
+        picture = load_image(item)
+        picture.thumbnail((192, 192))
+        buffer = io.BytesIO()
+        picture.save(buffer, "PNG")
+        data = base64.b64encode(buffer.getvalue()).decode()
+        return f'<img src="data:image/png;base64,{data}" alt="{esc(name)}">'
+
     def short_name(self, name: str) -> str:
         return Path(name).name
 
@@ -132,6 +142,9 @@ class ImageModality(Modality):
 
     def warm_up_items(self) -> list[Any]:
         return [Image.new("RGB", (224, 224), (128, 128, 128))]
+
+    def near_duplicate_distances(self, items: list[Any]) -> tuple[np.ndarray, str] | None:
+        return thumbnail_distances(items), "thumbnail"
 
 
 def labeled_folder(root: Path) -> Dataset:
@@ -186,3 +199,34 @@ def thumbnail(item: str) -> str | None:
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=85)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def thumbnail_distances(items: list[Any]) -> np.ndarray:
+    """1 - correlation of grey thumbnails, at the best of the nine one-pixel offsets: it
+    ignores brightness and contrast (darkened, brightened, re-encoded copies) and a shift by
+    one pixel, which moves a small picture's embedding about as far as a different item.
+
+    The thumbnail side is the smallest image side in the data (16 to 32 pixels), so a small
+    image is never enlarged and a one-pixel shift of it stays one thumbnail pixel. Each
+    thumbnail's border pixel is cropped so the nine offset windows compare the same area.
+    """
+    images = []
+    with progress_bar(len(items), "Thumbnails") as advance:
+        for item in items:
+            images.append(load_image(item).convert("L"))
+            advance()
+    side = int(np.clip(min(min(i.size) for i in images), *THUMBNAIL_SIDES))
+    grey = np.stack([np.asarray(i.resize((side, side)), dtype=np.float32) for i in images])
+
+    def windows(dx: int, dy: int) -> np.ndarray:
+        part = grey[:, 1 + dy : side - 1 + dy, 1 + dx : side - 1 + dx].reshape(len(grey), -1)
+        part = part - part.mean(axis=1, keepdims=True)
+        return part / np.maximum(np.linalg.norm(part, axis=1, keepdims=True), 1e-6)
+
+    centre = windows(0, 0)
+    best = np.full((len(grey), len(grey)), -1.0, dtype=np.float32)
+    for dx in (-1, 0, 1):
+        for dy in (-1, 0, 1):
+            np.maximum(best, windows(dx, dy) @ centre.T, out=best)
+    best = np.maximum(best, best.T)
+    return np.clip(1.0 - best, 0.0, 2.0)
