@@ -32,6 +32,7 @@ class BadUpload(Exception):
 class Modality:
     name: ClassVar[str]  # "image": Dataset.modality and model.json say it
     plural: ClassVar[str]  # "images": messages and the report
+    python_items: ClassVar[str] = ""  # the Python objects it takes, for error messages
     default_backbone: ClassVar[str]  # the encoder a fit uses unless told otherwise
     # The default comparison, in order (a tie goes to the earlier): (strategy, params).
     # probe's torch head (cosine / cosine+CE loss) is no default: with a fixed number of

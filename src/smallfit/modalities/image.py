@@ -34,6 +34,7 @@ THUMBNAIL_SIDES = (16, 32)  # near-duplicates: the data's smallest side, within 
 class ImageModality(Modality):
     name = "image"
     plural = "images"
+    python_items = "paths, PIL images or numpy arrays"
     default_backbone = "efficientnet_lite0"
     # pretrained embeddings (probe, prototype), raw pixels (classic), and a small CNN that
     # learns features from the user's own pixels (scratch: the strong one when the images

@@ -95,13 +95,15 @@ def from_python(X: Any, y: Any = None, *, text_column: str | None = None) -> Dat
 def modality_of(items: list[Any]) -> modalities.Modality:
     """The one registered modality that claims every item (the first that claims each)."""
     kinds: dict[str, modalities.Modality] = {}
-    for item in items:
+    for index, item in enumerate(items):
         owner = next((m for m in modalities.all_registered() if m.claims(item)), None)
         if owner is None:
+            known = " or ".join(
+                f"{m.plural} ({m.python_items})" if m.python_items else m.plural
+                for m in modalities.all_registered()
+            )
             raise SmallfitError(
-                f"Cannot use an item of type {type(item).__name__}; give "
-                + ", ".join(m.plural for m in modalities.all_registered())
-                + " (for images: paths, PIL images or numpy arrays)."
+                f"Cannot use item {index}, of type {type(item).__name__}; give {known}."
             )
         kinds[owner.name] = owner
     if len(kinds) > 1:

@@ -20,6 +20,7 @@ NOT_BLANK = r"\S"  # a served text must hold something other than white space
 class TextModality(Modality):
     name = "text"
     plural = "texts"
+    python_items = "strings"
     default_backbone = "minilm"
     # pretrained embeddings (probe, prototype), the label names (zeroshot) and the words
     # themselves (classic, TF-IDF): different views, so their combination can beat any one
