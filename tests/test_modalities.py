@@ -105,6 +105,8 @@ def test_python_vectors_are_recognised_as_the_new_modality():
     assert dataset.modality == "vector" and dataset.classes == ["east", "north", "south"]
     with pytest.raises(SmallfitError, match="mix"):
         from_python([items[0], "a text"])
+    with pytest.raises(SmallfitError, match=r"item 1, of type int; give .*or vectors"):
+        from_python([items[0], 3])  # the message lists every registered modality
 
 
 def test_a_toy_modality_fits_predicts_saves_evaluates_reports_and_serves(tmp_path):
