@@ -38,6 +38,7 @@ ORDER = (
     "serve",
     "distill",
     "suggest",
+    "add-labels",
     "report",
     "doctor",
     "worker",

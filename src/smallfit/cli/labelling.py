@@ -1,5 +1,5 @@
-"""`smallfit suggest`: which items to label next, and adding the labeled ones to the
-training data."""
+"""Commands for labelling: which items to label next (suggest), and adding the labeled
+ones to the training data (add-labels)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ commands = typer.Typer()
     "suggest",
     epilog="Examples:  smallfit suggest model/ unlabeled/ -n 20 --output next.csv   |   "
     "smallfit suggest --cold unlabeled/ -n 20 --output next.csv   |   after filling in the "
-    "label column:  smallfit suggest --labels-from next.csv --data train/ --into train2/   "
+    "label column:  smallfit add-labels next.csv --data train/ --into train2/   "
     "then  smallfit fit train2/ --out model2/",
 )
 def suggest_command(
@@ -62,60 +62,22 @@ def suggest_command(
     backbone: Annotated[
         str | None, typer.Option(help="With --cold: the encoder (default per modality).")
     ] = None,
-    labels_from: Annotated[
-        Path | None,
-        typer.Option(
-            help="A suggestion CSV with its label column filled in: add those items to "
-            "--data, writing --into (rows without a label are skipped).",
-            show_default=False,
-        ),
-    ] = None,
-    data: Annotated[
-        Path | None,
-        typer.Option(
-            help="With --labels-from: the training data (left unchanged).", show_default=False
-        ),
-    ] = None,
-    into: Annotated[
-        Path | None,
-        typer.Option(
-            help="With --labels-from: the new training data to write (a folder for images, "
-            "a table file for texts).",
-            show_default=False,
-        ),
-    ] = None,
     text_column: TextColumn = None,
-    label_column: LabelColumn = None,
     seed: Annotated[int, typer.Option(help="Random seed (k-means, committee folds).")] = 0,
     skip_bad: SkipBad = False,
     overwrite: ReplaceOutput = False,
 ) -> None:
-    """Which examples to label next (active learning), and adding the labeled ones to
-    the training data. Pool items already in the model's training data are left out."""
-    from smallfit.active import QUERIES, add_labels, suggest
+    """Which examples to label next (active learning); add-labels then adds the labeled
+    ones to the training data. Pool items already in the model's training data are left
+    out."""
+    from smallfit.active import QUERIES, suggest
 
-    if labels_from:
-        if model_dir or pool or cold or not (data and into):
-            raise SmallfitError(
-                "--labels-from takes --data TRAIN and --into NEW only, e.g. smallfit suggest "
-                "--labels-from next.csv --data train/ --into train2/."
-            )
-        summary = add_labels(
-            labels_from, data, into, text_column=text_column, label_column=label_column
-        )
-        added = ", ".join(summary["new_classes"]) or "none"
-        out.print(
-            f"{summary['added']} item(s) added: [bold]{into}[/] holds {summary['training_items']} "
-            f"training items (new classes: {added}); {data} is unchanged. Next: smallfit fit "
-            f"{into} --out MODEL"
-        )
-        return
     if cold and (model_dir or pool):
         raise SmallfitError("--cold POOL takes no model: smallfit suggest --cold POOL -n 20 ...")
     if not cold and not (model_dir and pool):
         raise SmallfitError(
             "Give MODEL and POOL (smallfit suggest model/ pool/ ...), or --cold POOL without "
-            "a model, or --labels-from."
+            "a model."
         )
     if output is None:
         raise SmallfitError("Give --output FILE.csv for the suggestions.")
@@ -145,6 +107,42 @@ def suggest_command(
         )
     out.print(table)
     out.print(
-        f"Written to [bold]{output}[/]. Fill in its label column, then: smallfit suggest "
-        f"--labels-from {output} --data TRAIN --into NEW"
+        f"Written to [bold]{output}[/]. Fill in its label column, then: smallfit add-labels "
+        f"{output} --data TRAIN --into NEW"
+    )
+
+
+@commands.command(
+    "add-labels",
+    epilog="Example:  smallfit add-labels next.csv --data train/ --into train2/   then  "
+    "smallfit fit train2/ --out model2/",
+)
+def add_labels_command(
+    labeled: Annotated[
+        Path,
+        typer.Argument(
+            help="A suggestion CSV written by suggest, its label column filled in (rows "
+            "without a label are skipped).",
+        ),
+    ],
+    data: Annotated[Path, typer.Option(help="The training data (left unchanged).")],
+    into: Annotated[
+        Path,
+        typer.Option(
+            help="The new training data to write (a folder for images, a table file for texts)."
+        ),
+    ],
+    text_column: TextColumn = None,
+    label_column: LabelColumn = None,
+) -> None:
+    """Add the items labeled in a suggestion CSV to a copy of the training data, written
+    to --into; DATA and the CSV are left unchanged."""
+    from smallfit.active import add_labels
+
+    summary = add_labels(labeled, data, into, text_column=text_column, label_column=label_column)
+    added = ", ".join(summary["new_classes"]) or "none"
+    out.print(
+        f"{summary['added']} item(s) added: [bold]{into}[/] holds {summary['training_items']} "
+        f"training items (new classes: {added}); {data} is unchanged. Next: smallfit fit "
+        f"{into} --out MODEL"
     )
