@@ -188,7 +188,7 @@ def test_committee_and_cold_start_on_texts(tmp_path):
         smallfit.suggest(None, TEXTS["sport"] + TEXTS["finance"], n=13)
 
 
-def test_labels_from_writes_a_new_folder_and_leaves_the_originals_unchanged(trained, tmp_path):
+def test_add_labels_writes_a_new_folder_and_leaves_the_originals_unchanged(trained, tmp_path):
     _, train, held = trained
     before_train, before_held = tree_digest(train), tree_digest(held)
     picked = sorted(held.rglob("*.png"))[:3]
@@ -199,7 +199,7 @@ def test_labels_from_writes_a_new_folder_and_leaves_the_originals_unchanged(trai
     before_answers = answers.read_bytes()
     into = tmp_path / "train2"
     with pytest.warns(UserWarning) as caught:
-        code, text = run("suggest", "--labels-from", answers, "--data", train, "--into", into)
+        code, text = run("add-labels", answers, "--data", train, "--into", into)
     assert code == 0, text
     messages = " ".join(str(w.message) for w in caught)
     assert "1 of its 3 rows have no label" in messages and "purple are not classes" in messages
@@ -209,11 +209,11 @@ def test_labels_from_writes_a_new_folder_and_leaves_the_originals_unchanged(trai
     assert len(written) == len(before_train) + 2
     assert written[f"blue/{picked[0].name}"] == before_held[str(picked[0].relative_to(held))]
     assert f"purple/{picked[2].name}" in written
-    code, text = run("suggest", "--labels-from", answers, "--data", train, "--into", into)
+    code, text = run("add-labels", answers, "--data", train, "--into", into)
     assert code == 2 and "already exists" in text
 
 
-def test_labels_from_appends_rows_to_a_new_table(text_csv, tmp_path):
+def test_add_labels_appends_rows_to_a_new_table(text_csv, tmp_path):
     before = text_csv.read_bytes()
     answers = tmp_path / "next.csv"
     pd.DataFrame(

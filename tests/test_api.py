@@ -1,6 +1,7 @@
 """The Python API: fit/load, the scikit-learn estimator, and determinism."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -8,7 +9,12 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, cross_val_score
 
 import smallfit
+from smallfit import api
+from smallfit.errors import SmallfitError
+from smallfit.strategies import finetune
+from smallfit.train import loop
 from tests.conftest import TEXTS
+from tests.test_checkpoint import EpochCounter
 
 
 def texts_and_labels():
@@ -83,3 +89,67 @@ def test_tta_makes_an_image_and_its_mirror_predict_alike(image_folder):
     np.testing.assert_allclose(
         model.predict_proba(paths, tta=True), model.predict_proba(mirrors, tta=True), atol=1e-5
     )
+
+
+def test_fit_with_out_saves_the_model_and_replaces_it_only_when_told(tmp_path):
+    texts, labels = texts_and_labels()
+    out = tmp_path / "model"
+    model = smallfit.fit(texts, labels, strategy="prototype", out=out)
+    assert smallfit.load(out).classes == model.classes
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no checkpoints left
+    with pytest.raises(SmallfitError, match="model already exists; pass --overwrite"):
+        smallfit.fit(texts, labels, strategy="classic", out=out)
+    smallfit.fit(texts, labels, strategy="classic", out=out, overwrite=True)
+    assert json.loads((out / "model.json").read_text())["strategy"]["name"] == "classic"
+
+
+def test_fit_resume_needs_checkpoints_and_refuses_to_discard_them(image_folder, tmp_path):
+    out = tmp_path / "model"
+    message = f"Nothing to resume: {out}.checkpoints holds no checkpoints."
+    with pytest.raises(SmallfitError, match=re.escape(message)):
+        smallfit.fit(image_folder, out=out, resume=True)
+
+    (tmp_path / "model.checkpoints").mkdir()
+    (tmp_path / "model.checkpoints" / "run.json").write_text("{}")
+    with pytest.raises(SmallfitError, match="add --resume to continue it"):
+        smallfit.fit(image_folder, out=out)
+    assert (tmp_path / "model.checkpoints" / "run.json").exists()  # nothing deleted
+
+
+def test_an_interrupted_fit_with_out_resumes_and_saves(tmp_path, monkeypatch):
+    # as in test_checkpoint: one item per class held out, so that every epoch validates
+    monkeypatch.setattr(finetune, "early_stopping_split", loop.stratified_holdout)
+    top = {"epochs": 2, "unfreeze": "top", "top_groups": 1}  # one stage per training run
+    options = dict(strategy="finetune", folds=2, finetune_params=top, out=tmp_path / "model")
+    # fold 1 finishes; fold 2 is interrupted in its second epoch
+    monkeypatch.setattr(loop, "evaluate", EpochCounter(interrupt_at=4))
+    with pytest.raises(KeyboardInterrupt):
+        smallfit.fit(*texts_and_labels(), **options)
+    assert [p.name for p in tmp_path.iterdir()] == ["model.checkpoints"]
+
+    monkeypatch.setattr(loop, "evaluate", EpochCounter())
+    model = smallfit.fit(*texts_and_labels(), resume=True, **options)
+    assert model.info["resumed"] == {
+        "finished_runs_restored": 1,
+        "epochs_restored_in_interrupted_runs": 1,
+    }
+    assert smallfit.load(tmp_path / "model").info["resumed"] == model.info["resumed"]
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]  # checkpoints removed
+
+
+def test_a_search_with_out_keeps_its_trials_beside_it_until_saved(tmp_path, monkeypatch):
+    texts, labels = texts_and_labels()
+    journal = tmp_path / "model.search.journal"
+    journal.write_text("not a journal\n")  # left by an interrupted fit: started afresh
+    searched = []
+
+    def recording(dataset, **kwargs):
+        model = real(dataset, **kwargs)
+        searched.append((kwargs["storage"], journal.read_text() != "not a journal\n"))
+        return model
+
+    real = api.fit_dataset
+    monkeypatch.setattr(api, "fit_dataset", recording)
+    smallfit.fit(texts, labels, preset="fast", time_budget=5, out=tmp_path / "model")
+    assert searched == [(str(journal.resolve()), True)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no journal, no lock file

@@ -1,4 +1,4 @@
-"""The shape of the house: the imports of src/smallfit run one way.
+"""The shape of the house: the imports of src/smallfit run one way, and files stay small.
 
 Every import counts, a lazy one inside a function too: a cycle that only import order
 keeps working breaks the day someone reorders a file. Importing `a.b.c` also runs the
@@ -14,6 +14,7 @@ from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 ROOT = "smallfit"
+MAX_LINES = 500
 
 
 def module_name(path: Path) -> str:
@@ -101,3 +102,12 @@ def test_no_module_imports_names_from_the_package_init():
                     f"{name}: {a.name}" for a in node.names if f"{ROOT}.{a.name}" not in known
                 ]
     assert offenders == []
+
+
+def test_no_source_file_is_over_the_limit():
+    long = {
+        str(path.relative_to(SRC)): n
+        for path in (SRC / ROOT).rglob("*.py")
+        if (n := len(path.read_text().splitlines())) > MAX_LINES
+    }
+    assert long == {}

@@ -193,7 +193,7 @@ def test_finetune_cross_validates_once_not_repeatedly(image_folder, tmp_path):
 
 @pytest.mark.parametrize("text,seconds", [("300", 300), ("90s", 90), ("10m", 600), ("1.5h", 5400)])
 def test_time_budget_reads_units(text, seconds):
-    from smallfit.cli import parse_duration
+    from smallfit.cli.options import parse_duration
 
     assert parse_duration(text) == seconds
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import warnings
 from pathlib import Path
 from typing import Any
@@ -42,14 +43,19 @@ def fit(
     unlabeled: Any = None,
     preset: str | None = None,
     storage: str | None = None,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+    resume: bool = False,
 ) -> Model:
     """Fit a classifier to `data` and estimate how good it is.
 
     `data` is a folder of class sub-folders, a table file, a Dataset, or Python items
     (paths, texts, PIL images, arrays, a DataFrame) with `labels`. `time_budget`
     (seconds) adds fine-tuning to the compared strategies and bounds the comparison;
-    `finetune_params` (e.g. {"unfreeze": "all"}) set the finetune strategy's options,
-    `contrastive_params` (e.g. {"pairs_per_example": 10}) the contrastive strategy's.
+    `finetune_params` (e.g. {"unfreeze": "all"}; see `finetune_options`) set the finetune
+    strategy's options, `contrastive_params` (e.g. {"pairs_per_example": 10}) the
+    contrastive strategy's; each is refused unless that strategy is trained (named, or
+    compared within a `time_budget`, or, for finetune, searched by the `preset`).
     `checkpoints`: a folder where every training run (each fold, each stage) saves its
     state per epoch; fitting again with the same folder and data restores the runs that
     finished and continues an interrupted one, giving the same model.
@@ -68,7 +74,29 @@ def fit(
     comparison, search strategies and hyper-parameters with Optuna within `time_budget`
     (default from the data size), trials kept in `storage` (a database URL, or a journal
     file path, that `smallfit worker` processes may share; None: in memory).
+    `out`: save the model in this directory, as `smallfit fit --out` does: an existing
+    `out` is refused unless `overwrite`; training runs checkpoint in OUT.checkpoints/
+    (instead of `checkpoints`) and a search without `storage` keeps its trials in the
+    journal file OUT.search.journal, both removed once the model is written. Checkpoints
+    left there by an interrupted fit are refused unless `resume`, which continues it.
     """
+    journal = None
+    if out is not None:
+        if checkpoints is not None:
+            raise SmallfitError(
+                "Give out or checkpoints, not both: a fit saved to out checkpoints in "
+                "OUT.checkpoints/."
+            )
+        out = Path(out)
+        checkpoints = _prepare_out(out, overwrite, resume)
+        journal = out.with_name(out.name + ".search.journal")
+    elif resume:
+        raise SmallfitError("resume continues an interrupted fit saved to out; give out too.")
+    _check_strategy_params(strategy, preset, time_budget, finetune_params, contrastive_params)
+    if journal is not None:
+        if storage is None and strategy is None:
+            _remove_journal(journal)  # left by an interrupted fit: start afresh
+        storage = storage or (str(journal.resolve()) if preset else None)
     dataset = to_dataset(
         data,
         labels,
@@ -111,7 +139,90 @@ def fit(
             "finished_runs_restored": store.restored_runs,
             "epochs_restored_in_interrupted_runs": store.resumed_epochs,
         }
+    if out is not None:
+        model.save(out, overwrite=overwrite)
+        shutil.rmtree(checkpoints, ignore_errors=True)
+        _remove_journal(journal)
     return model
+
+
+def checkpoint_folder(out: Path) -> Path:
+    """Where a fit saved to `out` keeps its per-epoch checkpoints: OUT.checkpoints/."""
+    return out.with_name(out.name + ".checkpoints")
+
+
+def _prepare_out(out: Path, overwrite: bool, resume: bool) -> Path:
+    """Before any work, refuse to replace `out` or to discard (or invent) an interrupted
+    fit's checkpoints; returns the checkpoint folder."""
+    if out.exists() and not overwrite:
+        raise SmallfitError(f"{out} already exists; pass --overwrite to replace it.")
+    checkpoints = checkpoint_folder(out)
+    left_over = checkpoints.is_dir() and any(checkpoints.iterdir())
+    if resume and not left_over:
+        raise SmallfitError(f"Nothing to resume: {checkpoints} holds no checkpoints.")
+    if left_over and not resume:
+        raise SmallfitError(
+            f"An interrupted fit left checkpoints in {checkpoints}: add --resume to continue "
+            "it, or delete that folder to start afresh."
+        )
+    return checkpoints
+
+
+def _remove_journal(path: Path) -> None:
+    """Delete a search's journal file and the lock file Optuna keeps beside it."""
+    for each in (path, path.with_name(path.name + ".lock")):
+        each.unlink(missing_ok=True)
+
+
+def _check_strategy_params(
+    strategy: str | None,
+    preset: str | None,
+    time_budget: float | None,
+    finetune_params: dict | None,
+    contrastive_params: dict | None,
+) -> None:
+    """Refuse options of a strategy this fit will not train."""
+    from smallfit.fitting.space import PRESETS, check_preset
+
+    searched = (
+        strategy is None and preset is not None and "finetune" in PRESETS[check_preset(preset)]
+    )
+    if finetune_params and strategy != "finetune" and not searched and not time_budget:
+        raise SmallfitError(
+            "--unfreeze, --augment and --mix apply to finetune: add --strategy finetune, a "
+            "--time-budget, or search it (--preset balanced or best)."
+        )
+    if contrastive_params and strategy != "contrastive" and not time_budget:
+        raise SmallfitError(
+            "--pairs-per-example applies to contrastive: add --strategy contrastive or a "
+            "--time-budget (text)."
+        )
+
+
+def finetune_options(unfreeze: str | None, augment: str | None, mix: str | None) -> dict:
+    """`finetune_params` from the words `smallfit fit` takes: --unfreeze (gradual, all or
+    top:K), --augment (an augmentation preset) and --mix (none, mixup, cutmix); None: the
+    strategy's default."""
+    from smallfit.augment import IMAGE_PRESETS
+    from smallfit.train.loop import MIXES
+
+    params = _parse_unfreeze(unfreeze) if unfreeze else {}
+    for flag, value, choices in (("augment", augment, IMAGE_PRESETS), ("mix", mix, MIXES)):
+        if value is not None and value not in choices:
+            raise SmallfitError(f"Unknown --{flag} {value!r}; choose from {', '.join(choices)}.")
+        if value is not None:
+            params[flag] = value
+    return params
+
+
+def _parse_unfreeze(text: str) -> dict:
+    """finetune parameters for 'gradual', 'all' or 'top:K'."""
+    if text in ("gradual", "all"):
+        return {"unfreeze": text}
+    mode, _, count = text.partition(":")
+    if mode == "top" and count.isdigit():
+        return {"unfreeze": "top", "top_groups": int(count)}
+    raise SmallfitError(f"Cannot read --unfreeze {text!r}: use gradual, all or top:K (e.g. top:3).")
 
 
 class Classifier(ClassifierMixin, BaseEstimator):

@@ -71,10 +71,7 @@ def suggest(
     picks = chosen.select(
         Candidates(normalise(embeddings), labeled, classes, proba, members, seed), n
     )
-    kind = modalities.get(dataset.modality)
-    shown = [
-        kind.shown(item, name) for item, name in zip(dataset.items, dataset.names, strict=True)
-    ]
+    shown = modalities.shown(dataset)
     return pd.DataFrame(
         {
             "item": [shown[i] for i in picks.rows],

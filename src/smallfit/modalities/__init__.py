@@ -24,6 +24,12 @@ def get(name: str) -> Modality:
     return _MODALITIES[name]
 
 
+def shown(dataset) -> list[str]:
+    """How each item of `dataset` is named for a person (CLI tables, files written)."""
+    kind = get(dataset.modality)
+    return [kind.shown(item, name) for item, name in zip(dataset.items, dataset.names, strict=True)]
+
+
 def names() -> list[str]:
     return list(_MODALITIES)
 
@@ -35,4 +41,4 @@ def all_registered() -> list[Modality]:
 register(ImageModality)
 register(TextModality)
 
-__all__ = ["BadUpload", "Modality", "all_registered", "get", "names", "register"]
+__all__ = ["BadUpload", "Modality", "all_registered", "get", "names", "register", "shown"]
