@@ -14,9 +14,9 @@ import time
 import optuna
 import pytest
 
-import smallfit
 from smallfit.budget import Budget
 from smallfit.fitting import search, storage
+from smallfit.modalities.reading import to_dataset
 from tests.cli_runner import run
 
 POSTGRES = os.environ.get("SMALLFIT_TEST_POSTGRES")
@@ -70,7 +70,7 @@ def scores(found) -> dict[str, float | None]:
 def share_a_search_and_kill_one(url: str, text_csv, count: int):
     """`count` workers run a search in `url`; one is killed mid-trial. Returns what the
     search found, the workers' outputs and the single-process leaderboard to match."""
-    dataset = smallfit.data.to_dataset(text_csv, labeled=True)
+    dataset = to_dataset(text_csv, labeled=True)
     created = search.start(dataset, storage=url, budget=Budget.of(400), **SETTINGS)
     processes = workers(url, created.study.study_name, count)
     killed = kill_the_finetune_worker(created.study)
