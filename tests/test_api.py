@@ -120,7 +120,9 @@ def test_an_interrupted_fit_with_out_resumes_and_saves(tmp_path, monkeypatch):
     # as in test_checkpoint: one item per class held out, so that every epoch validates
     monkeypatch.setattr(finetune, "early_stopping_split", loop.stratified_holdout)
     top = {"epochs": 2, "unfreeze": "top", "top_groups": 1}  # one stage per training run
-    options = dict(strategy="finetune", folds=2, finetune_params=top, out=tmp_path / "model")
+    options = dict(
+        strategy="finetune", folds=2, strategy_params={"finetune": top}, out=tmp_path / "model"
+    )
     # fold 1 finishes; fold 2 is interrupted in its second epoch
     monkeypatch.setattr(loop, "evaluate", EpochCounter(interrupt_at=4))
     with pytest.raises(KeyboardInterrupt):
@@ -153,3 +155,14 @@ def test_a_search_with_out_keeps_its_trials_beside_it_until_saved(tmp_path, monk
     smallfit.fit(texts, labels, preset="fast", time_budget=5, out=tmp_path / "model")
     assert searched == [(str(journal.resolve()), True)]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no journal, no lock file
+
+
+def test_strategy_params_reach_the_strategy_and_unused_ones_are_refused(text_csv):
+    model = smallfit.fit(
+        text_csv, strategy="probe", strategy_params={"probe": {"class_weight": None}}, folds=2
+    )
+    assert model.strategy.class_weight is None  # its default is "balanced"
+    with pytest.raises(SmallfitError, match=r"strategy_params\['finetune'\] would not be used"):
+        smallfit.fit(text_csv, strategy="probe", strategy_params={"finetune": {"epochs": 1}})
+    with pytest.raises(SmallfitError, match="Unknown strategy 'finetuning'"):
+        smallfit.fit(text_csv, strategy_params={"finetuning": {"epochs": 1}})

@@ -90,7 +90,9 @@ def test_an_interrupted_finetune_fit_resumes_to_the_same_model(image_folder, tmp
     # to train): hold one per class out as before, so that every epoch runs the validation
     # the counter below counts
     monkeypatch.setattr(finetune, "early_stopping_split", loop.stratified_holdout)
-    options = dict(strategy="finetune", folds=2, finetune_params={"epochs": 3, "top_groups": 1})
+    options = dict(
+        strategy="finetune", folds=2, strategy_params={"finetune": {"epochs": 3, "top_groups": 1}}
+    )
     reference = smallfit.fit(image_folder, **options)
 
     # fold 1 (two stages of 3 epochs) finishes; fold 2 is interrupted in its first stage

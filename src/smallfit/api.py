@@ -34,9 +34,8 @@ def fit(
     label_descriptions: dict | None = None,
     skip_bad: bool = False,
     time_budget: float | None = None,
-    finetune_params: dict | None = None,
+    strategy_params: dict[str, dict] | None = None,
     checkpoints: str | Path | None = None,
-    contrastive_params: dict | None = None,
     ensemble: bool | None = None,
     learning_curve: bool | None = None,
     target_unlabeled: Any = None,
@@ -51,11 +50,10 @@ def fit(
 
     `data` is a folder of class sub-folders, a table file, a Dataset, or Python items
     (paths, texts, PIL images, arrays, a DataFrame) with `labels`. `time_budget`
-    (seconds) adds fine-tuning to the compared strategies and bounds the comparison;
-    `finetune_params` (e.g. {"unfreeze": "all"}; see `finetune_options`) set the finetune
-    strategy's options, `contrastive_params` (e.g. {"pairs_per_example": 10}) the
-    contrastive strategy's; each is refused unless that strategy is trained (named, or
-    compared within a `time_budget`, or, for finetune, searched by the `preset`).
+    (seconds) adds fine-tuning to the compared strategies and bounds the comparison.
+    `strategy_params`: parameters per strategy name, e.g. {"finetune": {"unfreeze":
+    "all"}} (see `finetune_options`) or {"contrastive": {"pairs_per_example": 10}}; a
+    strategy's are refused unless this fit trains it (see `trains`).
     `checkpoints`: a folder where every training run (each fold, each stage) saves its
     state per epoch; fitting again with the same folder and data restores the runs that
     finished and continues an interrupted one, giving the same model.
@@ -92,7 +90,12 @@ def fit(
         journal = out.with_name(out.name + ".search.journal")
     elif resume:
         raise SmallfitError("resume continues an interrupted fit saved to out; give out too.")
-    _check_strategy_params(strategy, preset, time_budget, finetune_params, contrastive_params)
+    for name, given in (strategy_params or {}).items():
+        if given and not trains(name, strategy=strategy, preset=preset, time_budget=time_budget):
+            raise SmallfitError(
+                f"strategy_params[{name!r}] would not be used: this fit does not train {name}. "
+                f"Choose strategy={name!r}, a time_budget, or a preset that searches it."
+            )
     if journal is not None:
         if storage is None and strategy is None:
             _remove_journal(journal)  # left by an interrupted fit: start afresh
@@ -105,16 +108,14 @@ def fit(
         label_column=label_column,
         skip_bad=skip_bad,
     )
-    params = {"zeroshot": {"descriptions": label_descriptions}} if label_descriptions else {}
+    params = {name: dict(given) for name, given in (strategy_params or {}).items() if given}
+    if label_descriptions:
+        params["zeroshot"] = {**params.get("zeroshot", {}), "descriptions": label_descriptions}
     target_pool = (
         read_pool(target_unlabeled, dataset, text_column=text_column, what="The target pool")
         if target_unlabeled is not None
         else None
     )
-    if finetune_params:
-        params["finetune"] = finetune_params
-    if contrastive_params:
-        params["contrastive"] = contrastive_params
     pool = None
     if unlabeled is not None:
         pool = read_pool(unlabeled, dataset, text_column=text_column, skip_bad=skip_bad)
@@ -174,33 +175,27 @@ def _remove_journal(path: Path) -> None:
         each.unlink(missing_ok=True)
 
 
-def _check_strategy_params(
-    strategy: str | None,
-    preset: str | None,
-    time_budget: float | None,
-    finetune_params: dict | None,
-    contrastive_params: dict | None,
-) -> None:
-    """Refuse options of a strategy this fit will not train."""
+def trains(
+    name: str, *, strategy: str | None, preset: str | None, time_budget: float | None
+) -> bool:
+    """Whether a fit with these settings may train strategy `name` beyond the default
+    comparison: it is the chosen `strategy`, a `preset` searches it, or a `time_budget`
+    adds it to the compared candidates. Unknown names and presets are refused."""
+    from smallfit import modalities, strategies
     from smallfit.fitting.space import PRESETS, check_preset
 
-    searched = (
-        strategy is None and preset is not None and "finetune" in PRESETS[check_preset(preset)]
-    )
-    if finetune_params and strategy != "finetune" and not searched and not time_budget:
-        raise SmallfitError(
-            "--unfreeze, --augment and --mix apply to finetune: add --strategy finetune, a "
-            "--time-budget, or search it (--preset balanced or best)."
-        )
-    if contrastive_params and strategy != "contrastive" and not time_budget:
-        raise SmallfitError(
-            "--pairs-per-example applies to contrastive: add --strategy contrastive or a "
-            "--time-budget (text)."
-        )
+    strategies.create(name)  # the helpful unknown-name error
+    if strategy is not None:
+        return name == strategy
+    if preset is not None:
+        return name in PRESETS[check_preset(preset)]
+    defaults = {n for m in modalities.all_registered() for n, _ in m.candidates}
+    budgeted = {n for m in modalities.all_registered() for n, _ in m.budgeted_candidates}
+    return name in defaults or (time_budget is not None and name in budgeted)
 
 
 def finetune_options(unfreeze: str | None, augment: str | None, mix: str | None) -> dict:
-    """`finetune_params` from the words `smallfit fit` takes: --unfreeze (gradual, all or
+    """strategy_params["finetune"] from the words `smallfit fit` takes: --unfreeze (gradual, all or
     top:K), --augment (an augmentation preset) and --mix (none, mixup, cutmix); None: the
     strategy's default."""
     from smallfit.augment import IMAGE_PRESETS

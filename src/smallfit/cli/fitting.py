@@ -194,9 +194,25 @@ def fit(
     Trainings (finetune, adapter, lora, scratch) save a checkpoint after every epoch in
     OUT.checkpoints/, removed once the model is written; see --resume.
     """
-    from smallfit.api import checkpoint_folder, finetune_options
+    from smallfit.api import checkpoint_folder, finetune_options, trains
     from smallfit.api import fit as fit_model
 
+    seconds = parse_duration(time_budget) if time_budget else None
+    setting = {"strategy": strategy, "preset": preset, "time_budget": seconds}
+    params = {
+        "finetune": finetune_options(unfreeze, augment, mix),
+        "contrastive": {"pairs_per_example": pairs_per_example} if pairs_per_example else {},
+    }
+    if params["finetune"] and not trains("finetune", **setting):
+        raise SmallfitError(
+            "--unfreeze, --augment and --mix apply to finetune: add --strategy finetune, a "
+            "--time-budget, or search it (--preset balanced or best)."
+        )
+    if params["contrastive"] and not trains("contrastive", **setting):
+        raise SmallfitError(
+            "--pairs-per-example applies to contrastive: add --strategy contrastive or a "
+            "--time-budget (text)."
+        )
     descriptions = _read_descriptions(label_descriptions) if label_descriptions else None
     try:
         model = fit_model(
@@ -210,11 +226,8 @@ def fit(
             label_column=label_column,
             label_descriptions=descriptions,
             skip_bad=skip_bad,
-            time_budget=parse_duration(time_budget) if time_budget else None,
-            finetune_params=finetune_options(unfreeze, augment, mix),
-            contrastive_params={"pairs_per_example": pairs_per_example}
-            if pairs_per_example
-            else {},
+            time_budget=seconds,
+            strategy_params=params,
             ensemble=ensemble,
             learning_curve=learning_curve,
             target_unlabeled=target_unlabeled,
