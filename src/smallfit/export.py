@@ -21,11 +21,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import nn
 
-from smallfit import strategies
-from smallfit.backbones.text import pack_tokens
+from smallfit import modalities, strategies
 from smallfit.errors import SmallfitError
 from smallfit.model import Model, load
 from smallfit.progress import progress_bar
@@ -39,37 +37,6 @@ FORMAT = "smallfit-onnx"
 # against 93.4%, twice as fast per text. One scale per tensor matched fp32 less often
 # (97.7% against 99.1% on 1,000 of those texts).
 INT8_OPS = ["MatMul", "Gather"]
-# Dynamic quantisation suits transformers, not convolutional networks: it turns
-# EfficientNet-Lite0's convolutions into ConvInteger, which took a Fashion-MNIST probe
-# from 81.2% to 40.5% accuracy and ran 5-6 times slower than fp32 (benchmarks/RESULTS.md;
-# one scale per channel did not help); so image models get no int8 copy.
-INT8_REFUSED = (
-    "--int8 is for text models: ONNX Runtime's dynamic int8 quantisation of EfficientNet's "
-    "convolutions halved accuracy and ran many times slower when measured "
-    "(benchmarks/RESULTS.md). Export image models without --int8."
-)
-
-
-class ImageGraph(nn.Module):
-    """pixel_values -> probabilities."""
-
-    def __init__(self, network: nn.Module):
-        super().__init__()
-        self.network = network
-
-    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        return self.network(pixel_values)
-
-
-class TextGraph(nn.Module):
-    """input_ids, attention_mask -> probabilities (the network takes them packed)."""
-
-    def __init__(self, network: nn.Module):
-        super().__init__()
-        self.network = network
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.network(pack_tokens(input_ids, attention_mask))
 
 
 def exportable_strategies() -> list[str]:
@@ -92,8 +59,9 @@ def export_onnx(
     model = model if isinstance(model, Model) else load(model)
     out = Path(out)
     _refuse_existing(out, overwrite)
-    if int8 and model.modality == "image":
-        raise SmallfitError(INT8_REFUSED)
+    kind = modalities.get(model.modality)
+    if int8 and kind.int8_refusal:
+        raise SmallfitError(kind.int8_refusal)
     strategy = model.strategy
     try:
         network = strategy.inference_module()
@@ -102,7 +70,7 @@ def export_onnx(
             f"The {strategy.name} strategy cannot be exported to ONNX: its features are not "
             f"computed by a network. Strategies that can: {', '.join(exportable_strategies())}."
         ) from None
-    graph = (ImageGraph if model.modality == "image" else TextGraph)(network).eval()
+    graph = kind.export_graph(network).eval()
     staging = out.with_name(out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -120,11 +88,12 @@ def export_onnx(
 def _write(model: Model, graph: nn.Module, folder: Path, int8: bool) -> dict:
     """The graph (and its int8 copy), the preprocessing files and model.onnx.json."""
     encoder = model.strategy.encoder_
-    example = _example(encoder, 2)
+    kind = modalities.get(model.modality)
+    example = kind.export_example(encoder, 2)
     with progress_bar(3 if int8 else 2, "Exporting to ONNX") as advance:
-        _export(graph, example, folder / "model.onnx")
+        _export(graph, example, kind.export_axes, folder / "model.onnx")
         advance()
-        difference = _check(graph, folder / "model.onnx", _example(encoder, 3))
+        difference = _check(graph, folder / "model.onnx", kind.export_example(encoder, 3))
         advance()
         if int8:
             quantise(folder / "model.onnx", folder / "model.int8.onnx")
@@ -158,24 +127,14 @@ def _refuse_existing(out: Path, overwrite: bool) -> None:
         )
 
 
-def _example(encoder, n: int) -> dict[str, torch.Tensor]:
-    """Graph inputs for `n` generated items (noise images, or texts of different lengths)."""
-    rng = np.random.default_rng(n)
-    if encoder.modality == "image":
-        images = [
-            Image.fromarray(rng.integers(0, 256, (64 + 16 * i, 80, 3), dtype=np.uint8))
-            for i in range(n)
-        ]
-        return {"pixel_values": encoder.body_input(images)}
-    texts = [" ".join(["an example text"] * (i + 1)) for i in range(n)]
-    packed = encoder.body_input(texts)
-    return {"input_ids": packed[..., 0].long(), "attention_mask": packed[..., 1].long()}
-
-
-def _export(graph: nn.Module, example: dict[str, torch.Tensor], path: Path) -> None:
-    batch, length = torch.export.Dim("batch"), torch.export.Dim("sequence")
-    axes = {"pixel_values": {0: batch}, "input_ids": {0: batch, 1: length}}
-    axes["attention_mask"] = axes["input_ids"]
+def _export(
+    graph: nn.Module, example: dict[str, torch.Tensor], named_axes: dict, path: Path
+) -> None:
+    dims = {}  # one Dim per axis name: inputs that share a name share the size
+    axes = {
+        name: {axis: dims.setdefault(label, torch.export.Dim(label)) for axis, label in it.items()}
+        for name, it in named_axes.items()
+    }
     with eager_attention(graph), warnings.catch_warnings(), redirect_stdout(StringIO()):
         warnings.simplefilter("ignore")  # the exporter's notes on axis names and its steps
         program = torch.onnx.export(

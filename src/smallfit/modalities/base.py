@@ -120,6 +120,20 @@ class Modality:
         """An item to predict once when a server starts."""
         raise NotImplementedError
 
+    # -- exporting (ONNX) ----------------------------------------------------------------
+    # The graph's inputs and their variable axes (axis -> name; every input has a batch).
+    export_axes: ClassVar[dict[str, dict[int, str]]] = {}
+    int8_refusal: ClassVar[str | None] = None  # why --int8 is refused, if it is
+
+    def export_graph(self, network: Any) -> Any:
+        """`network` (the encoder's body input in, probabilities out) as a module taking the
+        named graph inputs of `export_axes`, in that order."""
+        raise NotImplementedError
+
+    def export_example(self, encoder: Any, n: int) -> dict[str, Any]:
+        """Graph inputs for `n` generated items, by input name."""
+        raise NotImplementedError
+
     # -- checking data -------------------------------------------------------------------
     def near_duplicate_distances(self, items: list[Any]) -> tuple[np.ndarray, str] | None:
         """A second, encoder-free distance between items for the near-duplicate check

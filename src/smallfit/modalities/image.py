@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from PIL import Image
 
 from smallfit.data import Dataset
@@ -144,8 +145,42 @@ class ImageModality(Modality):
     def warm_up_items(self) -> list[Any]:
         return [Image.new("RGB", (224, 224), (128, 128, 128))]
 
+    export_axes = {"pixel_values": {0: "batch"}}
+    # Dynamic quantisation suits transformers, not convolutional networks: it turns
+    # EfficientNet-Lite0's convolutions into ConvInteger, which took a Fashion-MNIST probe
+    # from 81.2% to 40.5% accuracy and ran 5-6 times slower than fp32 (benchmarks/RESULTS.md;
+    # one scale per channel did not help); so image models get no int8 copy.
+    int8_refusal = (
+        "--int8 is for text models: ONNX Runtime's dynamic int8 quantisation of EfficientNet's "
+        "convolutions halved accuracy and ran many times slower when measured "
+        "(benchmarks/RESULTS.md). Export image models without --int8."
+    )
+
+    def export_graph(self, network: Any) -> Any:
+        return ImageGraph(network)
+
+    def export_example(self, encoder: Any, n: int) -> dict[str, Any]:
+        """Noise images of different sizes, preprocessed by the encoder."""
+        rng = np.random.default_rng(n)
+        images = [
+            Image.fromarray(rng.integers(0, 256, (64 + 16 * i, 80, 3), dtype=np.uint8))
+            for i in range(n)
+        ]
+        return {"pixel_values": encoder.body_input(images)}
+
     def near_duplicate_distances(self, items: list[Any]) -> tuple[np.ndarray, str] | None:
         return thumbnail_distances(items), "thumbnail"
+
+
+class ImageGraph(torch.nn.Module):
+    """pixel_values -> probabilities."""
+
+    def __init__(self, network: torch.nn.Module):
+        super().__init__()
+        self.network = network
+
+    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return self.network(pixel_values)
 
 
 def labeled_folder(root: Path) -> Dataset:

@@ -6,7 +6,9 @@ from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
+import torch
 
+from smallfit.backbones.text import pack_tokens
 from smallfit.data import Dataset
 from smallfit.data.dataset import check_no_missing_labels
 from smallfit.data.tables import LABEL_NAMES, TEXT_NAMES, check_texts, choose_column
@@ -63,8 +65,33 @@ class TextModality(Modality):
     def warm_up_items(self) -> list[Any]:
         return ["warm-up"]
 
+    export_axes = {
+        "input_ids": {0: "batch", 1: "sequence"},
+        "attention_mask": {0: "batch", 1: "sequence"},
+    }
+
+    def export_graph(self, network: Any) -> Any:
+        return TextGraph(network)
+
+    def export_example(self, encoder: Any, n: int) -> dict[str, Any]:
+        """Texts of different lengths, tokenised by the encoder."""
+        texts = [" ".join(["an example text"] * (i + 1)) for i in range(n)]
+        packed = encoder.body_input(texts)
+        return {"input_ids": packed[..., 0].long(), "attention_mask": packed[..., 1].long()}
+
     def near_duplicate_distances(self, items: list[Any]) -> tuple[np.ndarray, str] | None:
         return shingle_distances(items), "word 3-grams"
+
+
+class TextGraph(torch.nn.Module):
+    """input_ids, attention_mask -> probabilities (the network takes them packed)."""
+
+    def __init__(self, network: torch.nn.Module):
+        super().__init__()
+        self.network = network
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        return self.network(pack_tokens(input_ids, attention_mask))
 
 
 def from_frame(
