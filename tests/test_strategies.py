@@ -6,6 +6,7 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from smallfit import backbones, modalities, strategies
+from smallfit.errors import SmallfitError
 from smallfit.modalities.reading import read_source
 from smallfit.model import Model, load
 from smallfit.strategies.base import works_on
@@ -170,3 +171,10 @@ def test_the_default_image_fit_tries_scratch_and_skips_a_candidate_that_fails(
     assert rows["prototype"]["skipped"] == "failed: RuntimeError: no prototypes today"
     assert rows["scratch"]["accuracy"]["value"] > 0.5  # three colours: easy from pixels
     assert model.metrics["honest"]["method"].startswith("the whole choice among 3 candidates")
+
+
+@pytest.mark.parametrize("name,data", [("zeroshot", "image"), ("scratch", "text")])
+def test_a_strategy_refuses_data_of_a_modality_it_does_not_work_on(name, data, datasets):
+    own = "text" if data == "image" else "image"
+    with pytest.raises(SmallfitError, match=f"works on {own} data, not {data}"):
+        strategies.create(name).fit(datasets[data], None)

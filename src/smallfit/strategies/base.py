@@ -17,6 +17,7 @@ from torch import nn
 
 from smallfit.backbones import Encoder
 from smallfit.data import Dataset
+from smallfit.errors import SmallfitError
 from smallfit.numeric import Normalise
 
 
@@ -67,6 +68,12 @@ class Strategy(BaseEstimator):
         raise NotImplementedError
 
     def _remember(self, dataset: Dataset, encoder: Encoder | None) -> None:
+        """Check the data is of a modality this strategy works on; keep the class order."""
+        if not works_on(type(self), dataset.modality):
+            raise SmallfitError(
+                f"The {self.name} strategy works on {' and '.join(self.modalities)} data, "
+                f"not {dataset.modality}."
+            )
         self.classes_ = list(dataset.classes)
         self.encoder_ = encoder
 

@@ -33,8 +33,6 @@ class ZeroShot(Strategy):
         self.scale = scale
 
     def fit(self, dataset, encoder) -> ZeroShot:
-        if dataset.modality != "text":
-            raise SmallfitError("The zeroshot strategy works on text only.")
         self._remember(dataset, encoder)
         descriptions = self.descriptions or {}
         unknown = set(descriptions) - {str(c) for c in dataset.classes}
