@@ -112,7 +112,9 @@ def test_the_default_fit_combines_and_a_kept_ensemble_is_saved(text_csv, tmp_pat
     assert set(record["scores"]) == {"selected_and_scored_on_all", "resampled"}
     assert record["kept"] == (plain.strategy.name == "ensemble")
     honest = plain.metrics["honest"]
-    assert honest["method"].startswith("the whole choice among 4 candidates")
+    assert honest["method"].startswith(
+        f"the whole choice among {len(plain.info['candidates'])} candidates"
+    )
     assert honest["low"] <= honest["value"] <= honest["high"] and plain.info["why"]
     # force the resampled check to favour a probe + classic blend: the plumbing must then
     # refit both members on all data and save them as one model
@@ -210,3 +212,19 @@ def test_distill_refuses_bad_input(text_teacher, text_csv, image_folder, tmp_pat
         "distill", tmp_path / "teacher", text_csv, "--into", "probe", "--out", tmp_path / "teacher"
     )
     assert code == 2 and "would replace the teacher" in output
+
+
+def test_the_candidate_a_selection_keeps_alone_is_the_one_refit(text_csv, monkeypatch):
+    """Every resample's selection keeping one candidate that is not the leaderboard's most
+    accurate: the model, its estimate and the sentence on why must all be that one."""
+    monkeypatch.setattr(combining, "select", lambda probas, y, items: {"classic": 1.0})
+    real = combining.resampled
+    monkeypatch.setattr(
+        combining,
+        "resampled",
+        lambda probas, y, seed: real(probas, y, seed) | {"ensemble": np.array([1.0])},
+    )
+    model = smallfit.fit(text_csv, strategy=None, folds=3, learning_curve=False)
+    assert model.info["why"].startswith("classic: the ensemble selection kept it alone")
+    assert model.strategy.name == "classic"
+    assert model.metrics["honest"]["value"] == pytest.approx(1.0)

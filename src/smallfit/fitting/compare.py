@@ -177,9 +177,10 @@ def fit_dataset(
         )
     elif ensemble and estimate:  # the search's `best` preset: its trials' ensemble
         choice = combine(candidates, probas_by_label, scored.y, best.label, seed)
-    if choice is not None and choice.candidate.strategy == "ensemble":
+    if choice is not None:  # an ensemble, or the one candidate its selection kept alone
         best = choice.candidate
-        probas_by_label[best.label] = choice.probas
+        if best.strategy == "ensemble":
+            probas_by_label[best.label] = choice.probas
     final, encoder = build(best, seed)
     final.fit(dataset, encoder, **accepted_fit_params(final, fit_params))
     info: dict[str, Any] = {
