@@ -36,7 +36,7 @@ OUT = RESULTS / "default_fit.json"
 COMMAND = "python benchmarks/default_fit.py"
 SINGLE = {
     "image": ("probe", "prototype", "classic", "scratch", "finetune"),
-    "text": ("probe", "prototype", "classic", "zeroshot", "finetune", "contrastive"),
+    "text": ("probe", "prototype", "classic", "zeroshot", "hybrid", "finetune", "contrastive"),
 }
 CHEAP = ("default", "probe", "prototype", "classic", "scratch", "zeroshot")
 TITLES = {

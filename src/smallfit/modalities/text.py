@@ -24,9 +24,16 @@ class TextModality(Modality):
     plural = "texts"
     python_items = "strings"
     default_backbone = "minilm"
-    # pretrained embeddings (probe, prototype), the label names (zeroshot) and the words
-    # themselves (classic, TF-IDF): different views, so their combination can beat any one
-    candidates = (("probe", {}), ("prototype", {}), ("zeroshot", {}), ("classic", {}))
+    # pretrained embeddings (probe, prototype), the label names (zeroshot), the words
+    # themselves (classic, TF-IDF), and words and embedding in one model (hybrid):
+    # different views, so their combination can beat any one
+    candidates = (
+        ("probe", {}),
+        ("prototype", {}),
+        ("zeroshot", {}),
+        ("classic", {}),
+        ("hybrid", {}),
+    )
     # SetFit-style contrastive tuning joins fine-tuning: its evidence (Tunstall et al.
     # 2022) is few-shot text classification, where it rivals fine-tuning.
     budgeted_candidates = (("finetune", {}), ("contrastive", {}))

@@ -6,6 +6,7 @@ from smallfit.strategies import (  # noqa: F401 - importing registers them
     contrastive,
     ensemble,
     finetune,
+    hybrid,
     probe,
     prototype,
     scratch,
