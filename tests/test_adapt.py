@@ -201,6 +201,7 @@ def test_cli_fit_with_a_target_pool_records_it(text_csv, tmp_path):
         "prototype": "coral",
         "zeroshot": "none (cannot adapt)",
         "classic": "none (cannot adapt)",
+        "hybrid": "none (cannot adapt)",
     }
     assert info["adaptation"]["pool_size"] == len(TEXT_POOL)
     assert info["adaptation"]["pool_source"].endswith("pool.csv")
