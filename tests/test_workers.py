@@ -87,7 +87,11 @@ def check_the_shared_search(found, trials, alone, count: int) -> None:
     shared, single = scores(found), scores(alone)
     assert sorted(shared) == sorted(single) and len(shared) == 7  # every configuration
     both = [name for name in shared if shared[name] is not None and single[name] is not None]
-    assert len(both) >= 5 and {n: shared[n] for n in both} == {n: single[n] for n in both}
+    # The pruner waits for as many finished trials as there are defaults (5); the first
+    # three defaults run before that in both searches, so at least they are scored twice.
+    # Which later ones the pruner stops depends on the order the workers finished in.
+    assert {"probe", "prototype", "zeroshot"} <= set(both)
+    assert {n: shared[n] for n in both} == {n: single[n] for n in both}
     ran = {t.user_attrs.get("worker") for t in trials if "same_as" not in t.user_attrs}
     assert len(ran - {None}) == count  # every worker scored configurations
     lost = [t for t in trials if t.state == optuna.trial.TrialState.FAIL]
