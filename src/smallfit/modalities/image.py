@@ -106,12 +106,8 @@ class ImageModality(Modality):
         return f"<code>{esc(Path(name).name)}</code>"
 
     def item_html(self, item: Any, name: str, esc) -> str:
-        picture = load_image(item)
-        picture.thumbnail((192, 192))
-        buffer = io.BytesIO()
-        picture.save(buffer, "PNG")
-        data = base64.b64encode(buffer.getvalue()).decode()
-        return f'<img src="data:image/png;base64,{data}" alt="{esc(name)}">'
+        uri = picture_uri(load_image(item), 192, "PNG")
+        return f'<img src="{uri}" alt="{esc(name)}">'
 
     def short_name(self, name: str) -> str:
         return Path(name).name
@@ -231,10 +227,18 @@ def thumbnail(item: str) -> str | None:
         image = load_image(path)
     except Exception:  # noqa: BLE001 - a moved or damaged file just loses its thumbnail
         return None
-    image.thumbnail((THUMBNAIL, THUMBNAIL))
+    return picture_uri(image, THUMBNAIL, "JPEG")
+
+
+def picture_uri(image: Image.Image, side: int, kind: str) -> str:
+    """`image` shrunk to at most `side` pixels as a data URI (PNG, or JPEG at quality 85),
+    so an HTML page that shows it is one file."""
+    image = image.copy()
+    image.thumbnail((side, side))
     buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=85)
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    image.save(buffer, format=kind, **({"quality": 85} if kind == "JPEG" else {}))
+    data = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return f"data:image/{kind.lower()};base64,{data}"
 
 
 def thumbnail_distances(items: list[Any]) -> np.ndarray:
