@@ -11,9 +11,11 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from smallfit import modalities, strategies
 from smallfit.data import Dataset
-from smallfit.errors import SmallfitError
+from smallfit.errors import SmallfitError, refuse_existing
 from smallfit.fitting.compare import fit_dataset
+from smallfit.fitting.space import PRESETS, check_preset
 from smallfit.modalities.pools import read_pool
 from smallfit.modalities.reading import from_python, to_dataset
 from smallfit.model import Model
@@ -155,8 +157,7 @@ def checkpoint_folder(out: Path) -> Path:
 def _prepare_out(out: Path, overwrite: bool, resume: bool) -> Path:
     """Before any work, refuse to replace `out` or to discard (or invent) an interrupted
     fit's checkpoints; returns the checkpoint folder."""
-    if out.exists() and not overwrite:
-        raise SmallfitError(f"{out} already exists; pass --overwrite to replace it.")
+    refuse_existing(out, overwrite)
     checkpoints = checkpoint_folder(out)
     left_over = checkpoints.is_dir() and any(checkpoints.iterdir())
     if resume and not left_over:
@@ -181,9 +182,6 @@ def trains(
     """Whether a fit with these settings may train strategy `name` beyond the default
     comparison: it is the chosen `strategy`, a `preset` searches it, or a `time_budget`
     adds it to the compared candidates. Unknown names and presets are refused."""
-    from smallfit import modalities, strategies
-    from smallfit.fitting.space import PRESETS, check_preset
-
     strategies.create(name)  # the helpful unknown-name error
     if strategy is not None:
         return name == strategy

@@ -1,5 +1,7 @@
 """User-facing errors: the CLI prints their message and exits with code 2, no traceback."""
 
+from pathlib import Path
+
 
 class SmallfitError(Exception):
     """A problem with the user's input or environment, explained in one readable message."""
@@ -12,3 +14,9 @@ def list_some(things, limit: int = 10) -> str:
     if len(things) > limit:
         shown += f"\n  ... and {len(things) - limit} more"
     return shown
+
+
+def refuse_existing(path: Path, overwrite: bool) -> None:
+    """Stop before any work if `path` exists and replacing it was not asked for."""
+    if path.exists() and not overwrite:
+        raise SmallfitError(f"{path} already exists; pass --overwrite to replace it.")

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from smallfit import modalities, strategies
-from smallfit.errors import SmallfitError
+from smallfit.errors import SmallfitError, refuse_existing
 from smallfit.model import Model, load
 from smallfit.progress import progress_bar
 from smallfit.strategies.base import Strategy
@@ -116,11 +116,9 @@ def _write(model: Model, graph: nn.Module, folder: Path, int8: bool) -> dict:
 
 
 def _refuse_existing(out: Path, overwrite: bool) -> None:
-    if not out.exists():
-        return
-    if not overwrite:
-        raise SmallfitError(f"{out} already exists; pass --overwrite to replace it.")
-    if not (out / SIDECAR).is_file():
+    """Replace only an earlier export, and only when asked to."""
+    refuse_existing(out, overwrite)
+    if out.exists() and not (out / SIDECAR).is_file():
         raise SmallfitError(
             f"{out} is not an earlier ONNX export (no {SIDECAR}); refusing to overwrite it. "
             "Choose another --out."

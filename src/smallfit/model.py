@@ -21,7 +21,7 @@ from safetensors.numpy import load_file, save_file
 
 from smallfit import backbones, modalities, strategies
 from smallfit.data import Dataset
-from smallfit.errors import SmallfitError
+from smallfit.errors import SmallfitError, refuse_existing
 from smallfit.modalities.reading import from_python
 from smallfit.reference import Reference
 
@@ -123,18 +123,16 @@ class Model:
     def save(self, directory: str | Path, overwrite: bool = False) -> Path:
         """Write the model directory; refuses to replace an existing one unless told to."""
         directory = Path(directory)
-        if directory.exists():
-            if not overwrite:
-                raise SmallfitError(f"{directory} already exists; pass --overwrite to replace it.")
-            if (
-                directory.is_dir()
-                and not (directory / "model.json").exists()
-                and any(directory.iterdir())
-            ):
-                raise SmallfitError(
-                    f"{directory} is a non-empty folder that is not a smallfit model; "
-                    "refusing to overwrite it. Choose another --out."
-                )
+        refuse_existing(directory, overwrite)
+        if (
+            directory.is_dir()
+            and not (directory / "model.json").exists()
+            and any(directory.iterdir())
+        ):
+            raise SmallfitError(
+                f"{directory} is a non-empty folder that is not a smallfit model; "
+                "refusing to overwrite it. Choose another --out."
+            )
         arrays, config = self.strategy.get_state()
         record = {
             "format": FORMAT,

@@ -17,9 +17,8 @@ from smallfit.cli.options import (
     LabelColumn,
     SkipBad,
     TextColumn,
-    refuse_existing,
 )
-from smallfit.errors import SmallfitError
+from smallfit.errors import SmallfitError, refuse_existing
 
 commands = typer.Typer()
 

@@ -11,8 +11,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from smallfit.cli.display import out
-from smallfit.cli.options import LabelColumn, ReplaceOutput, SkipBad, TextColumn, refuse_existing
-from smallfit.errors import SmallfitError
+from smallfit.cli.options import LabelColumn, ReplaceOutput, SkipBad, TextColumn
+from smallfit.errors import SmallfitError, refuse_existing
 
 commands = typer.Typer()
 

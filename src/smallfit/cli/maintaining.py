@@ -19,9 +19,8 @@ from smallfit.cli.options import (
     Seed,
     SkipBad,
     TextColumn,
-    refuse_existing,
 )
-from smallfit.errors import SmallfitError
+from smallfit.errors import SmallfitError, refuse_existing
 
 commands = typer.Typer()
 

@@ -35,12 +35,6 @@ ReplaceOut = Annotated[bool, typer.Option(help="Replace --out if it exists.")]
 ReplaceOutput = Annotated[bool, typer.Option(help="Replace --output if it exists.")]
 
 
-def refuse_existing(path: Path, overwrite: bool) -> None:
-    """Stop before any work if `path` exists and --overwrite was not given."""
-    if path.exists() and not overwrite:
-        raise SmallfitError(f"{path} already exists; pass --overwrite to replace it.")
-
-
 def parse_duration(text: str) -> float:
     """Seconds in '300', '90s', '10m' or '1.5h' (a --time-budget)."""
     units = {"s": 1, "m": 60, "h": 3600}

@@ -19,8 +19,8 @@ from smallfit.cli.options import (
     ReplaceOutput,
     SkipBad,
     TextColumn,
-    refuse_existing,
 )
+from smallfit.errors import refuse_existing
 
 commands = typer.Typer()
 
