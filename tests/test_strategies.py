@@ -9,7 +9,7 @@ from smallfit import backbones, modalities, strategies
 from smallfit.errors import SmallfitError
 from smallfit.modalities.reading import read_source
 from smallfit.model import Model, load
-from smallfit.strategies.base import works_on
+from smallfit.strategies.base import encoder_for, works_on
 from smallfit.strategies.heads import row_space_basis
 from smallfit.train.losses import classification_loss
 
@@ -57,7 +57,7 @@ def test_strategy_fits_predicts_and_round_trips(name, params, modality, datasets
         default = modalities.get(modality).default_backbone
         params = {**params, "members": [m | {"backbone": default} for m in params["members"]]}
     strategy = strategies.create(name, **params)
-    backbone = strategy.fixed_backbone.get(modality, modalities.get(modality).default_backbone)
+    backbone = encoder_for(type(strategy), modality, None)
     encoder = backbones.create(backbone) if backbone else None
     strategy.fit(dataset, encoder)
     proba = strategy.predict_proba(dataset.items)

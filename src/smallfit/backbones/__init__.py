@@ -10,14 +10,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from smallfit.backbones.base import Encoder
+from smallfit.backbones.base import CAPABILITIES, Encoder
 from smallfit.backbones.images import (
     PixelEncoder,
+    TimmImageEncoder,
     efficientnet_lite,
     lite_available,
     timm_hub,
 )
-from smallfit.backbones.text import minilm, minilm_available, sentence_transformer
+from smallfit.backbones.text import (
+    SentenceEncoder,
+    minilm,
+    minilm_available,
+    sentence_transformer,
+)
 from smallfit.errors import SmallfitError
 
 
@@ -28,14 +34,32 @@ class BackboneInfo:
     description: str
     factory: Callable[[], Encoder]
     available: Callable[[], bool]
+    capabilities: frozenset[str]  # what it offers beyond embed (base.CAPABILITIES)
 
 
 _REGISTRY: dict[str, BackboneInfo] = {}
 _LOADED: dict[str, Encoder] = {}
 
 
-def register(name: str, modality: str, description: str, factory, available=lambda: True) -> None:
-    _REGISTRY[name] = BackboneInfo(name, modality, description, factory, available)
+# The encoders a prefix reaches (timm:NAME, st:NAME_OR_PATH): modality and capabilities.
+_PREFIXES = {"timm:": TimmImageEncoder, "st:": SentenceEncoder}
+
+
+def register(
+    name: str,
+    modality: str,
+    description: str,
+    factory: Callable[[], Encoder],
+    available: Callable[[], bool] = lambda: True,
+    capabilities: frozenset[str] = frozenset(),
+) -> None:
+    """Make encoder `name` creatable; `capabilities` (keys of base.CAPABILITIES) say what
+    it offers beyond `embed`, so strategies are matched to it without loading its weights."""
+    unknown = set(capabilities) - set(CAPABILITIES)
+    if unknown:
+        raise SmallfitError(f"Unknown encoder capabilities {sorted(unknown)} for {name}.")
+    info = BackboneInfo(name, modality, description, factory, available, frozenset(capabilities))
+    _REGISTRY[name] = info
 
 
 for _size, _name in (
@@ -49,6 +73,7 @@ for _size, _name in (
         f"EfficientNet-Lite ImageNet weights, {_size}px, 1280-d (packaged)",
         partial(efficientnet_lite, _name),
         partial(lite_available, _name),
+        TimmImageEncoder.capabilities,
     )
 register(
     "minilm",
@@ -56,6 +81,7 @@ register(
     "all-MiniLM-L6-v2 sentence embeddings, 384-d (packaged)",
     minilm,
     minilm_available,
+    SentenceEncoder.capabilities,
 )
 register("pixels", "image", "downscaled raw pixels, no transfer (baseline)", PixelEncoder)
 
@@ -78,13 +104,21 @@ def create(name: str) -> Encoder:
 
 
 def modality_of(name: str) -> str:
-    if name.startswith("timm:"):
-        return "image"
-    if name.startswith("st:"):
-        return "text"
+    return _class_or_info(name).modality
+
+
+def capabilities_of(name: str) -> frozenset[str]:
+    """What encoder `name` offers beyond `embed`, known without loading it."""
+    return _class_or_info(name).capabilities
+
+
+def _class_or_info(name: str) -> BackboneInfo | type[Encoder]:
+    for prefix, cls in _PREFIXES.items():
+        if name.startswith(prefix):
+            return cls
     if name not in _REGISTRY:
         create(name)  # raises the helpful unknown-name error
-    return _REGISTRY[name].modality
+    return _REGISTRY[name]
 
 
 def list_backbones() -> list[BackboneInfo]:
@@ -103,6 +137,7 @@ def describe(encoder: Encoder) -> dict:
 
 __all__ = [
     "Encoder",
+    "capabilities_of",
     "create",
     "describe",
     "list_backbones",

@@ -17,6 +17,16 @@ from smallfit.data.identity import file_digest, item_key
 from smallfit.errors import SmallfitError
 from smallfit.progress import progress_bar
 
+# What an encoder offers beyond `embed`, for the strategies that need more
+# (Strategy.needs): a strategy declares capabilities, not kinds of item, so a new
+# modality's encoder gets every strategy its capabilities allow.
+CAPABILITIES = {
+    "layers": "a body in trainable layer groups (layer_groups, pooling, body_input)",
+    "feature_maps": "layer groups that output spatial feature maps, which can be cut and mixed",
+    "tokens": "transformer layers over tokens, with query and value projections",
+    "queries": "embeddings of a written class description in the space of its items",
+}
+
 
 class Encoder:
     """Batched, cached embedding of items by a frozen body.
@@ -29,6 +39,7 @@ class Encoder:
     name: str
     modality: str
     dim: int
+    capabilities: frozenset[str] = frozenset()  # keys of CAPABILITIES
     batch_size: int = 32
     use_cache: bool = True
 

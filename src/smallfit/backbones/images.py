@@ -26,6 +26,7 @@ class TimmImageEncoder(Encoder):
     """A timm model; the embedding is its pooled pre-logits feature vector."""
 
     modality = "image"
+    capabilities = frozenset({"layers", "feature_maps"})
     batch_size = 32
     body_lr_ratio = 0.5  # fine-tuning rate of the unfrozen blocks relative to the head's
 

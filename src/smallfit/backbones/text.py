@@ -17,6 +17,7 @@ class SentenceEncoder(Encoder):
     """A sentence-transformers model; the embedding is its pooled output."""
 
     modality = "text"
+    capabilities = frozenset({"layers", "tokens", "queries"})
     batch_size = 64
     # Fine-tuning rate of the transformer layers relative to the new head's: transformer
     # layers are usually tuned at 1e-5..1e-4 (BERT's recipe), far below a fresh head.

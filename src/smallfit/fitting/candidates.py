@@ -11,7 +11,7 @@ import numpy as np
 from smallfit import backbones, modalities, strategies
 from smallfit.errors import SmallfitError
 from smallfit.evaluate import Splits, make_splits
-from smallfit.strategies.base import works_on
+from smallfit.strategies.base import encoder_for, refusal, works_on
 
 
 @dataclass
@@ -88,11 +88,10 @@ def candidates_for(
     result = []
     for name, params in chosen:
         cls = type(strategies.create(name))
-        if not works_on(cls, modality):
-            raise SmallfitError(f"Strategy {name} does not work on {modality} data.")
+        if not works_on(cls, modality, backbone):
+            raise SmallfitError(refusal(cls, modality, backbone))
         params = {**params, **(strategy_params or {}).get(name, {})}
-        used = cls.fixed_backbone.get(modality, backbone)
-        result.append(Candidate(name, params, used))
+        result.append(Candidate(name, params, encoder_for(cls, modality, backbone)))
     return result
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from smallfit import backbones, modalities, strategies
 from smallfit.errors import SmallfitError
 from smallfit.fitting.candidates import Candidate
-from smallfit.strategies.base import works_on
+from smallfit.strategies.base import encoder_for, works_on
 
 PRESETS = {
     "fast": ("probe", "prototype", "zeroshot", "classic"),  # frozen encoders: seconds
@@ -77,11 +77,10 @@ def make_space(
     encoders, params = {}, {}
     for name in PRESETS[check_preset(preset)]:
         cls = type(strategies.create(name))
-        if not works_on(cls, modality):
+        usable = [c for c in choices if works_on(cls, modality, c)]
+        if not usable:
             continue
-        encoders[name] = (
-            [cls.fixed_backbone[modality]] if modality in cls.fixed_backbone else choices
-        )
+        encoders[name] = list(dict.fromkeys(encoder_for(cls, modality, c) for c in usable))
         space = cls.search_space | modalities.get(modality).search_choices.get(name, {})
         params[name] = {k: v for k, v in space.items() if k not in fixed.get(name, {})}
     return Space(modality, encoders, params, {k: dict(v) for k, v in fixed.items()})

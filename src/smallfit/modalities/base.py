@@ -29,6 +29,28 @@ class BadUpload(Exception):
         self.status = status
 
 
+class RawFeatures:
+    """An item's own features, without transfer: what the no-transfer baseline (`classic`)
+    and `hybrid` learn from. `fit` learns what the features need (a vocabulary); that
+    state round-trips as (arrays, config), as a strategy's does."""
+
+    scale: ClassVar[bool] = False  # standardise each column first (dense, unequal spreads)
+    max_rank: ClassVar[int | None] = None  # the head works in at most this many directions
+
+    def fit(self, items: list[Any]) -> RawFeatures:
+        return self
+
+    def transform(self, items: list[Any]) -> Any:
+        """(n, d) features: a numpy array or a scipy sparse matrix."""
+        raise NotImplementedError
+
+    def get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        return {}, {}
+
+    def set_state(self, arrays: dict[str, np.ndarray], config: dict[str, Any]) -> RawFeatures:
+        return self
+
+
 class Modality:
     name: ClassVar[str]  # "image": Dataset.modality and model.json say it
     plural: ClassVar[str]  # "images": messages and the report
@@ -42,10 +64,10 @@ class Modality:
     budgeted_candidates: ClassVar[tuple[tuple[str, dict], ...]] = (("finetune", {}),)
     # Search choices that depend on the kind of item, per strategy (augmentations, mixing).
     search_choices: ClassVar[dict[str, dict[str, list]]] = {}
-    # The strategies' own augmentation for this kind of item (finetune's `augment=None`),
-    # and the weak view FixMatch compares a strong one with.
-    default_augment: ClassVar[str] = "none"
-    weak_augment: ClassVar[str] = "none"
+    # Values a strategy takes on this kind of item for a parameter it leaves None, per
+    # strategy (finetune's augmentation, contrastive's pair loss).
+    strategy_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
+    weak_augment: ClassVar[str] = "none"  # the weak view FixMatch compares a strong one with
     examples_per_class: ClassVar[int] = 2  # shown per class in the report
     # How a served model takes its items: as uploaded files (multipart/form-data), or
     # as a JSON list in the field `json_field`.
@@ -72,6 +94,11 @@ class Modality:
     def drop_unreadable(self, dataset: Dataset, skip_bad: bool) -> Dataset:
         """`dataset` without the items that cannot be read (skip_bad), or an error naming them."""
         return dataset
+
+    def raw_features(self) -> RawFeatures | None:
+        """A fresh extractor of the items' own features (for classic and hybrid); None:
+        this kind of item has none, and those strategies do not run on it."""
+        return None
 
     # -- showing -----------------------------------------------------------------------
     def shown(self, item: Any, name: str) -> str:

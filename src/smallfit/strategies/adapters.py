@@ -80,7 +80,7 @@ def output_width(group: nn.Module) -> int:
 class BodyTune(Strategy):
     """Shared by adapter and lora: build, train and save a body with trainable insertions."""
 
-    modalities = ("image", "text")
+    needs = frozenset({"layers"})
     trains_body = True
 
     def _insert(self, groups: list[nn.Module], encoder) -> list[nn.Module]:
@@ -206,7 +206,8 @@ class Adapter(BodyTune):
         self.random_state = random_state
 
     def _insert(self, groups, encoder):
-        adapter = ImageAdapter if encoder.modality == "image" else TokenAdapter
+        # layer groups give feature maps (convolutional) or token sequences (transformer)
+        adapter = ImageAdapter if "feature_maps" in encoder.capabilities else TokenAdapter
         # the stem / token embedding stays as it is: adapters follow the computed layers
         return groups[:1] + [
             nn.Sequential(group, adapter(output_width(group), self.bottleneck))
@@ -220,7 +221,7 @@ class Lora(BodyTune):
 
     name = "lora"
     search_space = {"rank": [8, 4, 16], "lr": [1e-3, 3e-4, 3e-3]}
-    modalities = ("text",)
+    needs = frozenset({"layers", "tokens"})
 
     def __init__(
         self,

@@ -15,7 +15,9 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from torch import nn
 
+from smallfit import backbones, modalities
 from smallfit.backbones import Encoder
+from smallfit.backbones.base import CAPABILITIES
 from smallfit.data import Dataset
 from smallfit.errors import SmallfitError
 from smallfit.numeric import Normalise
@@ -23,12 +25,16 @@ from smallfit.numeric import Normalise
 
 class Strategy(BaseEstimator):
     name: ClassVar[str]
-    # The modalities it works on; None: any, for it reads items only through its encoder's
-    # `embed` (strategies that train a body or read pixels or words name theirs).
-    modalities: ClassVar[tuple[str, ...] | None] = None
-    # The encoder this strategy needs per modality when it is not the user's backbone
-    # (the no-transfer baseline uses raw pixels, or none at all for TF-IDF).
-    fixed_backbone: ClassVar[dict[str, str | None]] = {}
+    # What it needs of its encoder beyond `embed` (keys of backbones.base.CAPABILITIES):
+    # a strategy runs on every kind of item whose encoder offers them.
+    needs: ClassVar[frozenset[str]] = frozenset()
+    # False: it takes no encoder (it reads the items' own features).
+    uses_encoder: ClassVar[bool] = True
+    # The encoder it always uses instead of the user's (scratch: raw pixels), if any.
+    fixed_backbone: ClassVar[str | None] = None
+    # True: it reads the items' own features (Modality.raw_features), so it runs only on
+    # kinds of item that define them.
+    reads_items: ClassVar[bool] = False
     # What a budgeted search tries (smallfit.fitting.space): parameter -> choices, the
     # default first (enqueued first). Choices that change only calibration, not which class
     # wins (prototype's scale), are left out: cross-validated accuracy cannot tell them apart.
@@ -67,19 +73,61 @@ class Strategy(BaseEstimator):
         """
         raise NotImplementedError
 
+    def _resolved(self, param: str, modality: str, fallback: Any) -> Any:
+        """Parameter `param`, or where it is None the value the modality sets for this
+        strategy (Modality.strategy_defaults), else `fallback`."""
+        value = getattr(self, param)
+        if value is not None:
+            return value
+        return modalities.get(modality).strategy_defaults.get(self.name, {}).get(param, fallback)
+
     def _remember(self, dataset: Dataset, encoder: Encoder | None) -> None:
-        """Check the data is of a modality this strategy works on; keep the class order."""
-        if not works_on(type(self), dataset.modality):
-            raise SmallfitError(
-                f"The {self.name} strategy works on {' and '.join(self.modalities)} data, "
-                f"not {dataset.modality}."
-            )
+        """Check this strategy can learn the data with `encoder`; keep the class order."""
+        cls = type(self)
+        if not works_on(cls, dataset.modality):
+            raise SmallfitError(refusal(cls, dataset.modality))
+        if cls.uses_encoder and encoder is not None:
+            if encoder.modality != dataset.modality:
+                raise SmallfitError(
+                    f"Encoder {encoder.name} is for {encoder.modality}s but the data holds "
+                    f"{dataset.modality}s."
+                )
+            if not cls.needs <= encoder.capabilities:
+                raise SmallfitError(_lacking(cls, encoder.name, encoder.capabilities))
         self.classes_ = list(dataset.classes)
         self.encoder_ = encoder
 
 
-def works_on(cls: type[Strategy], modality: str) -> bool:
-    return cls.modalities is None or modality in cls.modalities
+def encoder_for(cls: type[Strategy], modality: str, backbone: str | None) -> str | None:
+    """The encoder strategy `cls` runs on, given the user's `backbone` (None: the
+    modality's default); None if it takes no encoder."""
+    if not cls.uses_encoder:
+        return None
+    return cls.fixed_backbone or backbone or modalities.get(modality).default_backbone
+
+
+def works_on(cls: type[Strategy], modality: str, backbone: str | None = None) -> bool:
+    """Whether strategy `cls` can learn `modality` items on encoder `backbone` (None: the
+    modality's default): that encoder is for those items and offers what `cls` needs, and
+    the items have their own features if `cls` reads them. Decided without loading weights."""
+    if cls.reads_items and modalities.get(modality).raw_features() is None:
+        return False
+    name = encoder_for(cls, modality, backbone)
+    if name is None:
+        return True
+    return backbones.modality_of(name) == modality and cls.needs <= backbones.capabilities_of(name)
+
+
+def refusal(cls: type[Strategy], modality: str, backbone: str | None = None) -> str:
+    """Why `cls` does not run on `modality` items (with encoder `backbone`): what the
+    encoder lacks, or the kinds of item it runs on."""
+    if backbone is not None and works_on(cls, modality):
+        return _lacking(cls, backbone, backbones.capabilities_of(backbone))
+    kinds = [m.name for m in modalities.all_registered() if works_on(cls, m.name)]
+    return (
+        f"The {cls.name} strategy works on {' and '.join(kinds) or 'no registered kind of'} "
+        f"data, not {modality}."
+    )
 
 
 def accepted_fit_params(strategy: Strategy, fit_params: dict[str, Any] | None) -> dict[str, Any]:
@@ -98,3 +146,8 @@ def accepted_fit_params(strategy: Strategy, fit_params: dict[str, Any] | None) -
 def frozen_encoder_module(encoder: Encoder, head: nn.Module) -> nn.Module:
     """Encoder network, unit-length embedding, head: a frozen-encoder strategy as one network."""
     return nn.Sequential(encoder.embedding_module(), Normalise(), head).eval()
+
+
+def _lacking(cls: type[Strategy], encoder: str, has: frozenset[str]) -> str:
+    missing = "; ".join(CAPABILITIES[c] for c in sorted(cls.needs - has))
+    return f"The {cls.name} strategy needs an encoder with {missing}; {encoder} has none."

@@ -33,6 +33,7 @@ from smallfit.strategies.finetune import FrozenNormSequential, lower_activations
 from smallfit.strategies.heads import LogisticHead
 from smallfit.strategies.registry import register
 from smallfit.train.loop import TrainSettings, early_stopping_split, train
+from smallfit.train.losses import PAIR_LOSSES
 
 # The learning rate `finetune` gives its unfrozen groups (its head rate times the
 # encoder's body_lr_ratio): the rate at which these encoders' top groups tune well.
@@ -90,11 +91,12 @@ class Contrastive(Strategy):
 
     `pairs_per_example` pairs per training item per epoch (half positive); at most
     `epochs` passes over them, fewer when the held-out items' pair loss stops improving.
-    `lr` None: the rate finetune uses for the encoder's unfrozen groups.
+    `lr` None: the rate finetune uses for the encoder's unfrozen groups. `loss` None: the
+    modality's (texts: SetFit's pair_cosine; otherwise supcon, supervised contrastive).
     """
 
     name = "contrastive"
-    modalities = ("image", "text")
+    needs = frozenset({"layers"})
     trains_body = True
 
     def __init__(
@@ -103,6 +105,7 @@ class Contrastive(Strategy):
         top_groups: int = 2,
         epochs: int = 3,
         lr: float | None = None,
+        loss: str | None = None,
         batch_size: int = 16,
         random_state: int = 0,
     ):
@@ -110,6 +113,7 @@ class Contrastive(Strategy):
         self.top_groups = top_groups
         self.epochs = epochs
         self.lr = lr
+        self.loss = loss
         self.batch_size = batch_size
         self.random_state = random_state
 
@@ -146,7 +150,9 @@ class Contrastive(Strategy):
             if sizes is not None:  # shortest pairs first: validation batches pad little
                 held_out = held_out[np.argsort(sizes[held_out].max(axis=1), kind="stable")]
             validation = (torch.from_numpy(held_out), labels[held_out])
-        loss = "pair_cosine" if encoder.modality == "text" else "supcon"
+        loss = self._resolved("loss", dataset.modality, "supcon")
+        if loss not in PAIR_LOSSES:
+            raise SmallfitError(f"Unknown loss {loss!r}; choose from {', '.join(PAIR_LOSSES)}.")
         settings = TrainSettings(
             epochs=self.epochs,
             batch_size=self.batch_size,

@@ -178,7 +178,7 @@ class FineTune(Strategy):
         "top_groups": [2, 1, 3],
         "lr": [3e-3, 1e-3, 1e-2],
     }
-    modalities = ("image", "text")
+    needs = frozenset({"layers"})
     trains_body = True
 
     def __init__(
@@ -216,8 +216,11 @@ class FineTune(Strategy):
     def _build(self, encoder, n_classes: int) -> tuple[int, FrozenNormSequential]:
         if self.unfreeze not in UNFREEZE:
             raise SmallfitError(f"Unknown unfreeze mode {self.unfreeze!r}; choose from {UNFREEZE}.")
-        if self.mix != "none" and encoder.modality != "image":
-            raise SmallfitError(f"mix={self.mix!r} works on images only; use mix='none'.")
+        if self.mix != "none" and "feature_maps" not in encoder.capabilities:
+            raise SmallfitError(
+                f"mix={self.mix!r} works on images only (feature maps to cut and mix); "
+                "use mix='none'."
+            )
         groups = encoder.layer_groups()
         if not 0 <= self.top_groups < len(groups):
             raise SmallfitError(f"top_groups must be between 0 and {len(groups) - 1}.")
@@ -252,7 +255,7 @@ class FineTune(Strategy):
         if validation is None:
             fit_part = np.arange(len(dataset))
         xs, ys = [x[fit_part]], [y[fit_part]]
-        augment = self.augment or modalities.get(encoder.modality).default_augment
+        augment = self._resolved("augment", encoder.modality, "none")
         fit_items = [dataset.items[i] for i in fit_part]
         augmented = encoder.transform(train=True, augment=augment, corpus=fit_items)
         if augment != "none" and augmented is not None:

@@ -55,8 +55,7 @@ class Scratch(Strategy):
 
     name = "scratch"
     search_space = {"width": [16, 32, 64], "lr": [3e-3, 1e-3, 1e-2], "shift": [2, 0, 4]}
-    modalities = ("image",)
-    fixed_backbone = {"image": "pixels"}
+    fixed_backbone = "pixels"  # 32x32 RGB, so it runs on images only
     trains_body = True
 
     def __init__(

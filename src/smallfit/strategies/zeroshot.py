@@ -20,7 +20,7 @@ class ZeroShot(Strategy):
     """
 
     name = "zeroshot"
-    modalities = ("text",)
+    needs = frozenset({"queries"})  # it embeds each class's description
 
     def __init__(
         self,
