@@ -3,15 +3,14 @@ training data into NEW training data (the original data is never changed)."""
 
 from __future__ import annotations
 
-import shutil
 import warnings
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from smallfit.data.tables import LABEL_NAMES, TEXT_NAMES, choose_column, is_table_path, read_table
-from smallfit.errors import SmallfitError, list_some
+from smallfit import modalities
+from smallfit.errors import SmallfitError
 from smallfit.modalities.reading import read_source
 
 
@@ -27,17 +26,17 @@ def add_labels(
     written by suggest, its label column filled in). Image folders are copied, each newly
     labeled image into into/<label>/; tables get the new rows appended. `data` and the
     labeled files are never changed. Rows left unlabeled are skipped; a label that is not
-    a class of `data` becomes a new class (with a warning). Returns a summary."""
+    a class of `data` becomes a new class (with a warning). The data's modality says what
+    `into` must be, what the answers' items are, and how the new data is written. Returns
+    a summary."""
     answers, data, into = Path(answers), Path(data), Path(into)
     if into.exists():
         raise SmallfitError(f"{into} already exists; --into must name new training data.")
     if into.resolve().is_relative_to(data.resolve()):
         raise SmallfitError(f"--into {into} lies inside {data}; write the new data elsewhere.")
     train = read_source(data, labeled=True, text_column=text_column, label_column=label_column)
-    if train.modality == "text" and not is_table_path(into):
-        raise SmallfitError(
-            f"--into {into} must be a table file (.csv, .tsv, .jsonl, .parquet) like {data}."
-        )
+    kind = modalities.get(train.modality)
+    kind.check_into(into, data)
     labeled = _read_answers(answers)
     known = {str(c): c for c in train.classes}
     new_classes = sorted({v for v in labeled.label if v not in known})
@@ -50,10 +49,7 @@ def add_labels(
     from smallfit.data.identity import item_key
 
     seen = {item_key(item) for item in train.items}
-    if train.modality == "image":
-        items = _answer_images(labeled, answers)
-    else:
-        items = list(labeled["item"])
+    items = kind.answer_items(list(labeled["item"]), answers)
     fresh = [i for i, item in enumerate(items) if item_key(item) not in seen]
     if len(fresh) < len(items):
         warnings.warn(
@@ -62,21 +58,14 @@ def add_labels(
             stacklevel=2,
         )
     labels = [known.get(v, v) for v in labeled.label]
-    if train.modality == "image":
-        shutil.copytree(data, into)
-        for i in fresh:
-            folder = into / str(labels[i])
-            folder.mkdir(exist_ok=True)
-            shutil.copy2(items[i], _free_name(folder / items[i].name))
-    else:
-        _append_rows(
-            data,
-            into,
-            [items[i] for i in fresh],
-            [labels[i] for i in fresh],
-            text_column,
-            label_column,
-        )
+    kind.write_labeled(
+        data,
+        into,
+        [items[i] for i in fresh],
+        [labels[i] for i in fresh],
+        text_column=text_column,
+        label_column=label_column,
+    )
     return {
         "into": str(into),
         "added": len(fresh),
@@ -110,47 +99,3 @@ def _read_answers(path: Path) -> pd.DataFrame:
             stacklevel=3,
         )
     return frame[~empty].reset_index(drop=True)
-
-
-def _answer_images(frame: pd.DataFrame, answers: Path) -> list[Path]:
-    paths = [Path(item) for item in frame["item"]]
-    bad = [f"{p} (row {i + 2})" for i, p in zip(frame.index, paths, strict=True) if not p.is_file()]
-    if bad:
-        raise SmallfitError(
-            f"{answers}: {len(bad)} item(s) are not image files (paths are read from the "
-            f"current folder):\n{list_some(bad)}"
-        )
-    return paths
-
-
-def _free_name(path: Path) -> Path:
-    """`path`, or name_1.ext, name_2.ext ... if it is taken."""
-    candidate, number = path, 0
-    while candidate.exists():
-        number += 1
-        candidate = path.with_name(f"{path.stem}_{number}{path.suffix}")
-    return candidate
-
-
-def _append_rows(
-    data: Path,
-    into: Path,
-    texts: list[str],
-    labels: list,
-    text_column: str | None,
-    label_column: str | None,
-) -> None:
-    frame = read_table(data)
-    label_col = choose_column(frame, label_column, LABEL_NAMES, "label", str(data))
-    text_col = choose_column(frame, text_column, TEXT_NAMES, "text", str(data), {label_col})
-    rows = pd.DataFrame({text_col: texts, label_col: labels})
-    combined = pd.concat([frame, rows], ignore_index=True)
-    suffix = into.suffix.lower()
-    if suffix == ".csv":
-        combined.to_csv(into, index=False)
-    elif suffix == ".tsv":
-        combined.to_csv(into, sep="\t", index=False)
-    elif suffix in (".jsonl", ".ndjson"):
-        combined.to_json(into, orient="records", lines=True, force_ascii=False)
-    else:
-        combined.to_parquet(into, index=False)

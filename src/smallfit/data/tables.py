@@ -1,4 +1,4 @@
-"""Reading text tables (CSV, TSV, JSONL, Parquet) and choosing their text and label columns."""
+"""Reading and writing tables (CSV, TSV, JSONL, Parquet) and choosing their columns."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pandas as pd
 from smallfit.errors import SmallfitError, list_some
 
 TABLE_EXTENSIONS = {".csv", ".tsv", ".jsonl", ".ndjson", ".parquet", ".pq"}
-TEXT_NAMES = ("text", "sentence", "review", "content", "document", "body", "message")
 LABEL_NAMES = ("label", "labels", "class", "category", "target", "y")
 
 
@@ -32,6 +31,20 @@ def read_table(path: Path) -> pd.DataFrame:
         raise SmallfitError(f"Cannot read table {path}: {err}") from None
 
 
+def write_table(frame: pd.DataFrame, path: Path) -> None:
+    """Write `frame` in the format of `path`'s extension, the way read_table reads it back
+    (Parquet for .parquet, .pq)."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        frame.to_csv(path, index=False)
+    elif suffix == ".tsv":
+        frame.to_csv(path, sep="\t", index=False)
+    elif suffix in (".jsonl", ".ndjson"):
+        frame.to_json(path, orient="records", lines=True, force_ascii=False)
+    else:
+        frame.to_parquet(path, index=False)
+
+
 def choose_column(
     frame: pd.DataFrame,
     given: str | None,
@@ -39,8 +52,12 @@ def choose_column(
     role: str,
     source: str,
     exclude: set[str] = frozenset(),
+    *,
+    fallback_single_object: bool = False,
 ) -> str:
-    """The column to use for `role`: the one given, else an unambiguous conventional name."""
+    """The column to use for `role`: the one given, else an unambiguous conventional name,
+    else (`fallback_single_object`, for roles such as free text that pandas reads as
+    strings) the only object-dtype column left."""
     columns = [str(c) for c in frame.columns]
     if given is not None:
         if given not in columns:
@@ -52,10 +69,10 @@ def choose_column(
     for name in preferred:
         if name in lowered:
             return lowered[name]
-    if role == "text":
-        texty = [c for c in columns if c not in exclude and frame[c].dtype == object]
-        if len(texty) == 1:
-            return texty[0]
+    if fallback_single_object:
+        objects = [c for c in columns if c not in exclude and frame[c].dtype == object]
+        if len(objects) == 1:
+            return objects[0]
     flag = f"--{role}-column"
     raise SmallfitError(
         f"Cannot tell which column of {source} holds the {role}; pass {flag}. "

@@ -1,8 +1,9 @@
 """The Modality contract: everything smallfit knows about one kind of item, in one class.
 
-A modality says how its items are recognised and read, checked and shown, which encoder
-and candidate strategies a fit starts from, what its test-time views and search choices
-are, how a served model receives them, and how near-duplicates are measured. The rest of
+A modality says how its items are recognised and read, checked and shown, how newly
+labeled ones are written into new training data, which encoder and candidate strategies a
+fit starts from, what its test-time views and search choices are, how a served model
+receives them, and how near-duplicates are measured. The rest of
 the library asks the registered modality (`smallfit.modalities.get(name)`) instead of
 branching on its name, so a new kind of item is one new subclass, registered with
 `smallfit.modalities.register`, the way strategies and encoders are registered.
@@ -19,6 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from smallfit.data import Dataset
+from smallfit.errors import SmallfitError
 
 
 class BadUpload(Exception):
@@ -99,6 +101,30 @@ class Modality:
         """A fresh extractor of the items' own features (for classic and hybrid); None:
         this kind of item has none, and those strategies do not run on it."""
         return None
+
+    # -- adding labels (smallfit add-labels) ---------------------------------------------
+    def answer_items(self, values: list[str], answers: Path) -> list[Any]:
+        """The items named by the `item` column of a filled-in suggestion CSV (`answers`),
+        in order; by default the strings themselves."""
+        return list(values)
+
+    def check_into(self, into: Path, data: Path) -> None:
+        """Raise SmallfitError, before any work, if the new path `into` cannot hold
+        training data like `data`; by default any new path can."""
+
+    def write_labeled(
+        self,
+        data: Path,
+        into: Path,
+        items: list[Any],
+        labels: list[Any],
+        *,
+        text_column: str | None,
+        label_column: str | None,
+    ) -> None:
+        """Write NEW training data `into`: the labeled data at `data` (read with these
+        columns) plus `items` with their `labels`, leaving `data` and the items unchanged."""
+        raise SmallfitError(f"add-labels cannot write new training data of {self.plural}.")
 
     # -- showing -----------------------------------------------------------------------
     def shown(self, item: Any, name: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import shutil
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -22,7 +23,7 @@ from smallfit.data.images import (
     is_image_path,
     load_image,
 )
-from smallfit.errors import SmallfitError
+from smallfit.errors import SmallfitError, list_some
 from smallfit.modalities.base import BadUpload, Modality, RawFeatures
 from smallfit.progress import progress_bar
 
@@ -115,6 +116,35 @@ class ImageModality(Modality):
         if not keep:
             raise bad_images_error(sorted(bad), dataset.source)
         return dataset.subset(keep)
+
+    def answer_items(self, values: list[str], answers: Path) -> list[Any]:
+        """The answers' items as paths, each an existing file; an error names the others."""
+        paths = [Path(value) for value in values]
+        bad = [f"{p} (row {i + 2})" for i, p in enumerate(paths) if not p.is_file()]
+        if bad:
+            raise SmallfitError(
+                f"{answers}: {len(bad)} item(s) are not image files (paths are read from the "
+                f"current folder):\n{list_some(bad)}"
+            )
+        return paths
+
+    def write_labeled(
+        self,
+        data: Path,
+        into: Path,
+        items: list[Any],
+        labels: list[Any],
+        *,
+        text_column: str | None,
+        label_column: str | None,
+    ) -> None:
+        """A copy of the folder `data`, then each image copied into into/<label>/ (under a
+        free name if its own is taken)."""
+        shutil.copytree(data, into)
+        for item, label in zip(items, labels, strict=True):
+            folder = into / str(label)
+            folder.mkdir(exist_ok=True)
+            shutil.copy2(item, free_name(folder / item.name))
 
     def example_html(self, entry: dict, esc) -> str:
         name = entry.get("item", "")
@@ -232,6 +262,15 @@ def unlabeled_folder(root: Path) -> Dataset:
     if not items:
         raise SmallfitError(f"No images found in {root} (looked recursively).")
     return Dataset(items=items, modality="image", names=[str(p) for p in items], source=str(root))
+
+
+def free_name(path: Path) -> Path:
+    """`path`, or name_1.ext, name_2.ext ... if it is taken."""
+    candidate, number = path, 0
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.stem}_{number}{path.suffix}")
+    return candidate
 
 
 @lru_cache(maxsize=512)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
@@ -13,7 +14,14 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from smallfit.backbones.text import pack_tokens
 from smallfit.data import Dataset
 from smallfit.data.dataset import check_no_missing_labels
-from smallfit.data.tables import LABEL_NAMES, TEXT_NAMES, check_texts, choose_column
+from smallfit.data.tables import (
+    LABEL_NAMES,
+    check_texts,
+    choose_column,
+    is_table_path,
+    read_table,
+    write_table,
+)
 from smallfit.errors import SmallfitError
 from smallfit.modalities.base import Modality, RawFeatures
 
@@ -60,6 +68,10 @@ class Tfidf(RawFeatures):
         return self
 
 
+# column names that conventionally hold the text, in order of preference
+TEXT_NAMES = ("text", "sentence", "review", "content", "document", "body", "message")
+
+
 class TextModality(Modality):
     name = "text"
     plural = "texts"
@@ -93,6 +105,31 @@ class TextModality(Modality):
 
     def raw_features(self) -> Tfidf:
         return Tfidf()
+
+    def check_into(self, into: Path, data: Path) -> None:
+        if not is_table_path(into):
+            raise SmallfitError(
+                f"--into {into} must be a table file (.csv, .tsv, .jsonl, .parquet) like {data}."
+            )
+
+    def write_labeled(
+        self,
+        data: Path,
+        into: Path,
+        items: list[Any],
+        labels: list[Any],
+        *,
+        text_column: str | None,
+        label_column: str | None,
+    ) -> None:
+        """The table `data` with the texts and labels appended as rows, in its text and
+        label columns, written in the format of `into`'s extension."""
+        frame = read_table(data)
+        text_col, label_col = text_and_label_columns(
+            frame, text_column, label_column, labeled=True, source=str(data)
+        )
+        rows = pd.DataFrame({text_col: items, label_col: labels})
+        write_table(pd.concat([frame, rows], ignore_index=True), into)
 
     def shown(self, item: Any, name: str) -> str:
         return item
@@ -158,11 +195,8 @@ def from_frame(
     """A text Dataset from a table, choosing columns by name when they are not given."""
     if frame.empty:
         raise SmallfitError(f"{source} has no rows.")
-    label_col = None
-    if labeled or label_column is not None:
-        label_col = choose_column(frame, label_column, LABEL_NAMES, "label", source)
-    text_col = choose_column(
-        frame, text_column, TEXT_NAMES, "text", source, exclude={label_col} if label_col else set()
+    text_col, label_col = text_and_label_columns(
+        frame, text_column, label_column, labeled=labeled, source=source
     )
     names = [
         f"row {i + 2}" if source.endswith((".csv", ".tsv")) else f"row {i + 1}"
@@ -175,6 +209,31 @@ def from_frame(
         check_no_missing_labels(labels, names, source)
         labels = np.array(labels, dtype=object)
     return Dataset(items=texts, modality="text", labels=labels, names=names, source=source)
+
+
+def text_and_label_columns(
+    frame: pd.DataFrame,
+    text_column: str | None,
+    label_column: str | None,
+    *,
+    labeled: bool,
+    source: str,
+) -> tuple[str, str | None]:
+    """The text column and the label column (None if unlabeled and none is given), chosen
+    by name when not given; a single column of strings left is taken as the text."""
+    label_col = None
+    if labeled or label_column is not None:
+        label_col = choose_column(frame, label_column, LABEL_NAMES, "label", source)
+    text_col = choose_column(
+        frame,
+        text_column,
+        TEXT_NAMES,
+        "text",
+        source,
+        exclude={label_col} if label_col else set(),
+        fallback_single_object=True,
+    )
+    return text_col, label_col
 
 
 def shingle_distances(texts: list[str]) -> np.ndarray:
