@@ -43,11 +43,15 @@ class StoredEmbeddings:
     """An encoder whose items are row numbers of a table of embeddings computed earlier.
 
     Lets a frozen-embedding strategy train on exemplars whose original items are not kept.
+    It offers `embed` only (no capabilities); `modality` None: rows of any kind of item.
     """
 
-    def __init__(self, table: np.ndarray, name: str):
+    capabilities: frozenset[str] = frozenset()
+
+    def __init__(self, table: np.ndarray, name: str, modality: str | None = None):
         self.table = table
         self.name = name
+        self.modality = modality
         self.dim = table.shape[1]
 
     def embed(self, items, *, description: str | None = None) -> np.ndarray:
@@ -112,7 +116,7 @@ def update(
         names=[f"exemplar {i}" for i in range(len(reference))] + new.names,
         source=f"{len(reference)} stored exemplars and {new.source}",
     )
-    stored = StoredEmbeddings(table, encoder.name)
+    stored = StoredEmbeddings(table, encoder.name, model.modality)
     strategy = clone(model.strategy)
     if "random_state" in strategy.get_params():
         strategy.set_params(random_state=seed)

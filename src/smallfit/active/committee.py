@@ -42,7 +42,7 @@ def model_committee(model: Model, reference: Reference, pool: np.ndarray, seed: 
             f"its backbone {model.backbone}, so no committee can be refit on it."
         )
     table = np.vstack([reference.embeddings.astype(np.float32), pool])
-    stored = StoredEmbeddings(table, model.backbone)
+    stored = StoredEmbeddings(table, model.backbone, model.modality)
     rows = Dataset(
         items=list(range(len(reference))),
         modality=model.modality,

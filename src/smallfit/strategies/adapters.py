@@ -27,6 +27,7 @@ from torch import nn
 
 from smallfit.adapt.dann import dann_loss
 from smallfit.strategies.base import Strategy
+from smallfit.strategies.constraints import Between, OneOf
 from smallfit.strategies.finetune import (
     FrozenNormSequential,
     in_size_order,
@@ -34,7 +35,7 @@ from smallfit.strategies.finetune import (
 )
 from smallfit.strategies.registry import register
 from smallfit.train.loop import TrainSettings, early_stopping_split, shortest_first, train
-from smallfit.train.losses import Probabilities
+from smallfit.train.losses import LOSSES, Probabilities
 
 NORMS = (nn.LayerNorm, nn.modules.batchnorm._BatchNorm, nn.GroupNorm)
 
@@ -187,6 +188,16 @@ class Adapter(BodyTune):
     name = "adapter"
     search_space = {"bottleneck": [32, 16, 64], "lr": [1e-3, 3e-4, 3e-3]}
 
+    constraints = {
+        "bottleneck": [Between(1, integer=True)],
+        "epochs": [Between(1, integer=True)],
+        "lr": [Between(0, above=True)],
+        "loss": [OneOf(LOSSES)],
+        "dropout": [Between(0, 1)],
+        "batch_size": [Between(1, integer=True)],
+        "random_state": [Between(integer=True)],
+    }
+
     def __init__(
         self,
         bottleneck: int = 32,
@@ -222,6 +233,17 @@ class Lora(BodyTune):
     name = "lora"
     search_space = {"rank": [8, 4, 16], "lr": [1e-3, 3e-4, 3e-3]}
     needs = frozenset({"layers", "tokens"})
+
+    constraints = {
+        "rank": [Between(1, integer=True)],
+        "alpha": [Between(0, above=True)],
+        "epochs": [Between(1, integer=True)],
+        "lr": [Between(0, above=True)],
+        "loss": [OneOf(LOSSES)],
+        "dropout": [Between(0, 1)],
+        "batch_size": [Between(1, integer=True)],
+        "random_state": [Between(integer=True)],
+    }
 
     def __init__(
         self,

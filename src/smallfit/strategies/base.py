@@ -21,6 +21,7 @@ from smallfit.backbones.base import CAPABILITIES
 from smallfit.data import Dataset
 from smallfit.errors import SmallfitError
 from smallfit.numeric import Normalise
+from smallfit.strategies.constraints import check_params
 
 
 class Strategy(BaseEstimator):
@@ -39,6 +40,8 @@ class Strategy(BaseEstimator):
     # default first (enqueued first). Choices that change only calibration, not which class
     # wins (prototype's scale), are left out: cross-validated accuracy cannot tell them apart.
     search_space: ClassVar[dict[str, list]] = {}
+    # Parameter -> the values it may take (strategies.constraints), checked when fit starts.
+    constraints: ClassVar[dict[str, list]] = {}
     # Strategies that train the encoder's body cost seconds to minutes per fit, so
     # their cross-validation runs one k-fold pass instead of repeating it.
     trains_body: ClassVar[bool] = False
@@ -84,10 +87,11 @@ class Strategy(BaseEstimator):
     def _remember(self, dataset: Dataset, encoder: Encoder | None) -> None:
         """Check this strategy can learn the data with `encoder`; keep the class order."""
         cls = type(self)
+        check_params(self.name, self.get_params(deep=False), cls.constraints)
         if not works_on(cls, dataset.modality):
             raise SmallfitError(refusal(cls, dataset.modality))
         if cls.uses_encoder and encoder is not None:
-            if encoder.modality != dataset.modality:
+            if encoder.modality not in (None, dataset.modality):  # None: any (stored rows)
                 raise SmallfitError(
                     f"Encoder {encoder.name} is for {encoder.modality}s but the data holds "
                     f"{dataset.modality}s."

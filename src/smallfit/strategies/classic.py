@@ -12,6 +12,7 @@ import numpy as np
 
 from smallfit import modalities
 from smallfit.strategies.base import Strategy
+from smallfit.strategies.constraints import Between, OneOf
 from smallfit.strategies.heads import LogisticHead
 from smallfit.strategies.registry import register
 
@@ -24,6 +25,11 @@ class Classic(Strategy):
     search_space = {"class_weight": ["balanced", None]}
     uses_encoder = False
     reads_items = True
+
+    constraints = {
+        "class_weight": [OneOf(("balanced",)), None],
+        "random_state": [Between(integer=True)],
+    }
 
     def __init__(self, class_weight: str | None = "balanced", random_state: int = 0):
         self.class_weight = class_weight

@@ -29,6 +29,7 @@ from torch import nn
 from smallfit.errors import SmallfitError
 from smallfit.numeric import Normalise, normalise
 from smallfit.strategies.base import Strategy
+from smallfit.strategies.constraints import Between, OneOf
 from smallfit.strategies.finetune import FrozenNormSequential, lower_activations
 from smallfit.strategies.heads import LogisticHead
 from smallfit.strategies.registry import register
@@ -98,6 +99,16 @@ class Contrastive(Strategy):
     name = "contrastive"
     needs = frozenset({"layers"})
     trains_body = True
+
+    constraints = {
+        "pairs_per_example": [Between(1, integer=True)],
+        "top_groups": [Between(1, integer=True)],
+        "epochs": [Between(1, integer=True)],
+        "lr": [Between(0, above=True), None],
+        "loss": [OneOf(PAIR_LOSSES), None],
+        "batch_size": [Between(2, integer=True)],
+        "random_state": [Between(integer=True)],
+    }
 
     def __init__(
         self,

@@ -11,6 +11,7 @@ import numpy as np
 from smallfit import backbones
 from smallfit.errors import SmallfitError
 from smallfit.strategies.base import Strategy, accepted_fit_params
+from smallfit.strategies.constraints import Kind
 from smallfit.strategies.registry import create, register
 
 
@@ -24,6 +25,8 @@ class Ensemble(Strategy):
     """
 
     name = "ensemble"
+
+    constraints = {"members": [Kind(list), None], "weights": [Kind(list), None]}
 
     def __init__(self, members: list[dict] | None = None, weights: list[float] | None = None):
         self.members = members

@@ -25,13 +25,16 @@ from torch import nn
 
 from smallfit import modalities
 from smallfit.adapt.dann import dann_loss
+from smallfit.augment import IMAGE_PRESETS
 from smallfit.budget import check_active
 from smallfit.errors import SmallfitError
 from smallfit.progress import progress_bar
 from smallfit.strategies.base import Strategy
+from smallfit.strategies.constraints import Between, OneOf
 from smallfit.strategies.registry import register
 from smallfit.train.consistency import FixMatchLoss
 from smallfit.train.loop import (
+    MIXES,
     TrainSettings,
     combined,
     early_stopping_split,
@@ -40,7 +43,7 @@ from smallfit.train.loop import (
     shortest_first,
     train,
 )
-from smallfit.train.losses import Probabilities
+from smallfit.train.losses import LOSSES, Probabilities
 
 UNFREEZE = ("gradual", "top", "head", "all")
 CONSISTENCY = ("none", "fixmatch")
@@ -181,6 +184,23 @@ class FineTune(Strategy):
     needs = frozenset({"layers"})
     trains_body = True
 
+    constraints = {
+        "unfreeze": [OneOf(UNFREEZE)],
+        "top_groups": [Between(0, integer=True)],
+        "epochs": [Between(1, integer=True)],
+        "lr": [Between(0, above=True), OneOf(("auto",))],
+        "layer_decay": [Between(0, 1)],
+        "loss": [OneOf(LOSSES)],
+        "dropout": [Between(0, 1)],
+        "batch_size": [Between(1, integer=True)],
+        "augment": [OneOf(IMAGE_PRESETS), None],
+        "copies": [Between(0, integer=True)],
+        "mix": [OneOf(MIXES)],
+        "consistency": [OneOf(CONSISTENCY)],
+        "consistency_threshold": [Between(0, 1)],
+        "random_state": [Between(integer=True)],
+    }
+
     def __init__(
         self,
         unfreeze: str = "gradual",
@@ -214,8 +234,6 @@ class FineTune(Strategy):
         self.random_state = random_state
 
     def _build(self, encoder, n_classes: int) -> tuple[int, FrozenNormSequential]:
-        if self.unfreeze not in UNFREEZE:
-            raise SmallfitError(f"Unknown unfreeze mode {self.unfreeze!r}; choose from {UNFREEZE}.")
         if self.mix != "none" and "feature_maps" not in encoder.capabilities:
             raise SmallfitError(
                 f"mix={self.mix!r} works on images only (feature maps to cut and mix); "
@@ -328,10 +346,6 @@ class FineTune(Strategy):
 
     def _consistency(self, unlabeled, fit_items: list) -> FixMatchLoss | None:
         """The FixMatch hook on the pool's two fixed views, or None (no pool, or not asked)."""
-        if self.consistency not in CONSISTENCY:
-            raise SmallfitError(
-                f"Unknown consistency {self.consistency!r}; choose from {CONSISTENCY}."
-            )
         if self.consistency == "none" or unlabeled is None:
             return None
         pool = list(unlabeled.items)

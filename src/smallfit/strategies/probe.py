@@ -7,8 +7,10 @@ import numpy as np
 from smallfit.adapt.coral import training_features
 from smallfit.numeric import normalise
 from smallfit.strategies.base import Strategy, frozen_encoder_module
+from smallfit.strategies.constraints import Between, OneOf
 from smallfit.strategies.heads import LogisticHead, TorchHead
 from smallfit.strategies.registry import register
+from smallfit.train.losses import LOSSES
 
 
 @register
@@ -25,6 +27,16 @@ class Probe(Strategy):
     name = "probe"
     search_space = {"class_weight": ["balanced", None]}
     embedding_only = True
+
+    constraints = {
+        "head": [OneOf(("logreg", "torch"))],
+        "loss": [OneOf(LOSSES)],
+        "class_weight": [OneOf(("balanced",)), None],
+        "epochs": [Between(1, integer=True)],
+        "lr": [Between(0, above=True)],
+        "weight_decay": [Between(0)],
+        "random_state": [Between(integer=True)],
+    }
 
     def __init__(
         self,
@@ -47,16 +59,14 @@ class Probe(Strategy):
     def _new_head(self):
         if self.head == "logreg":
             return LogisticHead(self.class_weight, self.random_state)
-        if self.head == "torch":
-            return TorchHead(
-                self.loss,
-                self.class_weight,
-                self.epochs,
-                self.lr,
-                self.weight_decay,
-                self.random_state,
-            )
-        raise ValueError(f"Unknown head {self.head!r}; choose logreg or torch.")
+        return TorchHead(
+            self.loss,
+            self.class_weight,
+            self.epochs,
+            self.lr,
+            self.weight_decay,
+            self.random_state,
+        )
 
     def fit(self, dataset, encoder, target_unlabeled=None) -> Probe:
         self._remember(dataset, encoder)

@@ -11,6 +11,7 @@ import numpy as np
 from smallfit.adapt.coral import training_features
 from smallfit.numeric import normalise, softmax
 from smallfit.strategies.base import Strategy, frozen_encoder_module
+from smallfit.strategies.constraints import Between
 from smallfit.strategies.heads import ProbabilityHead
 from smallfit.strategies.registry import register
 
@@ -24,6 +25,8 @@ class Prototype(Strategy):
 
     name = "prototype"
     embedding_only = True
+
+    constraints = {"scale": [Between(0, above=True)]}
 
     def __init__(self, scale: float = 20.0):
         self.scale = scale

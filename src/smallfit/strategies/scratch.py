@@ -17,9 +17,10 @@ import torch
 from torch import nn
 
 from smallfit.strategies.base import Strategy
+from smallfit.strategies.constraints import Between, OneOf
 from smallfit.strategies.registry import register
 from smallfit.train.loop import TrainSettings, early_stopping_split, train
-from smallfit.train.losses import probabilities
+from smallfit.train.losses import LOSSES, probabilities
 
 SIDE = 32
 
@@ -57,6 +58,16 @@ class Scratch(Strategy):
     search_space = {"width": [16, 32, 64], "lr": [3e-3, 1e-3, 1e-2], "shift": [2, 0, 4]}
     fixed_backbone = "pixels"  # 32x32 RGB, so it runs on images only
     trains_body = True
+
+    constraints = {
+        "loss": [OneOf(LOSSES)],
+        "width": [Between(1, integer=True)],
+        "epochs": [Between(1, integer=True)],
+        "lr": [Between(0, above=True)],
+        "batch_size": [Between(1, integer=True)],
+        "shift": [Between(0, integer=True)],
+        "random_state": [Between(integer=True)],
+    }
 
     def __init__(
         self,

@@ -36,6 +36,7 @@ from smallfit.data import Dataset
 from smallfit.errors import SmallfitError
 from smallfit.numeric import normalise
 from smallfit.strategies.base import Strategy
+from smallfit.strategies.constraints import Between, Kind, OneOf
 from smallfit.strategies.registry import create, register
 
 LABELERS = ("spreading", "base")
@@ -79,6 +80,17 @@ class SelfTraining(Strategy):
 
     name = "self-training"
 
+    constraints = {
+        "base": [Kind(str)],
+        "base_params": [Kind(dict), None],
+        "labeler": [OneOf(LABELERS)],
+        "precision": [Between(0, 1)],
+        "balance": [Between(1)],
+        "rounds": [Between(1, integer=True)],
+        "neighbors": [Between(1, integer=True)],
+        "random_state": [Between(integer=True)],
+    }
+
     def __init__(
         self,
         base: str = "probe",
@@ -107,8 +119,6 @@ class SelfTraining(Strategy):
         return strategy
 
     def fit(self, dataset: Dataset, encoder, unlabeled: Dataset | None = None) -> SelfTraining:
-        if self.labeler not in LABELERS:
-            raise SmallfitError(f"Unknown labeler {self.labeler!r}; choose from {LABELERS}.")
         self._remember(dataset, encoder)
         pool = list(unlabeled.items) if unlabeled is not None else []
         self.threshold_ = self._threshold(dataset, encoder, pool) if pool else float("inf")

@@ -7,6 +7,7 @@ import numpy as np
 from smallfit.errors import SmallfitError
 from smallfit.numeric import normalise, softmax
 from smallfit.strategies.base import Strategy, frozen_encoder_module
+from smallfit.strategies.constraints import Between, Kind
 from smallfit.strategies.heads import ProbabilityHead
 from smallfit.strategies.registry import register
 
@@ -21,6 +22,12 @@ class ZeroShot(Strategy):
 
     name = "zeroshot"
     needs = frozenset({"queries"})  # it embeds each class's description
+
+    constraints = {
+        "descriptions": [Kind(dict), None],
+        "template": [Kind(str)],
+        "scale": [Between(0, above=True)],
+    }
 
     def __init__(
         self,
