@@ -36,7 +36,11 @@ def accuracy(model, test_set, test_labels) -> float:
 
 AUTOMATIC = {  # what `smallfit fit DIR` could do by default: label -> fit_dataset options
     "fit (fixed comparison)": {},  # today's default: frozen strategies, no time budget
-    "fit --time-budget (comparison)": {"time_budget": "default"},  # fine-tuning may join
+    # fine-tuning joins (measured before 2026-12-03 as "fit --time-budget", which added it)
+    "fit --candidates full --time-budget (comparison)": {
+        "time_budget": "default",
+        "candidates": "full",
+    },
     "fit --preset balanced (search)": {"preset": "balanced"},
 }
 
@@ -61,7 +65,7 @@ def main() -> None:
             budget = default_budget(len(train))
             for label, options in AUTOMATIC.items():
                 if options.get("time_budget") == "default":
-                    options = {"time_budget": budget}
+                    options = {**options, "time_budget": budget}
                 tic = time.perf_counter()
                 model = fit_dataset(train, seed=seed, learning_curve=None, **options)
                 seconds = time.perf_counter() - tic

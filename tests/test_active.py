@@ -240,3 +240,22 @@ def test_add_labels_appends_rows_to_a_new_table(text_csv, tmp_path):
     pd.DataFrame({"item": ["x"], "label": [""]}).to_csv(empty, index=False)
     with pytest.raises(SmallfitError, match="no row has a label yet"):
         add_labels(empty, text_csv, tmp_path / "x.csv")
+
+
+def test_add_labels_names_the_file_rows_of_missing_images_and_of_labels_without_items(
+    trained, text_csv, tmp_path
+):
+    _, train, _ = trained
+    answers = tmp_path / "next.csv"
+    # row 2 is unlabeled (skipped); the missing image is on the file's row 4
+    pd.DataFrame({"item": ["a.png", "b.png", "gone.png"], "label": ["", "", "blue"]}).to_csv(
+        answers, index=False
+    )
+    with pytest.warns(UserWarning), pytest.raises(SmallfitError, match=r"gone.png \(row 4\)"):
+        add_labels(answers, train, tmp_path / "train2")
+    pd.DataFrame(
+        {"item": ["Rates fell.", "", "  "], "label": ["finance", "sport", "sport"]}
+    ).to_csv(answers, index=False)
+    with pytest.raises(SmallfitError, match="row\\(s\\) 3, 4 have a label but no item"):
+        add_labels(answers, text_csv, tmp_path / "more.csv")
+    assert not (tmp_path / "more.csv").exists()

@@ -198,12 +198,22 @@ def test_time_budget_reads_units(text, seconds):
     assert parse_duration(text) == seconds
 
 
-def test_a_time_budget_adds_finetuning_and_leaves_out_what_does_not_fit(image_folder, tmp_path):
-    code, output = run("fit", image_folder, "--out", tmp_path / "roomy", "--time-budget", "10m")
+def test_full_candidates_add_finetuning_and_a_time_budget_leaves_out_what_does_not_fit(
+    image_folder, tmp_path
+):
+    full = ("--candidates", "full")
+    code, output = run(
+        "fit", image_folder, "--out", tmp_path / "roomy", *full, "--time-budget", "10m"
+    )
     assert code == 0, output
     rows = json.loads((tmp_path / "roomy" / "model.json").read_text())["candidates"]
     assert [r["strategy"] for r in rows] == ["probe", "prototype", "classic", "scratch", "finetune"]
     assert all(r["accuracy"]["value"] > 0.5 for r in rows)
+
+    code, output = run("fit", image_folder, "--out", tmp_path / "budget", "--time-budget", "10m")
+    assert code == 0, output  # a time budget alone trains no encoder
+    rows = json.loads((tmp_path / "budget" / "model.json").read_text())["candidates"]
+    assert [r["strategy"] for r in rows] == ["probe", "prototype", "classic", "scratch"]
 
     code, output = run("fit", image_folder, "--out", tmp_path / "tight", "--time-budget", "0.01")
     assert code == 0, output

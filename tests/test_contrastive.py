@@ -160,9 +160,9 @@ def test_text_model_exports_to_onnx_with_the_same_probabilities(text_fit, tmp_pa
     assert np.abs(got[0] - strategy.predict_proba(TEXTS)).max() <= TOLERANCE
 
 
-def test_contrastive_joins_the_budgeted_comparison_for_text_only():
-    text = candidates_for("text", None, None, budgeted=True)
-    images = candidates_for("image", None, None, budgeted=True)
+def test_contrastive_joins_the_full_comparison_for_text_only():
+    text = candidates_for("text", None, None, full=True)
+    images = candidates_for("image", None, None, full=True)
     assert [c.strategy for c in text][-2:] == ["finetune", "contrastive"]
     assert "contrastive" not in [c.strategy for c in images]
     assert "contrastive" not in [c.strategy for c in candidates_for("text", None, None)]

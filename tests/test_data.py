@@ -143,3 +143,9 @@ def test_reading_never_modifies_the_data(image_folder):
     read_source(image_folder, labeled=True)
     after = {p: p.read_bytes() for p in image_folder.rglob("*") if p.is_file()}
     assert before == after
+
+
+def test_the_only_column_of_strings_is_taken_as_the_text(tmp_path):
+    path = tmp_path / "t.csv"
+    pd.DataFrame({"words": ["good film", "bad film"], "label": [5, 1]}).to_csv(path, index=False)
+    assert read_source(path, labeled=True).items == ["good film", "bad film"]

@@ -18,7 +18,7 @@ from smallfit.api import evaluate_model
 from smallfit.backbones.base import Encoder
 from smallfit.data import Dataset
 from smallfit.errors import SmallfitError
-from smallfit.modalities.base import Modality
+from smallfit.modalities.base import Modality, RawFeatures
 from smallfit.modalities.reading import from_python
 from smallfit.report import write_report
 from smallfit.serve import create_app
@@ -49,17 +49,29 @@ class VectorEncoder(Encoder):
         return torch.nn.Identity()
 
 
+class OwnValues(RawFeatures):
+    """A vector's own features: its values, standardised by the head."""
+
+    scale = True
+
+    def transform(self, items: list[Any]) -> np.ndarray:
+        return np.stack(items)
+
+
 class VectorModality(Modality):
     name = "vector"
     plural = "vectors"
     default_backbone = "toy-vectors"
     candidates = (("probe", {}), ("prototype", {}))
-    budgeted_candidates = ()
+    training_candidates = ()
     json_field = "vectors"
     json_description = f"vectors of {DIM} numbers"
 
     def claims(self, item: Any) -> bool:
         return isinstance(item, np.ndarray) and item.shape == (DIM,)
+
+    def raw_features(self) -> OwnValues:
+        return OwnValues()
 
     def shown(self, item: Any, name: str) -> str:
         return " ".join(f"{v:.1f}" for v in item)
@@ -145,3 +157,19 @@ def test_a_toy_modality_fits_predicts_saves_evaluates_reports_and_serves(tmp_pat
     short = client.post("/predict", json={"vectors": [[1.0, 2.0]]})
     assert short.status_code == 422 and "vectors.0" in short.json()["detail"]
     assert client.get("/model").json()["modality"] == "vector"
+
+
+def test_the_strategies_a_toy_modality_gets_follow_its_encoder_and_its_own_features(tmp_path):
+    from smallfit import strategies
+
+    usable = set(strategies.names("vector"))
+    # its encoder offers embed only: no layer groups to train, no class descriptions
+    assert {"probe", "prototype", "classic", "hybrid"} <= usable
+    assert not {"finetune", "adapter", "lora", "contrastive", "zeroshot", "scratch"} & usable
+    items, labels = vectors(12, seed=0)
+    model = smallfit.fit(items, labels, strategy="classic", folds=3, learning_curve=False)
+    model.save(tmp_path / "classic")
+    test_items, test_labels = vectors(10, seed=1)
+    assert (smallfit.load(tmp_path / "classic").predict(test_items) == test_labels).mean() >= 0.9
+    with pytest.raises(SmallfitError, match="The finetune strategy works on image and text"):
+        smallfit.fit(items, labels, strategy="finetune")

@@ -178,3 +178,48 @@ def test_a_strategy_refuses_data_of_a_modality_it_does_not_work_on(name, data, d
     own = "text" if data == "image" else "image"
     with pytest.raises(SmallfitError, match=f"works on {own} data, not {data}"):
         strategies.create(name).fit(datasets[data], None)
+
+
+@pytest.mark.parametrize("name", strategies.names())
+def test_every_parameter_has_a_constraint_its_default_meets(name):
+    import inspect
+
+    from smallfit.strategies.constraints import check_params
+
+    strategy = strategies.create(name)
+    assert set(type(strategy).constraints) == set(inspect.signature(type(strategy)).parameters)
+    check_params(name, strategy.get_params(deep=False), type(strategy).constraints)
+
+
+@pytest.mark.parametrize(
+    "name,params,message",
+    [
+        ("probe", {"head": "mlp"}, "The probe strategy's head must be one of 'logreg', 'torch'"),
+        ("scratch", {"epochs": 0}, "The scratch strategy's epochs must be at least 1; got 0."),
+        ("prototype", {"scale": "hot"}, "scale must be a number; got 'hot'"),
+        ("classic", {"class_weight": "even"}, "'balanced' (or None); got 'even'"),
+    ],
+)
+def test_a_bad_parameter_fails_when_fit_starts_naming_it(name, params, message, datasets):
+    import re
+
+    strategy = strategies.create(name, **params)
+    with pytest.raises(SmallfitError, match=re.escape(message)):
+        strategy.fit(
+            datasets["image"],
+            backbones.create(encoder_for(type(strategy), "image", None) or "pixels"),
+        )
+
+
+def test_strategies_follow_what_the_encoder_offers_not_the_kind_of_item():
+    from smallfit.fitting.candidates import candidates_for
+
+    # zeroshot embeds class descriptions and LoRA edits transformer layers: the packaged
+    # image encoder offers neither; finetune needs layer groups, which raw pixels lack
+    assert {"zeroshot", "lora"} & set(strategies.names("image")) == set()
+    assert {"zeroshot", "lora", "finetune", "hybrid"} <= set(strategies.names("text"))
+    assert {"finetune", "adapter", "hybrid", "classic"} <= set(strategies.names("image"))
+    assert backbones.capabilities_of("timm:resnet18") == {"layers", "feature_maps"}
+    assert works_on(type(strategies.create("zeroshot")), "text", "st:any/model")
+    with pytest.raises(SmallfitError, match="needs an encoder with a body in trainable layer"):
+        candidates_for("image", "pixels", "finetune")

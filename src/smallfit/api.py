@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 from smallfit import modalities, strategies
 from smallfit.data import Dataset
 from smallfit.errors import SmallfitError, refuse_existing
+from smallfit.fitting.candidates import check_candidates
 from smallfit.fitting.compare import fit_dataset
 from smallfit.fitting.space import PRESETS, check_preset
 from smallfit.modalities.pools import read_pool
@@ -47,12 +48,16 @@ def fit(
     out: str | Path | None = None,
     overwrite: bool = False,
     resume: bool = False,
+    candidates: str = "quick",
 ) -> Model:
     """Fit a classifier to `data` and estimate how good it is.
 
     `data` is a folder of class sub-folders, a table file, a Dataset, or Python items
-    (paths, texts, PIL images, arrays, a DataFrame) with `labels`. `time_budget`
-    (seconds) adds fine-tuning to the compared strategies and bounds the comparison.
+    (paths, texts, PIL images, arrays, a DataFrame) with `labels`. `candidates`: "quick"
+    compares the modality's cheap candidates (seconds each); "full" adds the strategies
+    that train the encoder (finetune, and contrastive for texts: minutes each).
+    `time_budget` (seconds) bounds the comparison: a candidate that would not finish in
+    time is left out, and a training stops mid-fold when the time runs out.
     `strategy_params`: parameters per strategy name, e.g. {"finetune": {"unfreeze":
     "all"}} (see `finetune_options`) or {"contrastive": {"pairs_per_example": 10}}; a
     strategy's are refused unless this fit trains it (see `trains`).
@@ -80,6 +85,12 @@ def fit(
     journal file OUT.search.journal, both removed once the model is written. Checkpoints
     left there by an interrupted fit are refused unless `resume`, which continues it.
     """
+    check_candidates(candidates)
+    if candidates == "full" and (strategy is not None or preset is not None):
+        raise SmallfitError(
+            "candidates full widens the default comparison; a strategy or a preset says "
+            "itself what is trained: give one of them."
+        )
     journal = None
     if out is not None:
         if checkpoints is not None:
@@ -93,10 +104,10 @@ def fit(
     elif resume:
         raise SmallfitError("resume continues an interrupted fit saved to out; give out too.")
     for name, given in (strategy_params or {}).items():
-        if given and not trains(name, strategy=strategy, preset=preset, time_budget=time_budget):
+        if given and not trains(name, strategy=strategy, preset=preset, candidates=candidates):
             raise SmallfitError(
                 f"strategy_params[{name!r}] would not be used: this fit does not train {name}. "
-                f"Choose strategy={name!r}, a time_budget, or a preset that searches it."
+                f'Choose strategy={name!r}, candidates="full", or a preset that searches it.'
             )
     if journal is not None:
         if storage is None and strategy is None:
@@ -136,6 +147,7 @@ def fit(
             fit_params={"unlabeled": pool, "target_unlabeled": target_pool},
             preset=preset,
             storage=storage,
+            candidates=candidates,
         )
     if store and (store.restored_runs or store.resumed_epochs):
         model.info["resumed"] = {
@@ -176,20 +188,18 @@ def _remove_journal(path: Path) -> None:
         each.unlink(missing_ok=True)
 
 
-def trains(
-    name: str, *, strategy: str | None, preset: str | None, time_budget: float | None
-) -> bool:
-    """Whether a fit with these settings may train strategy `name` beyond the default
-    comparison: it is the chosen `strategy`, a `preset` searches it, or a `time_budget`
-    adds it to the compared candidates. Unknown names and presets are refused."""
+def trains(name: str, *, strategy: str | None, preset: str | None, candidates: str) -> bool:
+    """Whether a fit with these settings may train strategy `name`: it is the chosen
+    `strategy`, a `preset` searches it, or it is among the `candidates` ("quick" or
+    "full") of some modality. Unknown names, presets and candidate sets are refused."""
     strategies.create(name)  # the helpful unknown-name error
     if strategy is not None:
         return name == strategy
     if preset is not None:
         return name in PRESETS[check_preset(preset)]
     defaults = {n for m in modalities.all_registered() for n, _ in m.candidates}
-    budgeted = {n for m in modalities.all_registered() for n, _ in m.budgeted_candidates}
-    return name in defaults or (time_budget is not None and name in budgeted)
+    training = {n for m in modalities.all_registered() for n, _ in m.training_candidates}
+    return name in defaults or (check_candidates(candidates) == "full" and name in training)
 
 
 def finetune_options(unfreeze: str | None, augment: str | None, mix: str | None) -> dict:

@@ -49,7 +49,7 @@ def add_labels(
     from smallfit.data.identity import item_key
 
     seen = {item_key(item) for item in train.items}
-    items = kind.answer_items(list(labeled["item"]), answers)
+    items = kind.answer_items(list(labeled["item"]), [i + 2 for i in labeled.index], answers)
     fresh = [i for i, item in enumerate(items) if item_key(item) not in seen]
     if len(fresh) < len(items):
         warnings.warn(
@@ -98,4 +98,10 @@ def _read_answers(path: Path) -> pd.DataFrame:
             f"{path}: {int(empty.sum())} of its {len(frame)} rows have no label and are skipped.",
             stacklevel=3,
         )
-    return frame[~empty].reset_index(drop=True)
+    labeled = frame[~empty]
+    blank = [str(row + 2) for row in labeled.index[labeled["item"].str.strip() == ""]]
+    if blank:
+        raise SmallfitError(
+            f"{path}: row(s) {', '.join(blank)} have a label but no item; give each its item."
+        )
+    return labeled  # its index keeps the file's row numbers (row = index + 2)

@@ -53,13 +53,21 @@ def fit(
     strategy: Annotated[
         str | None,
         typer.Option(
-            help="probe, prototype, zeroshot, classic; or (slower, they train the network) "
-            "finetune, contrastive, adapter, lora (text) or scratch (images); "
-            "default: compare the frozen-encoder strategies and classic (and finetune, "
-            "and contrastive for text, with --time-budget), keep the best; or search "
+            help="probe, prototype, zeroshot, classic, hybrid; or (slower, they train the "
+            "network) finetune, contrastive, adapter, lora (text) or scratch (images); "
+            "default: compare the --candidates and combine or keep the best; or search "
             "strategies and their settings with --preset."
         ),
     ] = None,
+    candidates: Annotated[
+        str,
+        typer.Option(
+            help="What the default comparison holds: quick (the cheap candidates of the data's "
+            "kind: frozen-encoder strategies, classic, and a small CNN for images, seconds "
+            "each) or full (also the strategies that train the encoder: finetune, and "
+            "contrastive for texts, minutes each; bound them with --time-budget)."
+        ),
+    ] = "quick",
     seed: Seed = 0,
     folds: Annotated[
         int | None, typer.Option(help="Cross-validation folds (default min(5, smallest class)).")
@@ -101,10 +109,10 @@ def fit(
     time_budget: Annotated[
         str | None,
         typer.Option(
-            help="Time for the fit, e.g. 300, 90s, 10m, 1h. Without --preset it adds "
-            "fine-tuning (and contrastive tuning for texts) to the compared candidates and "
-            "leaves out a candidate that would not finish in time. With --preset it is the "
-            "search's time (default: 2 minutes plus 1 second per item, at most 10 minutes)."
+            help="Time for the fit, e.g. 300, 90s, 10m, 1h. Without --preset it leaves out "
+            "a candidate that would not finish in time and stops a training when the time "
+            "runs out. With --preset it is the search's time (default: 2 minutes plus 1 "
+            "second per item, at most 10 minutes)."
         ),
     ] = None,
     preset: Annotated[
@@ -198,20 +206,20 @@ def fit(
     from smallfit.api import fit as fit_model
 
     seconds = parse_duration(time_budget) if time_budget else None
-    setting = {"strategy": strategy, "preset": preset, "time_budget": seconds}
+    setting = {"strategy": strategy, "preset": preset, "candidates": candidates}
     params = {
         "finetune": finetune_options(unfreeze, augment, mix),
         "contrastive": {"pairs_per_example": pairs_per_example} if pairs_per_example else {},
     }
     if params["finetune"] and not trains("finetune", **setting):
         raise SmallfitError(
-            "--unfreeze, --augment and --mix apply to finetune: add --strategy finetune, a "
-            "--time-budget, or search it (--preset balanced or best)."
+            "--unfreeze, --augment and --mix apply to finetune: add --strategy finetune, "
+            "--candidates full, or search it (--preset balanced or best)."
         )
     if params["contrastive"] and not trains("contrastive", **setting):
         raise SmallfitError(
-            "--pairs-per-example applies to contrastive: add --strategy contrastive or a "
-            "--time-budget (text)."
+            "--pairs-per-example applies to contrastive: add --strategy contrastive or "
+            "--candidates full (text)."
         )
     descriptions = _read_descriptions(label_descriptions) if label_descriptions else None
     try:
@@ -237,6 +245,7 @@ def fit(
             out=out_dir,
             overwrite=overwrite,
             resume=resume,
+            candidates=candidates,
         )
     except KeyboardInterrupt:
         checkpoints = checkpoint_folder(out_dir)

@@ -53,11 +53,10 @@ def choose_column(
     source: str,
     exclude: set[str] = frozenset(),
     *,
-    fallback_single_object: bool = False,
+    fallback_only_strings: bool = False,
 ) -> str:
     """The column to use for `role`: the one given, else an unambiguous conventional name,
-    else (`fallback_single_object`, for roles such as free text that pandas reads as
-    strings) the only object-dtype column left."""
+    else (`fallback_only_strings`, for free text) the only column of strings left."""
     columns = [str(c) for c in frame.columns]
     if given is not None:
         if given not in columns:
@@ -69,10 +68,16 @@ def choose_column(
     for name in preferred:
         if name in lowered:
             return lowered[name]
-    if fallback_single_object:
-        objects = [c for c in columns if c not in exclude and frame[c].dtype == object]
-        if len(objects) == 1:
-            return objects[0]
+    if fallback_only_strings:
+        # pandas 3 reads text as its string dtype, earlier versions as object
+        strings = [
+            c
+            for c in columns
+            if c not in exclude
+            and (frame[c].dtype == object or pd.api.types.is_string_dtype(frame[c].dtype))
+        ]
+        if len(strings) == 1:
+            return strings[0]
     flag = f"--{role}-column"
     raise SmallfitError(
         f"Cannot tell which column of {source} holds the {role}; pass {flag}. "

@@ -13,6 +13,10 @@ from smallfit.errors import SmallfitError
 from smallfit.evaluate import Splits, make_splits
 from smallfit.strategies.base import encoder_for, refusal, works_on
 
+# What the fixed comparison holds: "quick", the modality's cheap candidates (seconds
+# each); "full", also the strategies that train the encoder (minutes each).
+CANDIDATE_SETS = ("quick", "full")
+
 
 @dataclass
 class Candidate:
@@ -63,18 +67,26 @@ def trains_body(name: str) -> bool:
     return type(strategies.create(name)).trains_body
 
 
+def check_candidates(candidates: str) -> str:
+    if candidates not in CANDIDATE_SETS:
+        raise SmallfitError(
+            f"Unknown candidates {candidates!r}; choose from {', '.join(CANDIDATE_SETS)}."
+        )
+    return candidates
+
+
 def candidates_for(
     modality: str,
     backbone: str | None,
     strategy: str | None,
     strategy_params: dict | None = None,
-    budgeted: bool = False,
+    full: bool = False,
 ) -> list[Candidate]:
     """The candidates to compare: the one the user asked for, or the modality's default
     comparison (each cheap, seconds at 100 items, and each a different view of the data,
-    so that their combination can beat any one), with its fine-tuning candidates when
-    `budgeted`: they cost minutes, so they run only when asked to fit within a stated
-    time, and last, after the cheap candidates have their scores."""
+    so that their combination can beat any one), with the strategies that train the
+    encoder when `full`: they cost minutes, so they run only when asked for, and last,
+    after the cheap candidates have their scores."""
     kind = modalities.get(modality)
     backbone = backbone or kind.default_backbone
     if backbones.modality_of(backbone) != modality:
@@ -83,8 +95,8 @@ def candidates_for(
             f"{modality}s."
         )
     chosen = [(strategy, {})] if strategy else list(kind.candidates)
-    if budgeted and not strategy:
-        chosen += kind.budgeted_candidates
+    if full and not strategy:
+        chosen += kind.training_candidates
     result = []
     for name, params in chosen:
         cls = type(strategies.create(name))

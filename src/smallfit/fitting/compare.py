@@ -30,6 +30,7 @@ from smallfit.fitting.candidates import (
     Candidate,
     build,
     candidates_for,
+    check_candidates,
     comparison_splits,
     semi_supervised,
     trains_body,
@@ -65,6 +66,7 @@ def fit_dataset(
     learning_curve: bool | None = False,
     preset: str | None = None,
     storage: str | None = None,
+    candidates: str = "quick",
 ) -> Model:
     """Compare candidates by cross-validation, combine them or keep the best (refitted on
     all data), estimate that whole choice honestly, and return the Model.
@@ -84,14 +86,14 @@ def fit_dataset(
     strategies and their hyper-parameters replaces the fixed comparison: it runs within
     `time_budget` (default from the data size), its trials in `storage` (a database URL
     or journal file; None: in memory), and the honest estimate is the winner's on an outer
-    holdout where the data can spare one.
+    holdout where the data can spare one. `candidates`: "quick" compares the modality's
+    cheap candidates, "full" also the strategies that train the encoder (fitting.candidates).
     """
     dataset.check_trainable()
     budget = Budget.of(time_budget)
     started = time.perf_counter()
-    candidates = candidates_for(
-        dataset.modality, backbone, strategy, strategy_params, budgeted=time_budget is not None
-    )
+    full = check_candidates(candidates) == "full"
+    candidates = candidates_for(dataset.modality, backbone, strategy, strategy_params, full)
     pool = (fit_params or {}).get("unlabeled")
     if pool is not None:
         candidates = semi_supervised(candidates)

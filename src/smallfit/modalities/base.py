@@ -36,6 +36,7 @@ class RawFeatures:
     and `hybrid` learn from. `fit` learns what the features need (a vocabulary); that
     state round-trips as (arrays, config), as a strategy's does."""
 
+    backbone: ClassVar[str | None] = None  # the encoder computing them, if one does
     scale: ClassVar[bool] = False  # standardise each column first (dense, unequal spreads)
     max_rank: ClassVar[int | None] = None  # the head works in at most this many directions
 
@@ -62,8 +63,9 @@ class Modality:
     # probe's torch head (cosine / cosine+CE loss) is no default: with a fixed number of
     # epochs it trailed the logistic head on every cross-validation we ran.
     candidates: ClassVar[tuple[tuple[str, dict], ...]]
-    # Join the candidates when the user gives a time budget (they cost minutes).
-    budgeted_candidates: ClassVar[tuple[tuple[str, dict], ...]] = (("finetune", {}),)
+    # Strategies that train the encoder (minutes, not seconds): they join the comparison
+    # when the user asks for them (candidates="full").
+    training_candidates: ClassVar[tuple[tuple[str, dict], ...]] = ()
     # Search choices that depend on the kind of item, per strategy (augmentations, mixing).
     search_choices: ClassVar[dict[str, dict[str, list]]] = {}
     # Values a strategy takes on this kind of item for a parameter it leaves None, per
@@ -103,9 +105,10 @@ class Modality:
         return None
 
     # -- adding labels (smallfit add-labels) ---------------------------------------------
-    def answer_items(self, values: list[str], answers: Path) -> list[Any]:
-        """The items named by the `item` column of a filled-in suggestion CSV (`answers`),
-        in order; by default the strings themselves."""
+    def answer_items(self, values: list[str], rows: list[int], answers: Path) -> list[Any]:
+        """The items named by the `item` column of a filled-in suggestion CSV (`answers`;
+        `rows`: their row numbers in the file, for errors), in order; by default the
+        strings themselves."""
         return list(values)
 
     def check_into(self, into: Path, data: Path) -> None:

@@ -37,6 +37,7 @@ THUMBNAIL_SIDES = (16, 32)  # near-duplicates: the data's smallest side, within 
 class Pixels(RawFeatures):
     """Downscaled raw pixels (the `pixels` encoder's 32x32 RGB), standardised."""
 
+    backbone = "pixels"
     scale = True
     # Pixels are highly correlated: logistic regression on their top 256 principal
     # components ("eigen-images") was as accurate as on all 3,072 values on 5,000
@@ -45,7 +46,7 @@ class Pixels(RawFeatures):
     max_rank = 256
 
     def transform(self, items: list[Any]) -> np.ndarray:
-        return backbones.create("pixels").embed(items)
+        return backbones.create(self.backbone).embed(items)
 
 
 class ImageModality(Modality):
@@ -59,7 +60,7 @@ class ImageModality(Modality):
     candidates = (("probe", {}), ("prototype", {}), ("classic", {}), ("scratch", {}))
     # SetFit-style contrastive tuning is left out: supervised contrastive learning pays
     # with large data and strong augmentation (Khosla et al. 2020), not a few dozen images.
-    budgeted_candidates = (("finetune", {}),)
+    training_candidates = (("finetune", {}),)
     search_choices = {
         "finetune": {
             "augment": [None, "none", "medium", "strong"],  # None: the default (light)
@@ -117,10 +118,10 @@ class ImageModality(Modality):
             raise bad_images_error(sorted(bad), dataset.source)
         return dataset.subset(keep)
 
-    def answer_items(self, values: list[str], answers: Path) -> list[Any]:
+    def answer_items(self, values: list[str], rows: list[int], answers: Path) -> list[Any]:
         """The answers' items as paths, each an existing file; an error names the others."""
         paths = [Path(value) for value in values]
-        bad = [f"{p} (row {i + 2})" for i, p in enumerate(paths) if not p.is_file()]
+        bad = [f"{p} (row {r})" for r, p in zip(rows, paths, strict=True) if not p.is_file()]
         if bad:
             raise SmallfitError(
                 f"{answers}: {len(bad)} item(s) are not image files (paths are read from the "

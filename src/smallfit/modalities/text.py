@@ -89,7 +89,7 @@ class TextModality(Modality):
     )
     # SetFit-style contrastive tuning joins fine-tuning: its evidence (Tunstall et al.
     # 2022) is few-shot text classification, where it rivals fine-tuning.
-    budgeted_candidates = (("finetune", {}), ("contrastive", {}))
+    training_candidates = (("finetune", {}), ("contrastive", {}))
     search_choices = {"finetune": {"augment": [None, "light"]}}  # None: the default (none)
     # SetFit's loss: cosine similarity of a pair towards 1 (same class) or 0
     strategy_defaults = {"contrastive": {"loss": "pair_cosine"}}
@@ -231,7 +231,7 @@ def text_and_label_columns(
         "text",
         source,
         exclude={label_col} if label_col else set(),
-        fallback_single_object=True,
+        fallback_only_strings=True,
     )
     return text_col, label_col
 

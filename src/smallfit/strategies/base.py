@@ -29,7 +29,8 @@ class Strategy(BaseEstimator):
     # What it needs of its encoder beyond `embed` (keys of backbones.base.CAPABILITIES):
     # a strategy runs on every kind of item whose encoder offers them.
     needs: ClassVar[frozenset[str]] = frozenset()
-    # False: it takes no encoder (it reads the items' own features).
+    # False: not the user's encoder: it reads the items' own features (computed by their
+    # own encoder if the modality names one, RawFeatures.backbone).
     uses_encoder: ClassVar[bool] = True
     # The encoder it always uses instead of the user's (scratch: raw pixels), if any.
     fixed_backbone: ClassVar[str | None] = None
@@ -91,13 +92,16 @@ class Strategy(BaseEstimator):
         if not works_on(cls, dataset.modality):
             raise SmallfitError(refusal(cls, dataset.modality))
         if cls.uses_encoder and encoder is not None:
-            if encoder.modality not in (None, dataset.modality):  # None: any (stored rows)
+            # stand-ins over stored embeddings may declare no modality (any) and no capabilities
+            modality = getattr(encoder, "modality", None)
+            if modality not in (None, dataset.modality):
                 raise SmallfitError(
-                    f"Encoder {encoder.name} is for {encoder.modality}s but the data holds "
+                    f"Encoder {encoder.name} is for {modality}s but the data holds "
                     f"{dataset.modality}s."
                 )
-            if not cls.needs <= encoder.capabilities:
-                raise SmallfitError(_lacking(cls, encoder.name, encoder.capabilities))
+            offered = getattr(encoder, "capabilities", frozenset())
+            if not cls.needs <= offered:
+                raise SmallfitError(_lacking(cls, encoder.name, offered))
         self.classes_ = list(dataset.classes)
         self.encoder_ = encoder
 
@@ -105,8 +109,8 @@ class Strategy(BaseEstimator):
 def encoder_for(cls: type[Strategy], modality: str, backbone: str | None) -> str | None:
     """The encoder strategy `cls` runs on, given the user's `backbone` (None: the
     modality's default); None if it takes no encoder."""
-    if not cls.uses_encoder:
-        return None
+    if not cls.uses_encoder:  # the items' own features may come from an encoder (pixels)
+        return modalities.get(modality).raw_features().backbone if cls.reads_items else None
     return cls.fixed_backbone or backbone or modalities.get(modality).default_backbone
 
 

@@ -84,7 +84,7 @@ class SelfTraining(Strategy):
         "base": [Kind(str)],
         "base_params": [Kind(dict), None],
         "labeler": [OneOf(LABELERS)],
-        "precision": [Between(0, 1)],
+        "precision": [Between(0)],  # above 1: no threshold is trusted, no pseudo-labels
         "balance": [Between(1)],
         "rounds": [Between(1, integer=True)],
         "neighbors": [Between(1, integer=True)],
