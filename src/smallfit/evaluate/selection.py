@@ -14,6 +14,7 @@ Written here because no maintained library implements BBC-CV.
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import binomtest
 from sklearn.model_selection import train_test_split
 
 from smallfit.evaluate.metrics import item_correctness
@@ -55,13 +56,19 @@ def bbc_cv(
         winner = int(np.argmax(table[:, drawn].mean(axis=1)))
         scores.append(table[winner, left_out].mean())
     method = f"BBC-CV over {len(probas)} configuration(s), {len(scores)} bootstrap draws"
-    return left_out_estimate(np.array(scores), method)
+    return left_out_estimate(np.array(scores), method, n)
 
 
-def left_out_estimate(accuracies: np.ndarray, method: str) -> dict:
+def left_out_estimate(accuracies: np.ndarray, method: str, n_items: int) -> dict:
     """The mean of a procedure's accuracies on the items its resamples left out, with
-    their 2.5-97.5 percentiles as the 95% interval (BBC-CV's estimate)."""
+    their 2.5-97.5 percentiles as the 95% interval (BBC-CV's estimate), widened where
+    needed to the Wilson interval of that accuracy on the `n_items` scored: when the
+    procedure erred on none (or nearly none) of a few dozen items, every resample scores
+    1.0 and the percentiles give an interval of zero width that no test set bears out."""
     low, high = np.percentile(accuracies, [2.5, 97.5])
+    hits = int(round(float(accuracies.mean()) * n_items))
+    wilson = binomtest(hits, n_items).proportion_ci(confidence_level=0.95, method="wilson")
+    low, high = min(low, wilson.low), max(high, wilson.high)
     return {
         "value": round(float(accuracies.mean()), 6),
         "low": round(float(low), 6),

@@ -156,14 +156,14 @@ def combine(
     if runs is None:
         single.why = f"{best} was the only candidate scored."
         return single
-    single.honest = left_out_estimate(runs["best_single"], method)
+    scored = np.flatnonzero(~np.isnan(probas[best][0, :, 0]))
+    single.honest = left_out_estimate(runs["best_single"], method, scored.size)
     if not allow_ensemble:
         single.why = f"{best} was the most accurate of {n_scored} candidates (no ensemble tried)."
         return single
-    scored = np.flatnonzero(~np.isnan(probas[best][0, :, 0]))
     weights = bagged(runs["weights"], list(probas))
     blended = blend(probas, weights)
-    ensemble_estimate = left_out_estimate(runs["ensemble"], method)
+    ensemble_estimate = left_out_estimate(runs["ensemble"], method, scored.size)
     record = {
         "selection": "greedy forward selection with replacement (Caruana et al. 2004) on "
         "log loss of the out-of-fold probabilities (averaged over repeats), on each of "
