@@ -71,3 +71,43 @@ def text_csv(tmp_path_factory) -> Path:
     rows = [(t, label) for label, texts in TEXTS.items() for t in texts]
     pd.DataFrame(rows, columns=["text", "label"]).to_csv(path, index=False)
     return path
+
+
+WHERE = ("online", "at the market", "in town", "from a friend", "at the fair")
+WHO = ("the office", "my mother", "the kitchen", "a birthday", "the garden shed")
+
+
+def make_table(per_class: int, seed: int) -> pd.DataFrame:
+    """Plants of three kinds: height, colour, a yes/no flag, a date and a free-text note
+    all carry signal; an id column carries none; some cells are missing."""
+    rng = np.random.default_rng(seed)
+    kinds = {
+        "fern": (30.0, ["green", "green", "olive"], "a leafy fern with soft fronds"),
+        "cactus": (15.0, ["green", "grey", "grey"], "a spiky cactus for dry sunny spots"),
+        "palm": (120.0, ["brown", "green", "brown"], "a tall palm with broad leaves"),
+    }
+    rows = []
+    for kind, (height, colours, note) in kinds.items():
+        for _ in range(per_class):
+            rows.append(
+                {
+                    "kind": kind,
+                    "height": round(float(height * rng.uniform(0.7, 1.3)), 1),
+                    "colour": str(rng.choice(colours)),
+                    "indoor": "yes" if kind != "palm" or rng.random() < 0.2 else "no",
+                    "bought": f"2024-{int(rng.integers(1, 13)):02d}-{int(rng.integers(1, 28)):02d}",
+                    "note": f"{note}, bought {rng.choice(WHERE)} for {rng.choice(WHO)}",
+                }
+            )
+    frame = pd.DataFrame(rows).sample(frac=1.0, random_state=seed).reset_index(drop=True)
+    frame.loc[rng.choice(len(frame), 3, replace=False), "height"] = np.nan
+    frame.insert(0, "plant_id", np.arange(1000, 1000 + len(frame)))
+    return frame
+
+
+@pytest.fixture(scope="session")
+def table_csv(tmp_path_factory) -> Path:
+    """36 rows of make_table (12 per kind), label column `kind`."""
+    path = tmp_path_factory.mktemp("tables") / "plants.csv"
+    make_table(12, seed=0).to_csv(path, index=False)
+    return path

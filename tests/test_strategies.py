@@ -30,7 +30,7 @@ TEST_PARAMS = {
         "weights": [0.5, 0.5],
     },
 }
-TESTED_MODALITIES = ("image", "text")  # those the fixtures below provide
+TESTED_MODALITIES = ("image", "text", "table")  # those the fixtures below provide
 CASES = [
     (name, TEST_PARAMS.get(name, {}), modality)
     for name in strategies.names()
@@ -43,19 +43,30 @@ CASES = [
 
 
 @pytest.fixture(scope="module")
-def datasets(image_folder, text_csv):
+def datasets(image_folder, text_csv, table_csv):
     return {
         "image": read_source(image_folder, labeled=True),
         "text": read_source(text_csv, labeled=True),
+        "table": read_source(table_csv, labeled=True, label_column="kind"),
     }
 
 
 @pytest.mark.parametrize("name,params,modality", CASES)
 def test_strategy_fits_predicts_and_round_trips(name, params, modality, datasets, tmp_path):
     dataset = datasets[modality]
-    if name == "ensemble":  # its members run on the modality's default encoder
-        default = modalities.get(modality).default_backbone
-        params = {**params, "members": [m | {"backbone": default} for m in params["members"]]}
+    if name == "ensemble":  # members: the modality's first two default candidates
+        members = [c for c, _ in modalities.get(modality).candidates[:2]]
+        params = {
+            **params,
+            "members": [
+                {
+                    "strategy": c,
+                    "params": {},
+                    "backbone": encoder_for(type(strategies.create(c)), modality, None),
+                }
+                for c in members
+            ],
+        }
     strategy = strategies.create(name, **params)
     backbone = encoder_for(type(strategy), modality, None)
     encoder = backbones.create(backbone) if backbone else None

@@ -34,6 +34,7 @@ def fit(
     seed: int = 0,
     text_column: str | None = None,
     label_column: str | None = None,
+    column_types: dict[str, str] | None = None,
     label_descriptions: dict | None = None,
     skip_bad: bool = False,
     time_budget: float | None = None,
@@ -53,7 +54,9 @@ def fit(
     """Fit a classifier to `data` and estimate how good it is.
 
     `data` is a folder of class sub-folders, a table file, a Dataset, or Python items
-    (paths, texts, PIL images, arrays, a DataFrame) with `labels`. `candidates`: "quick"
+    (paths, texts, PIL images, arrays, a DataFrame) with `labels`; a table's
+    `label_column` and `column_types` ({column: numeric, categorical, boolean, date, text,
+    identifier or constant}) override what is inferred. `candidates`: "quick"
     compares the modality's cheap candidates (seconds each); "full" adds the strategies
     that train the encoder (finetune, and contrastive for texts: minutes each).
     `time_budget` (seconds) bounds the comparison: a candidate that would not finish in
@@ -120,6 +123,7 @@ def fit(
         text_column=text_column,
         label_column=label_column,
         skip_bad=skip_bad,
+        column_types=column_types,
     )
     params = {name: dict(given) for name, given in (strategy_params or {}).items() if given}
     if label_descriptions:

@@ -73,7 +73,7 @@ class Model:
                 f"This model classifies {self.modality}s but {dataset.source} holds "
                 f"{dataset.modality}s."
             )
-        return dataset
+        return modalities.get(self.modality).conform(dataset, self.info.get("input"))
 
     def predict_proba(self, X, tta: bool = False) -> np.ndarray:
         """(n, n_classes) probabilities in `classes` order for a Dataset or Python items.
@@ -105,10 +105,7 @@ class Model:
 
     def encoders(self) -> list:
         """The distinct encoders the strategy reads: an ensemble's members may read several."""
-        if hasattr(self.strategy, "encoders"):
-            return self.strategy.encoders()
-        encoder = getattr(self.strategy, "encoder_", None)
-        return [encoder] if encoder is not None else []
+        return self.strategy.encoders()
 
     @contextmanager
     def uncached(self) -> Iterator[None]:

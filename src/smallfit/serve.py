@@ -78,7 +78,7 @@ def create_app(
     model = model if isinstance(model, Model) else load(model)
     classes = [str(c) for c in model.classes]
     predict_batch = Batcher(_predictor(model), max_batch=max_items)
-    kind = modalities.get(model.modality)
+    kind = modalities.get(model.modality).fitted_to(model.info.get("input"))
     media_type = "multipart/form-data" if kind.upload_files else "application/json"
     predict_batch(kind.warm_up_items())  # the first request should not pay for it
     app = FastAPI(

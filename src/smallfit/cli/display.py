@@ -37,6 +37,10 @@ def print_fit(model, out_dir: Path) -> None:
             f"Resumed: {restored['finished_runs_restored']} finished training run(s) restored, "
             f"{restored['epochs_restored_in_interrupted_runs']} epoch(s) of an interrupted one."
         )
+    if "input" in model.info:
+        from smallfit import modalities
+
+        out.print(escape(modalities.get(model.modality).describe_input(model.info["input"])))
     print_honest(model)
     print_leaderboard(model)
     print_ensemble(model.info.get("ensemble"))

@@ -39,8 +39,9 @@ def fit(
     data: Annotated[
         Path,
         typer.Argument(
-            help="Folder DATA/<class>/*.jpg, or a table "
-            "(.csv .tsv .jsonl .parquet) of texts and labels."
+            help="Folder DATA/<class>/*.jpg, or a table (.csv .tsv .jsonl .parquet): of "
+            "texts and labels when it holds one column besides the label (or --text-column "
+            "names one), else of columns (numbers, categories, dates, free text)."
         ),
     ],
     out_dir: Annotated[Path, typer.Option("--out", help="Model directory to write.")],
@@ -68,6 +69,14 @@ def fit(
             "contrastive for texts, minutes each; bound them with --time-budget)."
         ),
     ] = "quick",
+    column_types: Annotated[
+        str | None,
+        typer.Option(
+            help="Tables: set column types instead of inferring them, e.g. "
+            "zip=categorical,joined=date. Types: numeric, categorical, boolean, date, text "
+            "(free text, embedded by the text encoder), identifier and constant (left out).",
+        ),
+    ] = None,
     seed: Seed = 0,
     folds: Annotated[
         int | None, typer.Option(help="Cross-validation folds (default min(5, smallest class)).")
@@ -204,6 +213,7 @@ def fit(
     """
     from smallfit.api import checkpoint_folder, finetune_options, trains
     from smallfit.api import fit as fit_model
+    from smallfit.modalities.columns import parse_column_types
 
     seconds = parse_duration(time_budget) if time_budget else None
     setting = {"strategy": strategy, "preset": preset, "candidates": candidates}
@@ -232,6 +242,7 @@ def fit(
             seed=seed,
             text_column=text_column,
             label_column=label_column,
+            column_types=parse_column_types(column_types),
             label_descriptions=descriptions,
             skip_bad=skip_bad,
             time_budget=seconds,

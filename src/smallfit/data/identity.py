@@ -4,6 +4,7 @@ it lives (the embedding cache, duplicate and leakage checks, pool de-duplication
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,8 @@ def item_key(item: Any) -> str:
         return "file:" + file_digest(item)
     elif isinstance(item, Image.Image):
         digest.update(f"pil\0{item.mode}\0{item.size}\0".encode() + item.tobytes())
+    elif isinstance(item, dict):  # a table's row: its columns' values, whatever their order
+        digest.update(b"row\0" + json.dumps(sorted(item.items()), default=str).encode())
     elif isinstance(item, np.ndarray):
         array = np.ascontiguousarray(item)
         digest.update(f"array\0{array.dtype}\0{array.shape}\0".encode() + array.tobytes())

@@ -48,19 +48,21 @@ def make_splits(
     repeats: int | None = None,
     loocv: bool = False,
     random_state: int = 0,
+    classes: list | None = None,
 ) -> Splits:
     """Repeated stratified k-fold with k = min(5, smallest class), or leave-one-out.
 
     A class with a single example cannot be both trained on and tested; such items stay
-    in every training part and are not scored (with a warning).
+    in every training part and are not scored (with a warning naming them, by `classes`).
     """
     counts = np.bincount(y)
     singles = np.flatnonzero(counts == 1)
     scored = ~np.isin(y, singles)
     if singles.size:
+        named = f" ({', '.join(str(classes[s]) for s in singles)})" if classes else ""
         warnings.warn(
-            f"{singles.size} class(es) have a single example; they are always trained on and "
-            "never scored, so the estimate covers the other classes only.",
+            f"{singles.size} class(es){named} have a single example; they are always trained "
+            "on and never scored, so the estimate covers the other classes only.",
             stacklevel=2,
         )
     index = np.flatnonzero(scored)

@@ -51,7 +51,9 @@ def semi_supervised(candidates: list[Candidate]) -> list[Candidate]:
     return result
 
 
-def comparison_splits(y: np.ndarray, names, folds: int | None, loocv: bool, seed: int) -> Splits:
+def comparison_splits(
+    y: np.ndarray, names, folds: int | None, loocv: bool, seed: int, classes: list | None = None
+) -> Splits:
     """The splits every candidate (of strategies `names`) is scored on: repeated stratified
     k-fold, with one repeat only when some candidate trains a network body (minutes a fold)."""
     return make_splits(
@@ -60,6 +62,7 @@ def comparison_splits(y: np.ndarray, names, folds: int | None, loocv: bool, seed
         repeats=1 if any(map(trains_body, names)) else None,
         loocv=loocv,
         random_state=seed,
+        classes=classes,
     )
 
 
@@ -89,7 +92,7 @@ def candidates_for(
     after the cheap candidates have their scores."""
     kind = modalities.get(modality)
     backbone = backbone or kind.default_backbone
-    if backbones.modality_of(backbone) != modality:
+    if backbone is not None and backbones.modality_of(backbone) != modality:
         raise SmallfitError(
             f"Backbone {backbone} is for {backbones.modality_of(backbone)}s but the data holds "
             f"{modality}s."

@@ -128,7 +128,7 @@ def fit_dataset(
         # runs the first repeat of the same splits (its folds cost seconds to minutes)
         cheap = [c.strategy for c in candidates if not trains_body(c.strategy)]
         names = cheap or [c.strategy for c in candidates]
-        splits = comparison_splits(dataset.y, names, folds, loocv, seed)
+        splits = comparison_splits(dataset.y, names, folds, loocv, seed, dataset.classes)
         for index, candidate in enumerate(candidates):
             model, encoder = build(candidate, seed)
             tic = time.perf_counter()
@@ -198,6 +198,8 @@ def fit_dataset(
         "data": dataset.record(),
         "versions": library_versions(),
     } | adaptation.fit_record(final, fit_params)
+    if (schema := modalities.get(dataset.modality).input_schema(dataset)) is not None:
+        info["input"] = schema  # how later input is read (a table's column types)
     if choice is not None and choice.record is not None:
         info["ensemble"] = choice.record
     if notes := fixed_epochs_notes(final):
@@ -231,12 +233,13 @@ def fit_dataset(
         info["search"] = found.summary
     # The reference lives in the user's (or the default) pretrained encoder's space even when
     # the chosen strategy reads pixels or words, so drift is always measured the same way.
-    reference = reference_of_fit(
-        dataset,
-        backbones.create(backbone or modalities.get(dataset.modality).default_backbone),
-        out_of_sample,
-        seed,
-    )
+    # (a kind of item without a pretrained encoder, such as tables, keeps no reference)
+    reference_encoder = backbone or modalities.get(dataset.modality).default_backbone
+    reference = None
+    if reference_encoder is not None:
+        reference = reference_of_fit(
+            dataset, backbones.create(reference_encoder), out_of_sample, seed
+        )
     info["fit_seconds"] = round(time.perf_counter() - started, 2)
     return Model(final, best.backbone, dataset.modality, dataset.classes, info, reference)
 

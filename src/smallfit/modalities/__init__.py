@@ -6,6 +6,7 @@ from __future__ import annotations
 from smallfit.errors import SmallfitError
 from smallfit.modalities.base import BadUpload, Modality
 from smallfit.modalities.image import ImageModality
+from smallfit.modalities.table import TableModality
 from smallfit.modalities.text import TextModality
 
 _MODALITIES: dict[str, Modality] = {}
@@ -40,5 +41,6 @@ def all_registered() -> list[Modality]:
 
 register(ImageModality)
 register(TextModality)
+register(TableModality)
 
 __all__ = ["BadUpload", "Modality", "all_registered", "get", "names", "register", "shown"]

@@ -38,6 +38,7 @@ class RawFeatures:
 
     backbone: ClassVar[str | None] = None  # the encoder computing them, if one does
     scale: ClassVar[bool] = False  # standardise each column first (dense, unequal spreads)
+    dense: ClassVar[bool] = False  # a numpy array (not a sparse matrix): trees can read it
     max_rank: ClassVar[int | None] = None  # the head works in at most this many directions
 
     def fit(self, items: list[Any]) -> RawFeatures:
@@ -46,6 +47,12 @@ class RawFeatures:
     def transform(self, items: list[Any]) -> Any:
         """(n, d) features: a numpy array or a scipy sparse matrix."""
         raise NotImplementedError
+
+    def encoders(self) -> list[Any]:
+        """The encoders computing these features (see Strategy.encoders)."""
+        from smallfit import backbones
+
+        return [backbones.create(self.backbone)] if self.backbone else []
 
     def get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         return {}, {}
@@ -98,6 +105,25 @@ class Modality:
     def drop_unreadable(self, dataset: Dataset, skip_bad: bool) -> Dataset:
         """`dataset` without the items that cannot be read (skip_bad), or an error naming them."""
         return dataset
+
+    def input_schema(self, dataset: Dataset) -> dict[str, Any] | None:
+        """What a model records of its training input, to read later input the same way
+        (a table's column types); None: nothing."""
+        return None
+
+    def conform(self, dataset: Dataset, schema: dict[str, Any] | None) -> Dataset:
+        """`dataset` read as the model's training input was (`schema`, from input_schema),
+        or an error naming what does not fit; unchanged by default."""
+        return dataset
+
+    def describe_input(self, schema: dict[str, Any]) -> str:
+        """The training input's `schema` (see input_schema) in words, for the CLI."""
+        return ""
+
+    def fitted_to(self, schema: dict[str, Any] | None) -> Modality:
+        """This modality as a fitted model's input (`schema`) makes it, for serving: the
+        JSON a request holds may depend on it (a table's columns)."""
+        return self
 
     def raw_features(self) -> RawFeatures | None:
         """A fresh extractor of the items' own features (for classic and hybrid); None:

@@ -39,6 +39,7 @@ class Pixels(RawFeatures):
 
     backbone = "pixels"
     scale = True
+    dense = True
     # Pixels are highly correlated: logistic regression on their top 256 principal
     # components ("eigen-images") was as accurate as on all 3,072 values on 5,000
     # Fashion-MNIST images (82.5% vs 82.6% held out) and fitted 2x faster; it bounds the

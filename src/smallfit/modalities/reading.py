@@ -11,9 +11,10 @@ import pandas as pd
 
 from smallfit import modalities
 from smallfit.data.dataset import Dataset, check_no_missing_labels
-from smallfit.data.tables import is_table_path, read_table
+from smallfit.data.tables import LABEL_NAMES, choose_column, is_table_path, read_table
 from smallfit.errors import SmallfitError
-from smallfit.modalities.text import from_frame
+from smallfit.modalities.table import table_dataset
+from smallfit.modalities.text import TEXT_NAMES, from_frame
 
 
 def read_source(
@@ -23,17 +24,20 @@ def read_source(
     text_column: str | None = None,
     label_column: str | None = None,
     skip_bad: bool = False,
+    column_types: dict[str, str] | None = None,
 ) -> Dataset:
     """Read a folder or file of a registered modality (labeled image folders follow
-    `root/<class>/**/image`; unlabeled folders are read recursively), or a table."""
+    `root/<class>/**/image`; unlabeled folders are read recursively), or a table file
+    (of texts or of columns: see read_frame)."""
     path = Path(source)
     if not path.exists():
         raise SmallfitError(f"{path} does not exist.")
     if path.is_file() and is_table_path(path):
-        return from_frame(
+        return read_frame(
             read_table(path),
             text_column=text_column,
             label_column=label_column,
+            column_types=column_types,
             labeled=labeled,
             source=str(path),
         )
@@ -55,9 +59,11 @@ def to_dataset(
     text_column: str | None = None,
     label_column: str | None = None,
     skip_bad: bool = False,
+    column_types: dict[str, str] | None = None,
 ) -> Dataset:
     """A Dataset from whatever the Python API accepts: a Dataset, a folder or table path
-    (read with read_source), or Python items with their `labels`."""
+    (read with read_source), a DataFrame holding its label column, or Python items with
+    their `labels`."""
     if isinstance(data, Dataset):
         return data
     if isinstance(data, str | Path) and labels is None:
@@ -67,15 +73,80 @@ def to_dataset(
             text_column=text_column,
             label_column=label_column,
             skip_bad=skip_bad,
+            column_types=column_types,
         )
-    return from_python(data, labels, text_column=text_column)
+    if isinstance(data, pd.DataFrame) and labels is None:
+        return read_frame(
+            data,
+            text_column=text_column,
+            label_column=label_column,
+            column_types=column_types,
+            labeled=labeled,
+            source="the DataFrame",
+        )
+    return from_python(data, labels, text_column=text_column, column_types=column_types)
 
 
-def from_python(X: Any, y: Any = None, *, text_column: str | None = None) -> Dataset:
-    """A Dataset from Python objects: a DataFrame, or items of one registered modality
-    (paths, texts, PIL images, arrays, ...)."""
+def read_frame(
+    frame: pd.DataFrame,
+    *,
+    text_column: str | None,
+    label_column: str | None,
+    column_types: dict[str, str] | None,
+    labeled: bool,
+    source: str,
+) -> Dataset:
+    """A table read as texts or as a table of columns. Texts: --text-column names one;
+    or it has a column of a text's conventional name (text, review, ...); or, besides
+    the label, it has one column. A table otherwise, or whenever column types are given."""
+    if column_types:
+        return table_dataset(
+            frame,
+            label_column=label_column,
+            given_types=column_types,
+            labeled=labeled,
+            source=source,
+        )
+    if text_column is not None:
+        return from_frame(
+            frame,
+            text_column=text_column,
+            label_column=label_column,
+            labeled=labeled,
+            source=source,
+        )
+    if labeled or label_column is not None:
+        label = choose_column(frame, label_column, LABEL_NAMES, "label", source)
+    else:  # a file to predict on may still hold its labels
+        label = next((str(c) for c in frame.columns if str(c).lower() in LABEL_NAMES), None)
+    features = [str(c) for c in frame.columns if str(c) != label]
+    if len(features) <= 1 or any(c.lower() in TEXT_NAMES for c in features):
+        return from_frame(
+            frame, text_column=None, label_column=label_column, labeled=labeled, source=source
+        )
+    return table_dataset(
+        frame, label_column=label_column, given_types={}, labeled=labeled, source=source
+    )
+
+
+def from_python(
+    X: Any,
+    y: Any = None,
+    *,
+    text_column: str | None = None,
+    column_types: dict[str, str] | None = None,
+) -> Dataset:
+    """A Dataset from Python objects: a DataFrame (of texts or columns, see read_frame),
+    or items of one registered modality (paths, texts, PIL images, arrays, ...)."""
     if isinstance(X, pd.DataFrame):
-        dataset = from_frame(X, text_column=text_column, label_column=None, labeled=False)
+        dataset = read_frame(
+            X,
+            text_column=text_column,
+            label_column=None,
+            column_types=column_types,
+            labeled=False,
+            source="the DataFrame",
+        )
         return _with_labels(dataset, y)
     if isinstance(X, np.ndarray) and X.dtype != object and X.ndim in (3, 4):
         items: list[Any] = list(X)  # a stack of images

@@ -7,6 +7,7 @@ from smallfit.strategies import (  # noqa: F401 - importing registers them
     ensemble,
     finetune,
     hybrid,
+    learners,
     probe,
     prototype,
     scratch,

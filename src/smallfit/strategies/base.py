@@ -35,8 +35,9 @@ class Strategy(BaseEstimator):
     # The encoder it always uses instead of the user's (scratch: raw pixels), if any.
     fixed_backbone: ClassVar[str | None] = None
     # True: it reads the items' own features (Modality.raw_features), so it runs only on
-    # kinds of item that define them.
+    # kinds of item that define them; `dense_features`: only where they are dense arrays.
     reads_items: ClassVar[bool] = False
+    dense_features: ClassVar[bool] = False
     # What a budgeted search tries (smallfit.fitting.space): parameter -> choices, the
     # default first (enqueued first). Choices that change only calibration, not which class
     # wins (prototype's scale), are left out: cross-validated accuracy cannot tell them apart.
@@ -76,6 +77,15 @@ class Strategy(BaseEstimator):
         `smallfit.export` lists the strategies that provide it.
         """
         raise NotImplementedError
+
+    def encoders(self) -> list[Encoder]:
+        """The distinct encoders a fitted strategy reads, its own features' included (for
+        timing and uncached prediction)."""
+        found = [getattr(self, "encoder_", None)]
+        raw = getattr(self, "raw_", None)
+        if raw is not None:
+            found += raw.encoders()
+        return list({id(e): e for e in found if e is not None}.values())
 
     def _resolved(self, param: str, modality: str, fallback: Any) -> Any:
         """Parameter `param`, or where it is None the value the modality sets for this
@@ -118,11 +128,13 @@ def works_on(cls: type[Strategy], modality: str, backbone: str | None = None) ->
     """Whether strategy `cls` can learn `modality` items on encoder `backbone` (None: the
     modality's default): that encoder is for those items and offers what `cls` needs, and
     the items have their own features if `cls` reads them. Decided without loading weights."""
-    if cls.reads_items and modalities.get(modality).raw_features() is None:
-        return False
+    if cls.reads_items:
+        own = modalities.get(modality).raw_features()
+        if own is None or (cls.dense_features and not own.dense):
+            return False
     name = encoder_for(cls, modality, backbone)
     if name is None:
-        return True
+        return not cls.uses_encoder  # a kind of item with no encoder has no embeddings
     return backbones.modality_of(name) == modality and cls.needs <= backbones.capabilities_of(name)
 
 

@@ -25,6 +25,7 @@ class Ensemble(Strategy):
     """
 
     name = "ensemble"
+    uses_encoder = False  # each member brings its own
 
     constraints = {"members": [Kind(list), None], "weights": [Kind(list), None]}
 
@@ -63,8 +64,8 @@ class Ensemble(Strategy):
 
     def encoders(self) -> list:
         """The distinct encoders the members read (for timing and uncached prediction)."""
-        found = [getattr(m, "encoder_", None) for m in self.members_]
-        return list({id(e): e for e in found if e is not None}.values())
+        found = [e for member in self.members_ for e in member.encoders()]
+        return list({id(e): e for e in found}.values())
 
     def get_state(self):
         arrays, configs = {}, []

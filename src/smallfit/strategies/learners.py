@@ -1,0 +1,206 @@
+"""scikit-learn learners on the items' own dense features (a table's columns; raw
+pixels): bagged trees, boosted trees, nearest neighbours and a small network.
+
+Each is one scikit-learn estimator with settings chosen for small data rather than
+scikit-learn's defaults (which assume thousands of rows: a boosting leaf of 20 rows
+cannot split a class of 10). The fitted estimator is kept with skops (no pickle; only
+the types in `TRUSTED` load).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.base import ClassifierMixin
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.neural_network import MLPClassifier
+
+from smallfit import modalities
+from smallfit.modalities.table_features import from_array, to_array
+from smallfit.strategies.base import Strategy
+from smallfit.strategies.constraints import Between, OneOf
+from smallfit.strategies.registry import register
+
+# What a fitted learner holds beyond what skops trusts by default.
+TRUSTED = [
+    "numpy.dtype",
+    "sklearn.tree._tree.Tree",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn.metrics._dist_metrics.EuclideanDistance64",
+    "sklearn.neighbors._kd_tree.KDTree",
+    "sklearn.neighbors._ball_tree.BallTree",
+    "sklearn.neural_network._stochastic_optimizers.AdamOptimizer",
+    "sklearn._loss.loss.HalfMultinomialLoss",
+    "sklearn._loss.loss.HalfBinomialLoss",
+    "sklearn._loss.link.MultinomialLogit",
+    "sklearn._loss.link.LogitLink",
+    "sklearn._loss._loss.CyHalfMultinomialLoss",
+    "sklearn._loss._loss.CyHalfBinomialLoss",
+]
+
+
+class Learner(Strategy):
+    """Shared by the learners: own features in, one fitted estimator, probabilities out."""
+
+    uses_encoder = False
+    reads_items = True
+    dense_features = True
+
+    def _estimator(self, n_items: int) -> ClassifierMixin:
+        raise NotImplementedError
+
+    def fit(self, dataset, encoder) -> Learner:
+        self._remember(dataset, encoder)
+        self.modality_ = dataset.modality
+        self.raw_ = modalities.get(self.modality_).raw_features().fit(dataset.items)
+        features = self.raw_.transform(dataset.items)
+        with warnings.catch_warnings():
+            # L-BFGS's iteration cap is part of the small network's regularisation
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            self.estimator_ = self._estimator(len(dataset)).fit(features, dataset.y)
+        return self
+
+    def predict_proba(self, items) -> np.ndarray:
+        proba = self.estimator_.predict_proba(self.raw_.transform(items))
+        full = np.zeros((len(items), len(self.classes_)))
+        full[:, self.estimator_.classes_] = proba  # a class absent from a fold scores 0
+        return full
+
+    def get_state(self):
+        arrays, config = self.raw_.get_state()
+        arrays = arrays | {"estimator": to_array(self.estimator_)}
+        return arrays, config | {"modality": self.modality_}
+
+    def set_state(self, arrays, config, encoder) -> Learner:
+        self.encoder_ = encoder
+        self.modality_ = config["modality"]
+        self.raw_ = modalities.get(self.modality_).raw_features().set_state(arrays, config)
+        self.estimator_ = from_array(arrays["estimator"], TRUSTED)
+        return self
+
+
+@register
+class Forest(Learner):
+    """Random forest (or extremely randomised trees), classes weighted by their size."""
+
+    name = "forest"
+    search_space = {"kind": ["random", "extra"], "min_leaf": [1, 2, 4]}
+    constraints = {
+        "kind": [OneOf(("random", "extra"))],
+        "trees": [Between(1, integer=True)],
+        "min_leaf": [Between(1, integer=True)],
+        "random_state": [Between(integer=True)],
+    }
+
+    def __init__(
+        self, kind: str = "random", trees: int = 300, min_leaf: int = 1, random_state: int = 0
+    ):
+        self.kind = kind
+        self.trees = trees
+        self.min_leaf = min_leaf
+        self.random_state = random_state
+
+    def _estimator(self, n_items: int) -> ClassifierMixin:
+        forest = RandomForestClassifier if self.kind == "random" else ExtraTreesClassifier
+        return forest(
+            n_estimators=self.trees,
+            min_samples_leaf=self.min_leaf,
+            class_weight="balanced",
+            random_state=self.random_state,
+            n_jobs=1,
+        )
+
+
+@register
+class Boosting(Learner):
+    """Histogram gradient boosting with small-data settings: leaves of a few rows, shallow
+    trees, slow shrinkage, L2 regularisation, classes weighted by their size."""
+
+    name = "boosting"
+    search_space = {"rate": [0.05, 0.1, 0.02], "depth": [3, 2, 5], "min_leaf": [3, 1, 8]}
+    constraints = {
+        "rate": [Between(0, 1, above=True)],
+        "rounds": [Between(1, integer=True)],
+        "depth": [Between(1, integer=True)],
+        "min_leaf": [Between(1, integer=True)],
+        "random_state": [Between(integer=True)],
+    }
+
+    def __init__(
+        self,
+        rate: float = 0.05,
+        rounds: int = 200,
+        depth: int = 3,
+        min_leaf: int = 3,
+        random_state: int = 0,
+    ):
+        self.rate = rate
+        self.rounds = rounds
+        self.depth = depth
+        self.min_leaf = min_leaf
+        self.random_state = random_state
+
+    def _estimator(self, n_items: int) -> ClassifierMixin:
+        return HistGradientBoostingClassifier(
+            learning_rate=self.rate,
+            max_iter=self.rounds,
+            max_depth=self.depth,
+            min_samples_leaf=self.min_leaf,
+            l2_regularization=1.0,
+            early_stopping=False,  # a validation split of a few dozen rows is noise
+            class_weight="balanced",
+            random_state=self.random_state,
+        )
+
+
+@register
+class Neighbours(Learner):
+    """k nearest neighbours, closer ones weighing more; k at most a third of the rows."""
+
+    name = "knn"
+    search_space = {"k": [5, 3, 10]}
+    constraints = {"k": [Between(1, integer=True)]}
+
+    def __init__(self, k: int = 5):
+        self.k = k
+
+    def _estimator(self, n_items: int) -> ClassifierMixin:
+        return KNeighborsClassifier(
+            n_neighbors=max(1, min(self.k, n_items // 3)), weights="distance"
+        )
+
+
+@register
+class Network(Learner):
+    """A one-hidden-layer network trained by L-BFGS (full batches: on a few hundred rows
+    it converges faster and more surely than SGD), with weight decay `decay`."""
+
+    name = "mlp"
+    search_space = {"width": [64, 32, 128], "decay": [1e-2, 1e-1, 1.0]}
+    constraints = {
+        "width": [Between(1, integer=True)],
+        "decay": [Between(0)],
+        "random_state": [Between(integer=True)],
+    }
+
+    def __init__(self, width: int = 64, decay: float = 1e-2, random_state: int = 0):
+        self.width = width
+        self.decay = decay
+        self.random_state = random_state
+
+    def _estimator(self, n_items: int) -> ClassifierMixin:
+        return MLPClassifier(
+            (self.width,),
+            solver="lbfgs",
+            alpha=self.decay,
+            max_iter=500,
+            random_state=self.random_state,
+        )
