@@ -138,6 +138,13 @@ def test_the_cli_shows_the_column_types_and_predicts_a_table(table_csv, tmp_path
     code, output = run("predict", tmp_path / "m", new, "--output", tmp_path / "p.csv")
     assert code == 0, output
     assert len(pd.read_csv(tmp_path / "p.csv")) == 6 and new.read_bytes() == before
+    for command, message in (
+        (["drift", tmp_path / "m", new], "A drift check does not work on tables yet."),
+        (["suggest", tmp_path / "m", new, "--output", tmp_path / "s.csv"], "on tables yet"),
+        (["doctor", table_csv, "--label-column", "kind"], "does not examine tables yet"),
+    ):
+        code, output = run(*command)
+        assert code == 2 and message in output, output
 
 
 @pytest.mark.parametrize(

@@ -166,6 +166,11 @@ def reference_encoder(reference: Reference):
 def require_reference(model, purpose: str) -> Reference:
     """The model's reference, or a clear error naming what to do."""
     if model.reference is None:
+        from smallfit import modalities
+
+        kind = modalities.get(model.modality)
+        if kind.default_backbone is None:  # no pretrained encoder to embed its items with
+            raise SmallfitError(f"{purpose.capitalize()} does not work on {kind.name}s yet.")
         raise SmallfitError(
             f"This model has no stored reference sample of its training data, which {purpose} "
             "needs (models fitted before smallfit stored one). Fit it again with `smallfit fit`."

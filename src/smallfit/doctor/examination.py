@@ -37,7 +37,10 @@ def examine(
             f"The test set {test.source} holds {test.modality}s but {dataset.source} holds "
             f"{dataset.modality}s; give a test set of the same kind."
         )
-    name = backbone or modalities.get(dataset.modality).default_backbone
+    kind = modalities.get(dataset.modality)
+    name = backbone or kind.default_backbone
+    if name is None:  # its checks compare items by a pretrained encoder's embeddings
+        raise SmallfitError(f"The doctor does not examine {kind.name}s yet.")
     if backbones.modality_of(name) != dataset.modality:
         raise SmallfitError(f"Backbone {name} is not for {dataset.modality}s.")
     encoder = backbones.create(name)
