@@ -43,7 +43,8 @@ def test_each_column_type_is_inferred_from_its_values(values, name, expected):
 
 
 def test_a_column_of_numbers_and_words_is_refused_naming_its_odd_rows():
-    frame = pd.DataFrame({"age": ["31", "44", "unknown", "27", "52", "n/a"], "x": [1] * 6})
+    ages = ["31", "44", "unknown", "27", "52", "n/a", "19", "60", "38", "41", "29", "33"]
+    frame = pd.DataFrame({"age": ages, "x": [1] * 12})
     with pytest.raises(
         SmallfitError, match=r"(?s)Column 'age' of t.csv mixes numbers.*row 4: 'unknown'"
     ):

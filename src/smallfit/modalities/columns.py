@@ -27,6 +27,10 @@ TRUE_WORDS = {"true", "yes", "y", "t"}
 FALSE_WORDS = {"false", "no", "n", "f"}
 MAX_CATEGORIES = 50  # more distinct strings than this (and mostly unique): not categories
 TEXT_WORDS = 3  # free text averages at least this many words per value
+# A column this much numbers whose other values are words has stray entries ("unknown",
+# "12 kg") to correct; below it the words are real values (ticket codes such as "113803"
+# beside "A/5 21171"), and the column is read as strings.
+MOSTLY_NUMBERS = 0.9
 ID_NAME = re.compile(r"(?i:(^|[_\s.-])(id|index|key)$)|[a-z]I[dD]$")
 
 
@@ -64,8 +68,8 @@ def infer_type(series: pd.Series) -> str:
     numbers = pd.to_numeric(words, errors="coerce")
     if numbers.notna().all():
         return _numeric_or_identifier(numbers, series.name)
-    if numbers.notna().mean() >= 0.5:
-        return "mixed"  # refused by check_types, which names the odd values
+    if numbers.notna().mean() >= MOSTLY_NUMBERS:
+        return "mixed"  # refused by column_types, which names the odd values
     if _looks_like_dates(words):
         return "date"
     distinct = values.nunique() / len(values)
