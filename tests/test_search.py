@@ -43,6 +43,12 @@ def test_default_budget_rule_and_presets():
     assert "lora" not in spaces.make_space("image", "best", None).params
 
 
+def test_a_searched_encoder_is_the_candidates_backbone_not_a_strategy_parameter():
+    space = spaces.Space("image", {"probe": ["lite_a", "lite_b"]}, {"probe": {}}, {})
+    chosen = spaces.candidate_of(space, {"strategy": "probe", "probe.encoder": "lite_b"})
+    assert (chosen.params, chosen.backbone, chosen.label) == ({}, "lite_b", "probe@lite_b")
+
+
 def test_fast_search_runs_defaults_first_reuses_repeats_and_stops_when_done():
     model = fit_dataset(text_data(), preset="fast", time_budget=300, folds=2)
     rows = model.info["candidates"]

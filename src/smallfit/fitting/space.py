@@ -106,7 +106,9 @@ def candidate_of(space: Space, values: dict[str, Any]) -> Searched:
     chosen = {
         key.split(".", 1)[1]: value
         for key, value in values.items()
-        if key.startswith(name + ".") and value != defaults.get(key.split(".", 1)[1])
+        if key.startswith(name + ".")
+        and key != f"{name}.encoder"  # the candidate's backbone, not a parameter
+        and value != defaults.get(key.split(".", 1)[1])
     }
     params = {**chosen, **space.fixed.get(name, {})}
     encoder = values.get(f"{name}.encoder", space.encoders[name][0])
