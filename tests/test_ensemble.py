@@ -65,6 +65,25 @@ def test_complementary_members_are_blended_and_the_ensemble_wins_on_left_out_ite
     assert choice.why.startswith("an ensemble of first x0.")
 
 
+def test_members_erring_apart_are_averaged_when_that_beats_choosing():
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 3, 300)
+    # three equally good members whose errors are independent: their average votes 2 to 1
+    probas = {f"m{k}": member_probas(y, rng.random(300) < 0.7, 0.6) for k in range(3)}
+    runs = resampled(probas, y, seed=0)
+    assert runs["average"].mean() > runs["best_single"].mean() + 0.04
+    choice = combine([scored(label) for label in probas], probas, y, "m0", seed=0)
+    kept = choice.record["combination"]
+    resampled_scores = choice.record["scores"]["resampled"]
+    assert resampled_scores[kept]["value"] == max(
+        resampled_scores[name]["value"] for name in ("average", "ensemble", "best_single")
+    )
+    assert choice.honest == resampled_scores[kept] and choice.record["kept"]
+    assert kept == "average" and choice.candidate.strategy == "ensemble"
+    assert [m["weight"] for m in choice.record["members"]] == [pytest.approx(1 / 3)] * 3
+    assert "averaging all candidates was the most accurate" in choice.why
+
+
 def test_repeats_are_averaged_so_candidates_with_different_repeats_line_up():
     twice = np.array([[[0.9, 0.1], [0.2, 0.8], [0.6, 0.4], [np.nan, np.nan]]] * 2)
     twice[1, 2] = [0.2, 0.8]
@@ -126,7 +145,11 @@ def test_the_default_fit_combines_and_a_kept_ensemble_is_saved(text_csv, tmp_pat
         "resampled",
         lambda probas, y, seed: (
             real(probas, y, seed)
-            | {"ensemble": np.array([0.9, 1.0]), "best_single": np.array([0.5])}
+            | {
+                "ensemble": np.array([0.9, 1.0]),
+                "best_single": np.array([0.5]),
+                "average": np.array([0.5]),
+            }
         ),
     )
     model = smallfit.fit(text_csv, folds=3, learning_curve=False)
@@ -222,7 +245,9 @@ def test_the_candidate_a_selection_keeps_alone_is_the_one_refit(text_csv, monkey
     monkeypatch.setattr(
         combining,
         "resampled",
-        lambda probas, y, seed: real(probas, y, seed) | {"ensemble": np.array([1.0])},
+        lambda probas, y, seed: (
+            real(probas, y, seed) | {"ensemble": np.array([1.0]), "average": np.array([0.5])}
+        ),
     )
     model = smallfit.fit(text_csv, strategy=None, folds=3, learning_curve=False)
     assert model.info["why"].startswith("classic: the ensemble selection kept it alone")

@@ -77,7 +77,11 @@ def test_the_best_preset_also_tries_an_ensemble_of_the_trials(monkeypatch, tmp_p
         "resampled",
         lambda probas, y, seed: (
             real(probas, y, seed)
-            | {"ensemble": np.array([0.9, 1.0]), "best_single": np.array([0.5])}
+            | {
+                "ensemble": np.array([0.9, 1.0]),
+                "best_single": np.array([0.5]),
+                "average": np.array([0.5]),
+            }
         ),
     )
     dataset = text_data()

@@ -8,6 +8,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from smallfit.fitting.combine import PROCEDURES
+
 out = Console()
 err = Console(stderr=True)
 
@@ -97,16 +99,17 @@ def print_leaderboard(model) -> None:
 def print_ensemble(record: dict | None) -> None:
     if not record:
         return
+    resampled = record["scores"]["resampled"]
+    shown = "; ".join(
+        f"{what} {interval(resampled[name])}"
+        for name, what in PROCEDURES.items()
+        if name in resampled
+    )
+    out.print(f"Combining (each way chosen on resampled items, scored on those left out): {shown}.")
     if "members" in record:
         members = ", ".join(f"{m['candidate']} x{m['weight']:.2f}" for m in record["members"])
-        resampled = record["scores"]["resampled"]
         on_all = record["scores"]["selected_and_scored_on_all"]["accuracy"]
-        out.print(
-            f"Ensemble {members}: {interval(resampled['ensemble'])} against "
-            f"{interval(resampled['best_single'])} for picking the best single candidate "
-            "(each chosen on resampled items, scored on the items left out); on all items, "
-            f"optimistically, {interval(on_all)}."
-        )
+        out.print(f"Ensemble {members}; on all items, optimistically, {interval(on_all)}.")
     verdict = "kept" if record["kept"] else "not kept"
     out.print(f"Ensemble {verdict}: {record['reason']}.")
 
