@@ -142,10 +142,14 @@ def test_the_cli_shows_the_column_types_and_predicts_a_table(table_csv, tmp_path
     for command, message in (
         (["drift", tmp_path / "m", new], "A drift check does not work on tables yet."),
         (["suggest", tmp_path / "m", new, "--output", tmp_path / "s.csv"], "on tables yet"),
-        (["doctor", table_csv, "--label-column", "kind"], "does not examine tables yet"),
     ):
         code, output = run(*command)
         assert code == 2 and message in output, output
+    code, output = run(
+        "doctor", table_csv, "--label-column", "kind", "--output", tmp_path / "findings.csv"
+    )
+    assert code == 0 and "rows' own features" in " ".join(output.split()), output
+    assert (tmp_path / "findings.csv").exists()
 
 
 @pytest.mark.parametrize(
@@ -189,3 +193,101 @@ def test_a_class_with_a_single_row_is_named_in_a_warning(tmp_path):
     with pytest.warns(UserWarning, match=r"1 class\(es\) \(palm\) have a single example"):
         code, output = run("fit", path, "--label-column", "kind", "--out", tmp_path / "m")
     assert code == 0, output
+
+
+# -- the doctor on a table ---------------------------------------------------------------
+def _with_a_leak(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """`frame` with height and note shuffled (so no column but the leak separates the
+    kinds) and `id2`, a code per kind known only once the kind is (fern 1xx, cactus 2xx)."""
+    rng = np.random.default_rng(seed)
+    frame = frame.copy()
+    for column in ("height", "note"):
+        frame[column] = rng.permutation(frame[column].to_numpy())
+    codes = {"fern": 100, "cactus": 200, "palm": 300}
+    frame["id2"] = [codes[k] + int(rng.integers(0, 50)) for k in frame["kind"]]
+    return frame
+
+
+@pytest.fixture(scope="module")
+def planted_table(tmp_path_factory):
+    """A table (rows 2-37 of its CSV) with a copy of row 5 as row 38 (another plant_id), a
+    copy of row 9 labeled otherwise as row 39, and the leaky column id2; and a test table
+    holding training rows 2 and 3, row 12 with its height retyped, and three new rows."""
+    root = tmp_path_factory.mktemp("planted_table")
+    frame = _with_a_leak(make_table(12, seed=0), seed=1)
+    other = "palm" if frame.loc[7, "kind"] != "palm" else "fern"
+    copy, conflicting = frame.iloc[[3]], frame.iloc[[7]].assign(kind=other)
+    copies = [copy.assign(plant_id=2000), conflicting.assign(plant_id=2001)]
+    pd.concat([frame, *copies], ignore_index=True).to_csv(root / "train.csv", index=False)
+    retyped = frame.iloc[[10]].assign(height=frame.loc[10, "height"] + 0.3)
+    assert not np.isnan(retyped["height"].iloc[0])
+    new = _with_a_leak(make_table(1, seed=7), seed=2)
+    test = pd.concat([frame.iloc[[0, 1]], retyped, new], ignore_index=True)
+    test.to_csv(root / "test.csv", index=False)
+    with pytest.warns(UserWarning, match="column\\(s\\) kind were not in the training table"):
+        findings = smallfit.doctor(root / "train.csv", label_column="kind", test=root / "test.csv")
+    return root, findings
+
+
+def _items(findings: pd.DataFrame, kind: str) -> list[list[str]]:
+    return list(findings.loc[findings["kind"] == kind, "items"])
+
+
+def test_the_doctor_names_copied_and_conflicting_rows_of_a_table(planted_table):
+    _, findings = planted_table
+    assert _items(findings, "exact_duplicate") == [["row 5", "row 38"]]
+    assert _items(findings, "conflicting_labels") == [["row 9", "row 39"]]
+    assert ["row 39"] in _items(findings, "label_issue")
+
+
+def test_the_doctor_finds_test_rows_copied_from_training_rows(planted_table):
+    _, findings = planted_table
+    leaks = _items(findings, "leakage")
+    assert ["row 2", "row 2"] in leaks and ["row 3", "row 3"] in leaks  # identical
+    assert ["row 12", "row 4"] in leaks  # its height retyped
+    assert len(leaks) == 3  # the new rows are not copies
+    detail = findings.loc[findings["kind"] == "leakage", "detail"].iloc[0]
+    assert "train.csv" in detail and "test.csv" in detail
+
+
+def test_the_doctor_names_a_column_that_alone_predicts_the_label(planted_table):
+    _, findings = planted_table
+    leaky = findings[findings["kind"] == "leaky_column"]
+    assert list(leaky["items"]) == [["id2"]]
+    detail = leaky["detail"].iloc[0]
+    assert "column `id2` of " in detail
+    assert "train.csv alone predicts the label: 100% cross-validated" in detail
+    assert "known only after the label" in leaky["suggestion"].iloc[0]
+    assert "leaky_columns" in findings.attrs["notes"]
+
+
+def test_a_clean_table_has_no_leak_nor_copies(table_csv):
+    findings = smallfit.doctor(table_csv, label_column="kind")
+    kinds = set(findings["kind"])
+    assert not kinds & {"leaky_column", "exact_duplicate", "conflicting_labels", "near_duplicate"}
+
+
+def test_the_cli_writes_a_table_s_findings_and_pairs_page(planted_table, tmp_path):
+    root, _ = planted_table
+    before = (root / "train.csv").read_bytes()
+    code, output = run(
+        "doctor",
+        root / "train.csv",
+        "--label-column",
+        "kind",
+        "--test",
+        root / "test.csv",
+        "--output",
+        tmp_path / "findings.csv",
+        "--html",
+        tmp_path / "pairs.html",
+    )
+    assert code == 0, output
+    written = pd.read_csv(tmp_path / "findings.csv")
+    assert {"exact_duplicate", "conflicting_labels", "leakage", "leaky_column"} <= set(
+        written["kind"]
+    )
+    assert json.loads(written.loc[written["kind"] == "leaky_column", "items"].iloc[0]) == ["id2"]
+    page = (tmp_path / "pairs.html").read_text()
+    assert "<b>row 38</b>" in page and "<th>id2</th>" in page
+    assert (root / "train.csv").read_bytes() == before

@@ -48,7 +48,10 @@ def doctor_command(
     ] = None,
     backbone: Annotated[
         str | None,
-        typer.Option(help="Encoder for similarities and the probe; default per modality."),
+        typer.Option(
+            help="Encoder for similarities and the probe; default per modality (tables: "
+            "the rows' own features)."
+        ),
     ] = None,
     text_column: TextColumn = None,
     label_column: LabelColumn = None,
@@ -59,8 +62,9 @@ def doctor_command(
     ] = False,
 ) -> None:
     """Examine labeled data: exact and near duplicates, leakage into a --test set, likely
-    label errors (confident learning on a probe's out-of-fold probabilities), class
-    imbalance and outliers. DATA is only read, never changed; the findings go to a CSV."""
+    label errors (confident learning on a probe's out-of-fold probabilities), a table's
+    column that alone predicts the label, class imbalance and outliers. DATA is only
+    read, never changed; the findings go to a CSV."""
     from smallfit.doctor import examine, write_pairs_html
     from smallfit.modalities.reading import read_source
 

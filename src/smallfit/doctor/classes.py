@@ -1,5 +1,5 @@
 """How the classes are populated: imbalance (a class with under half an even share of
-the items) and outliers (items far from every class centroid in the embedding)."""
+the items) and outliers (items far from every class centroid in the doctor's vectors)."""
 
 from __future__ import annotations
 
@@ -36,31 +36,34 @@ def class_imbalance(dataset: Dataset) -> list[Finding]:
     ]
 
 
-def outliers(dataset: Dataset, embeddings: np.ndarray) -> tuple[list[Finding], dict[str, str]]:
-    """Items whose cosine distance to the nearest class centroid (their own class's
-    without them) is above the far-out fence (Q3 + 3 IQR) of all items' such distances."""
+def outliers(
+    dataset: Dataset, embeddings: np.ndarray, metric: str = "cosine"
+) -> tuple[list[Finding], dict[str, str]]:
+    """Items whose distance (`metric`, see similarity.VECTOR_SIGNAL) to the nearest class
+    centroid (their own class's without them) is above the far-out fence (Q3 + 3 IQR) of
+    all items' such distances."""
     y = dataset.y
-    unit = normalise(embeddings)
-    sums = np.zeros((len(dataset.classes), unit.shape[1]))
-    np.add.at(sums, y, unit)
+    vectors = normalise(embeddings) if metric == "cosine" else embeddings.astype(np.float64)
+    sums = np.zeros((len(dataset.classes), vectors.shape[1]))
+    np.add.at(sums, y, vectors)
     counts = np.bincount(y, minlength=len(dataset.classes)).astype(np.float64)
     means = sums / np.maximum(counts, 1)[:, None]
-    similarity = unit @ normalise(means).T
-    own = sums[y] - unit  # own class without the item itself
-    norms = np.linalg.norm(own, axis=1)
-    similarity[np.arange(len(y)), y] = np.where(
-        norms > 1e-12, (unit * own).sum(axis=1) / np.maximum(norms, 1e-12), -1.0
-    )
-    similarity[:, counts == 0] = -1.0
-    distance = 1.0 - similarity.max(axis=1)
+    own = (sums[y] - vectors) / np.maximum(counts[y] - 1, 1)[:, None]  # without the item
+    distance = _to_centroids(vectors, means, metric)
+    rows = np.arange(len(y))
+    to_own = _paired(vectors, own, metric)
+    distance[rows, y] = np.where(counts[y] > 1, to_own, np.inf)
+    distance[:, counts == 0] = np.inf
+    nearest = distance.argmin(axis=1)
+    distance = distance[rows, nearest]
     q1, q3 = np.quantile(distance, [0.25, 0.75])
     fence = q3 + FAR_OUT * (q3 - q1)
     findings = [
         Finding(
             "outlier",
             [dataset.names[i]],
-            f"cosine distance {distance[i]:.3f} to the nearest class centroid "
-            f"({dataset.classes[int(similarity[i].argmax())]}); fence {fence:.3f}",
+            f"{metric} distance {distance[i]:.3f} to the nearest class centroid "
+            f"({dataset.classes[int(nearest[i])]}); fence {fence:.3f}",
             float(distance[i]),
             "Look at it: it may be from another source, corrupt, or a class not in the data; "
             "remove it if it does not belong.",
@@ -69,3 +72,19 @@ def outliers(dataset: Dataset, embeddings: np.ndarray) -> tuple[list[Finding], d
     ]
     note = f"distance to the nearest class centroid above Q3 + {FAR_OUT:g} IQR = {fence:.3f}"
     return sorted(findings, key=lambda f: -f.score), {"outliers": note}
+
+
+def _to_centroids(vectors: np.ndarray, centroids: np.ndarray, metric: str) -> np.ndarray:
+    """(n, K) distances of unit (cosine) or raw (Euclidean) vectors to the centroids."""
+    if metric == "cosine":
+        return 1.0 - vectors @ normalise(centroids).T
+    squared = (vectors**2).sum(axis=1)[:, None] + (centroids**2).sum(axis=1)[None, :]
+    return np.sqrt(np.maximum(squared - 2 * vectors @ centroids.T, 0.0))
+
+
+def _paired(vectors: np.ndarray, others: np.ndarray, metric: str) -> np.ndarray:
+    """(n,) distance of each vector to the same row of `others`."""
+    if metric == "cosine":
+        norms = np.linalg.norm(others, axis=1)
+        return 1.0 - (vectors * others).sum(axis=1) / np.maximum(norms, 1e-12)
+    return np.linalg.norm(vectors - others, axis=1)

@@ -1,6 +1,6 @@
-"""Copies in the data: exact duplicates (content hash) and copies that disagree on their
-label; near duplicates; and leakage, copies shared by a training and a test set, which
-inflate test scores.
+"""Copies in the data: exact duplicates (a hash of what the modality says counts:
+Modality.duplicate_content) and copies that disagree on their label; near duplicates;
+and leakage, copies shared by a training and a test set, which inflate test scores.
 
 Near duplicates are judged relative to the data's own spacing, by a ratio test (as in
 Lowe's SIFT matching): a pair's distance is divided by the local spacing of both items
@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from smallfit import modalities
 from smallfit.data import Dataset
 from smallfit.doctor.findings import Finding
-from smallfit.doctor.similarity import distance_signals
+from smallfit.doctor.similarity import VECTOR_SIGNAL, described, distance_signals, similarity
 
 LOCAL_SCALE_NEIGHBOUR = 10  # the k-th nearest neighbour's distance is an item's local spacing
 FAR_OUT = 3.0  # Tukey's far-out fence, in interquartile ranges
@@ -33,7 +34,7 @@ MAX_RATIO = 0.5
 def exact_duplicates(dataset: Dataset) -> list[Finding]:
     """Groups of items with the same content (hash); copies labeled differently apart."""
     findings = []
-    for group in _groups_by_content(dataset.items):
+    for group in _groups_by_content(dataset.items, dataset.modality):
         names = [dataset.names[i] for i in group]
         labels = sorted({str(dataset.labels[i]) for i in group}) if _labeled(dataset) else []
         if len(labels) > 1:
@@ -62,12 +63,17 @@ def exact_duplicates(dataset: Dataset) -> list[Finding]:
     return sorted(findings, key=lambda f: -f.score)
 
 
-def _groups_by_content(items: list[Any]) -> list[list[int]]:
+def content_key(item: Any, modality: str) -> str:
+    """The hash of what counts of an item when looking for copies."""
     from smallfit.data.identity import item_key
 
+    return item_key(modalities.get(modality).duplicate_content(item))
+
+
+def _groups_by_content(items: list[Any], modality: str) -> list[list[int]]:
     groups: dict[str, list[int]] = defaultdict(list)
     for index, item in enumerate(items):
-        groups[item_key(item)].append(index)
+        groups[content_key(item, modality)].append(index)
     return [g for g in groups.values() if len(g) > 1]
 
 
@@ -122,11 +128,11 @@ def near_duplicates(
     embeddings: np.ndarray,
     test: Dataset | None = None,
     test_embeddings: np.ndarray | None = None,
+    metric: str = "cosine",
 ) -> tuple[list[Finding], dict[str, str]]:
     """Near duplicates within `dataset` and, with a `test` set, leakage: exact and near
-    copies shared with it. One representative per exact-copy group takes part."""
-    from smallfit.data.identity import item_key
-
+    copies shared with it. One representative per exact-copy group takes part. The
+    vectors are compared by `metric` (see similarity.VECTOR_SIGNAL)."""
     pooled = list(dataset.items) + (list(test.items) if test is not None else [])
     names = list(dataset.names) + (list(test.names) if test is not None else [])
     vectors = embeddings if test is None else np.vstack([embeddings, test_embeddings])
@@ -134,9 +140,10 @@ def near_duplicates(
     first: dict[str, int] = {}
     copies: dict[int, list[int]] = defaultdict(list)
     for index, item in enumerate(pooled):
-        copies[first.setdefault(item_key(item), index)].append(index)
+        copies[first.setdefault(content_key(item, dataset.modality), index)].append(index)
+    sources = (dataset.source, test.source if test is not None else "")
     findings = [
-        _leak(names[i], names[j], 1.0, "identical content")
+        _leak(names[i], names[j], sources, 1.0, "identical content")
         for group in copies.values()
         for i in group
         if not in_test[i]
@@ -144,35 +151,38 @@ def near_duplicates(
         if in_test[j]
     ]
     distinct = sorted(copies)
-    signals = distance_signals(dataset.modality, [pooled[i] for i in distinct], vectors[distinct])
+    pooled_distinct = [pooled[i] for i in distinct]
+    signals = distance_signals(dataset.modality, pooled_distinct, vectors[distinct], metric)
     pairs, note = near_pairs(signals)
-    similarity = 1.0 - signals["embedding"]
-    second = [s for s in signals if s != "embedding"][0]
+    vector_distances = signals[VECTOR_SIGNAL[metric]]
+    others = [s for s in signals if s != VECTOR_SIGNAL[metric]]
     for a, b, flagged_by in pairs:
         i, j = distinct[a], distinct[b]
-        cosine = float(similarity[a, b])
-        shown = (
-            f"embedding cosine {cosine:.3f}, {second} similarity {1 - signals[second][a, b]:.3f}"
-            f" (flagged by {flagged_by})"
+        distance = float(vector_distances[a, b])
+        score = similarity(distance, metric)
+        shown = ", ".join(
+            [described(distance, metric)]
+            + [f"{s} similarity {1 - signals[s][a, b]:.3f}" for s in others]
         )
+        shown += f" (flagged by {flagged_by})"
         if in_test[i] != in_test[j]:
             train_i, test_j = (i, j) if in_test[j] else (j, i)
-            findings.append(_leak(names[train_i], names[test_j], cosine, shown))
+            findings.append(_leak(names[train_i], names[test_j], sources, score, shown))
         elif not in_test[i]:
-            findings.append(_near(dataset, i, j, cosine, shown))
+            findings.append(_near(dataset, i, j, score, shown))
     near = sorted([f for f in findings if f.kind == "near_duplicate"], key=lambda f: -f.score)
     leaks = sorted([f for f in findings if f.kind == "leakage"], key=lambda f: -f.score)
     return near + leaks, {"near_duplicates": note}
 
 
-def _near(dataset: Dataset, i: int, j: int, cosine: float, shown: str) -> Finding:
+def _near(dataset: Dataset, i: int, j: int, score: float, shown: str) -> Finding:
     labels = (str(dataset.labels[i]), str(dataset.labels[j])) if _labeled(dataset) else None
     if labels and labels[0] != labels[1]:
         return Finding(
             "near_duplicate",
             [dataset.names[i], dataset.names[j]],
             f"{shown}; labeled differently: {labels[0]} / {labels[1]}",
-            cosine,
+            score,
             "Look at both side by side: if they show the same thing, fix one label and keep "
             "one copy.",
         )
@@ -180,18 +190,21 @@ def _near(dataset: Dataset, i: int, j: int, cosine: float, shown: str) -> Findin
         "near_duplicate",
         [dataset.names[i], dataset.names[j]],
         shown,
-        cosine,
+        score,
         "Look at both side by side: if one is an edited copy of the other (resized, "
         "re-encoded, brightened, re-typed), keep one; copies on both sides of a "
         "cross-validation split inflate the estimate.",
     )
 
 
-def _leak(train_name: str, test_name: str, score: float, shown: str) -> Finding:
+def _leak(
+    train_name: str, test_name: str, sources: tuple[str, str], score: float, shown: str
+) -> Finding:
     return Finding(
         "leakage",
         [train_name, test_name],
-        f"in both the training and the test set: {shown}",
+        f"in both the training set {sources[0]} ({train_name}) and the test set {sources[1]} "
+        f"({test_name}): {shown}",
         score,
         "Remove it from the test set (or from training): a test item the model was trained "
         "on inflates the test score.",

@@ -14,6 +14,8 @@ from smallfit.doctor.classes import class_imbalance, outliers
 from smallfit.doctor.duplicates import exact_duplicates, near_duplicates
 from smallfit.doctor.findings import Findings, summary
 from smallfit.doctor.label_errors import label_issues, mean_over_repeats, out_of_fold_probabilities
+from smallfit.doctor.leaky_columns import leaky_columns
+from smallfit.doctor.space import doctor_space
 from smallfit.errors import SmallfitError
 from smallfit.modalities.reading import to_dataset
 
@@ -24,8 +26,9 @@ def examine(
     backbone: str | None = None,
     seed: int = 0,
 ) -> Findings:
-    """Every check on a labeled `dataset` (and leakage into `test`, labeled or not)."""
-    from smallfit import backbones, modalities
+    """Every check on a labeled `dataset` (and leakage into `test`, labeled or not, read
+    as the data is: a table's test rows under the data's column types)."""
+    from smallfit import modalities
 
     if dataset.labels is None:
         raise SmallfitError(
@@ -38,35 +41,31 @@ def examine(
             f"{dataset.modality}s; give a test set of the same kind."
         )
     kind = modalities.get(dataset.modality)
-    name = backbone or kind.default_backbone
-    if name is None:  # its checks compare items by a pretrained encoder's embeddings
-        raise SmallfitError(f"The doctor does not examine {kind.name}s yet.")
-    if backbones.modality_of(name) != dataset.modality:
-        raise SmallfitError(f"Backbone {name} is not for {dataset.modality}s.")
-    encoder = backbones.create(name)
-    notes: dict[str, str] = {"backbone": name}
-    findings = exact_duplicates(dataset)
-    embeddings = encoder.embed(dataset.items, description=f"Embedding with {name}")
-    test_embeddings = None
     if test is not None:
-        test_embeddings = encoder.embed(test.items, description=f"Embedding {test.source}")
-    near, note = near_duplicates(dataset, embeddings, test, test_embeddings)
+        test = kind.conform(test, kind.input_schema(dataset))
+    space = doctor_space(dataset, test, backbone, seed)
+    notes: dict[str, str] = {"space": space.described}
+    findings = exact_duplicates(dataset)
+    near, note = near_duplicates(dataset, space.vectors, test, space.test_vectors, space.metric)
     findings += near
+    notes |= note
+    found, note = leaky_columns(dataset, seed)
+    findings += found
     notes |= note
     suspicion = None
     try:
-        probabilities = out_of_fold_probabilities(dataset, encoder, seed)
+        probabilities = out_of_fold_probabilities(dataset, space.encoder, seed, space.probe)
     except SmallfitError as error:
         notes["label_issues"] = f"skipped: {error}"
     else:
         found, suspicion = label_issues(dataset, probabilities)
         findings += found
         notes["label_issues"] = (
-            "confident learning (cleanlab) on out-of-fold probabilities of a probe on "
-            f"{name} embeddings; suspicion = 1 - p(given label)"
+            "confident learning (cleanlab) on out-of-fold probabilities of "
+            f"{space.probe.name} on {space.described}; suspicion = 1 - p(given label)"
         )
     findings += class_imbalance(dataset)
-    found, note = outliers(dataset, embeddings)
+    found, note = outliers(dataset, space.vectors, space.metric)
     findings += found
     notes |= note
     return Findings(findings, notes, dataset.source, len(dataset), suspicion)

@@ -18,6 +18,7 @@ KINDS = (
     "conflicting_labels",
     "near_duplicate",
     "leakage",
+    "leaky_column",
     "label_issue",
     "class_imbalance",
     "outlier",

@@ -51,14 +51,16 @@ def label_issues(dataset: Dataset, probabilities: np.ndarray) -> tuple[list[Find
     return sorted(findings, key=lambda f: -f.score), suspicion
 
 
-def out_of_fold_probabilities(dataset: Dataset, encoder, seed: int = 0) -> np.ndarray:
-    """A probe's cross-validated probabilities (n, n_classes), averaged over repeats."""
+def out_of_fold_probabilities(dataset: Dataset, encoder, seed: int = 0, probe=None) -> np.ndarray:
+    """A probe's cross-validated probabilities (n, n_classes), averaged over repeats;
+    `probe` is a strategy (default: `probe`, a linear head on the encoder's embeddings)."""
     from smallfit.evaluate import make_splits, out_of_fold
     from smallfit.strategies.probe import Probe
 
+    probe = Probe(random_state=seed) if probe is None else probe
     splits = make_splits(dataset.y, random_state=seed)
     probas = out_of_fold(
-        Probe(random_state=seed), dataset, encoder, splits, "Out-of-fold probabilities (probe)"
+        probe, dataset, encoder, splits, f"Out-of-fold probabilities ({probe.name})"
     )
     return mean_over_repeats(probas)
 

@@ -15,7 +15,7 @@ objects needs, so a subclass overrides only what differs.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -59,6 +59,14 @@ class RawFeatures:
 
     def set_state(self, arrays: dict[str, np.ndarray], config: dict[str, Any]) -> RawFeatures:
         return self
+
+
+class LonePredictor(NamedTuple):
+    """A column (or other part of the items) that alone predicts the label."""
+
+    column: str
+    accuracy: float  # cross-validated, from this column alone
+    others: float  # cross-validated, from every other column together
 
 
 class Modality:
@@ -221,3 +229,16 @@ class Modality:
         """A second, encoder-free distance between items for the near-duplicate check
         (n x n, 0 = identical) and what it is called; None: the embeddings alone."""
         return None
+
+    def duplicate_content(self, item: Any) -> Any:
+        """What of an item counts when looking for copies (hashed by data.identity): all
+        of it by default."""
+        return item
+
+    def lone_predictors(
+        self, dataset: Dataset, seed: int = 0
+    ) -> tuple[list[LonePredictor], str | None]:
+        """Columns that alone predict the label (almost) perfectly while the others do
+        not: likely leaks, known only once the label is. With a note on how they were
+        judged (None: this kind of item has no columns, and nothing was checked)."""
+        return [], None

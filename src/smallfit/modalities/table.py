@@ -19,8 +19,9 @@ from smallfit.data import Dataset
 from smallfit.data.dataset import check_no_missing_labels
 from smallfit.data.tables import LABEL_NAMES, choose_column
 from smallfit.errors import SmallfitError
-from smallfit.modalities.base import Modality
+from smallfit.modalities.base import LonePredictor, Modality
 from smallfit.modalities.columns import USED_TYPES, Row, column_types, conform, rows_of
+from smallfit.modalities.table_checks import lone_columns, used_values
 from smallfit.modalities.table_features import TableFeatures
 
 SHOWN_CHARACTERS = 120  # of a row, in the CLI's tables and the report
@@ -104,6 +105,16 @@ class TableModality(Modality):
             f"<tr><th>{esc(str(c))}</th><td>{esc(str(v))}</td></tr>" for c, v in item.items()
         )
         return f"<table>{cells}</table>"
+
+    # -- checking data -------------------------------------------------------------------
+    def duplicate_content(self, item: Any) -> Any:
+        """The used columns' values: rows differing only in an id (left out) are copies."""
+        return used_values(item)
+
+    def lone_predictors(
+        self, dataset: Dataset, seed: int = 0
+    ) -> tuple[list[LonePredictor], str | None]:
+        return lone_columns(dataset, seed)
 
     # -- serving -------------------------------------------------------------------------
     def _used(self) -> dict[str, str]:
