@@ -7,6 +7,9 @@ described in `model.onnx.json` next to it, with the classes in output order, so 
 runs with ONNX Runtime alone. `int8` (text) adds a copy quantised by ONNX Runtime's
 dynamic quantisation (weights stored as 8-bit integers, activations quantised on the fly).
 
+A table model is scikit-learn steps instead (its column transformer and classifier):
+skl2onnx converts those into one graph with an input per column (smallfit.export_sklearn).
+
 Folder written: model.onnx, model.onnx.json, model.int8.onnx (with int8), tokenizer/ (text).
 """
 
@@ -15,6 +18,7 @@ from __future__ import annotations
 import json
 import shutil
 import warnings
+from collections.abc import Callable
 from contextlib import contextmanager, redirect_stdout
 from io import StringIO
 from pathlib import Path
@@ -25,6 +29,8 @@ from torch import nn
 
 from smallfit import modalities, strategies
 from smallfit.errors import SmallfitError, refuse_existing
+from smallfit.export_sklearn import EXAMPLES, convert, describe, sklearn_form
+from smallfit.modalities.base import RawFeatures
 from smallfit.model import Model, load
 from smallfit.progress import progress_bar
 from smallfit.strategies.base import Strategy
@@ -37,6 +43,7 @@ FORMAT = "smallfit-onnx"
 # against 93.4%, twice as fast per text. One scale per tensor matched fp32 less often
 # (97.7% against 99.1% on 1,000 of those texts).
 INT8_OPS = ["MatMul", "Gather"]
+SKLEARN_TOLERANCE = 1e-4  # largest difference in probability a converted pipeline may have
 
 
 def exportable_strategies() -> list[str]:
@@ -53,8 +60,9 @@ def export_onnx(
 ) -> dict:
     """Write the model as ONNX into the folder `out`; returns what model.onnx.json says.
 
-    The graph is checked against PyTorch on a few generated inputs; the largest absolute
-    difference in probability is recorded in the description ("check").
+    The graph is checked against PyTorch (a table model: against the model itself) on a
+    few generated inputs; the largest absolute difference in probability is recorded in
+    the description ("check").
     """
     model = model if isinstance(model, Model) else load(model)
     out = Path(out)
@@ -62,26 +70,83 @@ def export_onnx(
     kind = modalities.get(model.modality)
     if int8 and kind.int8_refusal:
         raise SmallfitError(kind.int8_refusal)
-    strategy = model.strategy
-    try:
-        network = strategy.inference_module()
-    except NotImplementedError:
-        raise SmallfitError(
-            f"The {strategy.name} strategy cannot be exported to ONNX: its features are not "
-            f"computed by a network. Strategies that can: {', '.join(exportable_strategies())}."
-        ) from None
-    graph = kind.export_graph(network).eval()
+    write = _writer(model, int8)
     staging = out.with_name(out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        description = _write(model, graph, staging, int8)
+        description = write(staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     if out.exists():
         shutil.rmtree(out)
     staging.rename(out)  # appears whole or not at all
+    return description
+
+
+def _writer(model: Model, int8: bool) -> Callable[[Path], dict]:
+    """How the model is written into a folder: as one network (torch.onnx), or as
+    scikit-learn steps (skl2onnx); refuses, saying why and what can be exported."""
+    kind = modalities.get(model.modality)
+    try:
+        graph = kind.export_graph(model.strategy.inference_module()).eval()
+        return lambda folder: _write(model, graph, folder, int8)
+    except NotImplementedError:
+        pass
+    try:
+        form, pipeline = sklearn_form(model)
+    except NotImplementedError:
+        if _has_sklearn_form(model):
+            raise SmallfitError(
+                f"The {model.strategy.name} strategy cannot be exported to ONNX: it is not one "
+                "scikit-learn classifier on the columns. Strategies that can: "
+                f"{', '.join(sklearn_strategies())}, and an ensemble of those."
+            ) from None
+        raise SmallfitError(
+            f"The {model.strategy.name} strategy cannot be exported to ONNX: its features are "
+            f"not computed by a network. Strategies that can: "
+            f"{', '.join(exportable_strategies())}."
+        ) from None
+    return lambda folder: _write_sklearn(model, form, pipeline, folder)
+
+
+def sklearn_strategies() -> list[str]:
+    """Names of the strategies that are one scikit-learn classifier on the items' own
+    features (exported by skl2onnx where those features convert, as a table's do)."""
+    found = []
+    for name in strategies.names():
+        kind = type(strategies.create(name))
+        if name != "ensemble" and kind.as_sklearn is not Strategy.as_sklearn:
+            found += [] if getattr(kind, "onnx_refusal", None) else [name]
+    return found
+
+
+def _has_sklearn_form(model: Model) -> bool:
+    """Whether the model's items have own features that convert to ONNX (a table's)."""
+    features = modalities.get(model.modality).raw_features()
+    return features is not None and type(features).onnx_export is not RawFeatures.onnx_export
+
+
+def _write_sklearn(model: Model, form, pipeline, folder: Path) -> dict:
+    """model.onnx from skl2onnx, checked against the model, and model.onnx.json."""
+    rows = form.examples(EXAMPLES)
+    with progress_bar(2, "Exporting to ONNX") as advance:
+        convert(form, pipeline, folder / "model.onnx")
+        advance()
+        graph = session(folder / "model.onnx")
+        outputs = [o.name for o in graph.get_outputs()]
+        got = dict(zip(outputs, graph.run(None, form.feed(rows)), strict=True))
+        difference = float(np.abs(got["probabilities"] - model.strategy.predict_proba(rows)).max())
+        advance()
+    if difference > SKLEARN_TOLERANCE:
+        raise SmallfitError(
+            f"The ONNX graph skl2onnx made of this {model.strategy.name} model gives "
+            f"probabilities {difference:.1e} away from the model's on generated rows (at most "
+            f"{SKLEARN_TOLERANCE:.0e} allowed); it was not written."
+        )
+    description = {"format": FORMAT, "format_version": 1} | describe(model, form, difference)
+    (folder / SIDECAR).write_text(json.dumps(description, indent=2))
     return description
 
 

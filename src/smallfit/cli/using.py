@@ -155,7 +155,8 @@ def export(
 ) -> None:
     """Export a model (encoder and head as one graph, items in, probabilities out) to run
     without smallfit or PyTorch. Strategies: probe, prototype, zeroshot, finetune, adapter,
-    lora."""
+    lora; tables: classic, forest, boosting, mlp and their ensembles, on numeric, boolean
+    and categorical columns."""
     from smallfit.export import export_onnx
 
     target = out_dir or model_dir / "onnx"
@@ -163,11 +164,14 @@ def export(
     for kind, name in description["files"].items():
         size = (target / name).stat().st_size / 1e6
         out.print(f"{kind}: [bold]{target / name}[/] ({size:.1f} MB)")
-    check = description["check"]["max_abs_difference_to_pytorch"]
+    check = description["check"]
+    against = "PyTorch" if "max_abs_difference_to_pytorch" in check else "the model"
+    difference = next(v for k, v in check.items() if k.startswith("max_abs_difference"))
     out.print(
         f"Inputs {', '.join(description['inputs'])} -> probabilities over "
-        f"{len(description['classes'])} classes; ONNX Runtime matches PyTorch within {check:.1e} "
-        f"on generated inputs. Preprocessing and classes: {target / 'model.onnx.json'}"
+        f"{len(description['classes'])} classes; ONNX Runtime matches {against} within "
+        f"{difference:.1e} on generated inputs. Preprocessing and classes: "
+        f"{target / 'model.onnx.json'}"
     )
 
 

@@ -24,6 +24,7 @@ from smallfit.doctor import fit_summary
 from smallfit.errors import SmallfitError
 from smallfit.evaluate import accuracy_interval, evaluate_probas, out_of_fold
 from smallfit.evaluate import learning_curve as curves
+from smallfit.evaluate.importance import permutation_importance
 from smallfit.evaluate.selection import HOLDOUT_FRACTION, bbc_cv
 from smallfit.fitting import adaptation, search
 from smallfit.fitting.candidates import (
@@ -198,8 +199,11 @@ def fit_dataset(
         "data": dataset.record(),
         "versions": library_versions(),
     } | adaptation.fit_record(final, fit_params)
-    if (schema := modalities.get(dataset.modality).input_schema(dataset)) is not None:
+    kind = modalities.get(dataset.modality)
+    if (schema := kind.input_schema(dataset)) is not None:
         info["input"] = schema  # how later input is read (a table's column types)
+    if (summary := kind.data_summary(dataset)) is not None:
+        info["data_summary"] = summary  # what the items' parts hold (a table's columns)
     if choice is not None and choice.record is not None:
         info["ensemble"] = choice.record
     if notes := fixed_epochs_notes(final):
@@ -224,6 +228,18 @@ def fit_dataset(
                 info["learning_curve"] = curve
         if pool is not None:
             info["unlabeled"] = pool_summary(pool, candidates, leaderboard)
+        importance = permutation_importance(
+            final,
+            scored,
+            encoder,
+            splits,
+            seed=seed,
+            fit_seconds=fold_seconds(leaderboard, info, best, splits),
+            budget=budget,
+            fit_params=fit_params,
+        )
+        if importance is not None:
+            info["importance"] = importance
     # with a search's outer holdout, the out-of-fold probabilities cover the searched part
     info["examples"] = fit_examples(scored, probas_by_label.get(best.label))
     info["doctor"] = fit_summary(scored, probas_by_label.get(best.label))
@@ -264,6 +280,19 @@ def honest_estimate(found: search.Found, best: Candidate, seed: int, fit_params:
     full[:, found.rows] = oof
     full[:, found.holdout] = proba
     return estimate, full
+
+
+def fold_seconds(leaderboard: list[dict], info: dict, best: Candidate, splits) -> float | None:
+    """About how long one fold's fit of `best` took in the comparison (an ensemble: its
+    members' sum); None when unknown (a candidate that was not cross-validated)."""
+    rows = {row["candidate"]: row for row in leaderboard}
+    if best.strategy == "ensemble":
+        labels = [m["candidate"] for m in info.get("ensemble", {}).get("members", [])]
+    else:
+        labels = [best.label]
+    if splits is None or not labels or any(label not in rows for label in labels):
+        return None
+    return sum(rows[label].get("cv_seconds", 0.0) for label in labels) / len(splits.pairs)
 
 
 def fixed_epochs_notes(model) -> list[str]:

@@ -54,6 +54,12 @@ class RawFeatures:
 
         return [backbones.create(self.backbone)] if self.backbone else []
 
+    def onnx_export(self) -> Any:
+        """These fitted features as a scikit-learn transformer skl2onnx converts, with
+        the graph's inputs (a table's: modalities.table_onnx.TableExport); raises
+        NotImplementedError when they have none, SmallfitError naming why not."""
+        raise NotImplementedError
+
     def get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         return {}, {}
 
@@ -137,6 +143,21 @@ class Modality:
         """A fresh extractor of the items' own features (for classic and hybrid); None:
         this kind of item has none, and those strategies do not run on it."""
         return None
+
+    # -- describing the data (the report) -----------------------------------------------
+    def data_summary(self, dataset: Dataset) -> list[dict[str, Any]] | None:
+        """What the training items' parts hold (a table's columns: type, missing share,
+        range or commonest values), kept in model.info for the report; None: nothing."""
+        return None
+
+    def columns(self, dataset: Dataset) -> list[str]:
+        """The parts of the items a model learns from, one at a time (a table's used
+        columns), whose values permutation importance shuffles; none by default."""
+        return []
+
+    def shuffle_column(self, items: list[Any], column: str, order: np.ndarray) -> list[Any]:
+        """`items` with `column`'s values taken from `items[order]` (all else unchanged)."""
+        raise NotImplementedError
 
     # -- adding labels (smallfit add-labels) ---------------------------------------------
     def answer_items(self, values: list[str], rows: list[int], answers: Path) -> list[Any]:

@@ -23,10 +23,21 @@ from smallfit.modalities.base import LonePredictor, Modality
 from smallfit.modalities.columns import USED_TYPES, Row, column_types, conform, rows_of
 from smallfit.modalities.table_checks import lone_columns, used_values
 from smallfit.modalities.table_features import TableFeatures
+from smallfit.modalities.table_summary import column_summary
 
-SHOWN_CHARACTERS = 120  # of a row, in the CLI's tables and the report
+SHOWN_CHARACTERS = 120  # of a row, in the CLI's tables
+SHOWN_CELLS = 12  # of a row in the report (the columns learned from, in order)
+CELL_CHARACTERS = 40
 # pydantic field types a served row's cells take, per column type
 JSON_TYPES = {"numeric": float, "boolean": bool}
+
+
+def _cell(value: Any) -> str:
+    """A cell as the report shows it: "–" when missing, long text cut."""
+    if value is None:
+        return "–"
+    text = f"{value:.6g}" if isinstance(value, float) else str(value)
+    return text if len(text) <= CELL_CHARACTERS else text[: CELL_CHARACTERS - 1] + "…"
 
 
 def row_names(frame: pd.DataFrame, source: str) -> list[str]:
@@ -52,6 +63,7 @@ class TableModality(Modality):
     json_field = "rows"
     json_description = "rows: objects of column name to value"
     examples_per_class = 2
+    int8_refusal = "--int8 is for text models: a table model's graph is small already."
 
     def __init__(self) -> None:
         self.schema: dict[str, Any] | None = None  # a fitted model's (see fitted_to)
@@ -89,16 +101,33 @@ class TableModality(Modality):
         fitted.schema = schema
         return fitted
 
+    # -- describing the data (the report) -----------------------------------------------
+    def data_summary(self, dataset: Dataset) -> list[dict[str, Any]] | None:
+        return column_summary(dataset.items) if dataset.items else None
+
+    def columns(self, dataset: Dataset) -> list[str]:
+        types = dataset.items[0].types if dataset.items else {}
+        return [c for c, kind in types.items() if kind in USED_TYPES]
+
+    def shuffle_column(self, items: list[Any], column: str, order: np.ndarray) -> list[Any]:
+        values = [items[i].get(column) for i in order]
+        return [Row({**row, column: v}, row.types) for row, v in zip(items, values, strict=True)]
+
     # -- showing -----------------------------------------------------------------------
     def shown(self, item: Any, name: str) -> str:
         text = ", ".join(f"{c}={v}" for c, v in item.items() if v is not None)
         return text if len(text) <= SHOWN_CHARACTERS else text[: SHOWN_CHARACTERS - 1] + "…"
 
-    def snippet(self, item: Any) -> dict[str, str]:
-        return {"row": self.shown(item, "")}
+    def snippet(self, item: Any) -> dict[str, Any]:
+        cells = [[c, _cell(v)] for c, v in item.items() if item.types.get(c) in USED_TYPES]
+        return {"row": self.shown(item, ""), "cells": cells[:SHOWN_CELLS]}
 
     def example_html(self, entry: dict, esc) -> str:
-        return f"<code>{esc(entry.get('row', entry.get('item', '')))}</code>"
+        cells = entry.get("cells")
+        if not cells:  # a model saved before rows were kept cell by cell
+            return f"<code>{esc(entry.get('row', entry.get('item', '')))}</code>"
+        body = "".join(f"<tr><th>{esc(c)}</th><td>{esc(v)}</td></tr>" for c, v in cells)
+        return f"<table class=row>{body}</table>"
 
     def item_html(self, item: Any, name: str, esc) -> str:
         cells = "".join(

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import skops.io as sio
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
@@ -21,10 +20,9 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from smallfit import backbones
 from smallfit.modalities.base import RawFeatures
 from smallfit.modalities.columns import USED_TYPES
+from smallfit.modalities.table_frame import frame_of
 
 TEXT_ENCODER = "minilm"
-DATE_PARTS = ("year", "month", "weekday", "dayofyear", "days")  # what a date becomes
-MISSING_CATEGORY = "(missing)"
 # Types inside a fitted ColumnTransformer that skops does not trust by default; loading
 # refuses any other, so a model file cannot make skops build arbitrary objects.
 TRUSTED = ["numpy.dtype"]
@@ -37,28 +35,6 @@ def to_array(model: Any) -> np.ndarray:
 
 def from_array(array: np.ndarray, trusted: list[str]) -> Any:
     return sio.loads(array.tobytes(), trusted=trusted)
-
-
-def frame_of(rows: list[dict], types: dict[str, str]) -> pd.DataFrame:
-    """The rows' numeric, boolean, categorical and date columns as a frame of numbers and
-    strings (dates split into parts); text columns are embedded separately."""
-    columns: dict[str, Any] = {}
-    for name, kind in types.items():
-        values = [row.get(name) for row in rows]
-        if kind in ("numeric", "boolean"):
-            columns[name] = np.array([np.nan if v is None else float(v) for v in values])
-        elif kind == "categorical":
-            columns[name] = np.array(
-                [MISSING_CATEGORY if v is None else v for v in values], dtype=object
-            )
-        elif kind == "date":
-            when = pd.to_datetime(pd.Series(values, dtype=object), errors="coerce", format="mixed")
-            for part in DATE_PARTS:
-                series = (
-                    (when - pd.Timestamp(0)).dt.days if part == "days" else getattr(when.dt, part)
-                )
-                columns[f"{name}.{part}"] = series.astype(float).to_numpy()
-    return pd.DataFrame(columns, index=range(len(rows)))
 
 
 class TableFeatures(RawFeatures):
@@ -106,6 +82,11 @@ class TableFeatures(RawFeatures):
     def encoders(self) -> list[Any]:
         has_text = any(kind == "text" for kind in self.types_.values())
         return [backbones.create(TEXT_ENCODER)] if has_text else []
+
+    def onnx_export(self) -> Any:
+        from smallfit.modalities.table_onnx import TableExport
+
+        return TableExport(self.columns_, self.types_)
 
     def get_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         arrays = {} if self.columns_ is None else {"table_columns": to_array(self.columns_)}

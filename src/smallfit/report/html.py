@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from smallfit import modalities
 from smallfit.report.blocks import esc, interval_bar, interval_text, note, section
 from smallfit.report.check_sections import drift_section, evaluations_section
+from smallfit.report.column_sections import columns_section, importance_section
 from smallfit.report.extra_sections import (
     adaptation_section,
     doctor_section,
@@ -119,7 +120,10 @@ def render_report(
     evaluated with groups) and `drift_checks` reports from `smallfit drift`."""
     info, metrics = model.info, model.metrics
     parts = [update_section(info["update"])] if info.get("update") else []
-    parts += [data_section(model), candidates_section(model)]
+    parts.append(data_section(model))
+    if info.get("data_summary"):
+        parts.append(columns_section(info["data_summary"]))
+    parts.append(candidates_section(model))
     if metrics:
         kind = "cross-validated" if metrics.get("kind") == "cross-validation" else "measured"
         parts += [
@@ -132,6 +136,8 @@ def render_report(
                 reliability_block(metrics, info.get("reliability")),
             ),
         ]
+    if info.get("importance"):
+        parts.append(importance_section(info["importance"]))
     parts += [learning_curve_section(model), mistakes_section(model)]
     for key, render in (
         ("unlabeled", unlabeled_section),

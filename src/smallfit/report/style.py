@@ -57,6 +57,9 @@ white-space:nowrap}
 .card q{display:block;margin-bottom:6px;color:#374151}
 .card .lbl{color:var(--muted);display:inline-block;width:68px}
 .card .wrong{color:#b91c1c}
+table.row{margin:0 0 6px;font-size:12px}
+table.row th,table.row td{padding:1px 6px;border-bottom:1px solid var(--line)}
+table.row th{color:var(--muted);font-weight:500}
 .card .name{color:var(--muted);font-size:12px;overflow:hidden;text-overflow:ellipsis;
 white-space:nowrap}
 figure{margin:6px 0}

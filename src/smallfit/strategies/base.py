@@ -78,6 +78,12 @@ class Strategy(BaseEstimator):
         """
         raise NotImplementedError
 
+    def as_sklearn(self) -> tuple[Any, Any]:
+        """The fitted strategy as the items' own features (RawFeatures) and one fitted
+        scikit-learn classifier over them, whose classes are the indices of `classes_`
+        (for ONNX export by skl2onnx); NotImplementedError when it is not one."""
+        raise NotImplementedError
+
     def encoders(self) -> list[Encoder]:
         """The distinct encoders a fitted strategy reads, its own features' included (for
         timing and uncached prediction)."""

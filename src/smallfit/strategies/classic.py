@@ -54,6 +54,9 @@ class Classic(Strategy):
     def predict_proba(self, items) -> np.ndarray:
         return self.head_.predict_proba(self._features(items))
 
+    def as_sklearn(self):
+        return self.raw_, self.head_.as_sklearn()
+
     def get_state(self):
         arrays, config = self.head_.get_state()
         raw_arrays, raw_config = self.raw_.get_state()

@@ -62,6 +62,32 @@ class Ensemble(Strategy):
             for weight, member in zip(self.weights, self.members_, strict=True)
         )
 
+    def as_sklearn(self):
+        """Members that read the same features (fitted on the same rows: identical, as
+        checked on generated items) with scikit-learn classifiers, as one soft-voting
+        classifier of those."""
+        parts = [member.as_sklearn() for member in self.members_]
+        features = parts[0][0]
+        probe = features.onnx_export().examples(4)
+        expected = features.transform(probe)
+        same = all(np.array_equal(f.transform(probe), expected) for f, _ in parts[1:])
+        weights = np.asarray(self.weights, dtype=float)
+        if not same or abs(weights.sum() - 1) > 1e-6:
+            raise NotImplementedError
+        from sklearn.ensemble import VotingClassifier
+        from sklearn.preprocessing import LabelEncoder
+
+        voting = VotingClassifier(
+            [(f"member{i}", model) for i, (_, model) in enumerate(parts)],
+            voting="soft",
+            weights=weights,
+            flatten_transform=False,
+        )
+        voting.estimators_ = [model for _, model in parts]
+        voting.le_ = LabelEncoder().fit(np.arange(len(self.classes_)))
+        voting.classes_ = voting.le_.classes_
+        return parts[0][0], voting
+
     def encoders(self) -> list:
         """The distinct encoders the members read (for timing and uncached prediction)."""
         found = [e for member in self.members_ for e in member.encoders()]

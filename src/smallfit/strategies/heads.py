@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -10,6 +11,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.class_weight import compute_class_weight
 from torch import nn
@@ -125,6 +127,22 @@ class LogisticHead:
         proba = np.zeros((scores.shape[0], self.n_classes_), dtype=np.float64)
         proba[:, self.present_] = softmax(scores)
         return proba
+
+    def as_sklearn(self) -> Any:
+        """The same prediction as a fitted scikit-learn classifier (for export by
+        skl2onnx): a LogisticRegression, after a StandardScaler when the head scales."""
+        if len(self.present_) != self.n_classes_:
+            raise NotImplementedError  # a class absent from training scores 0: no sklearn form
+        model = LogisticRegression()
+        model.coef_, model.intercept_ = self.coef_.astype(np.float64), self.intercept_
+        model.classes_ = np.arange(self.n_classes_)
+        model.n_features_in_ = self.coef_.shape[1]
+        if not self.scale:
+            return model
+        scaler = StandardScaler()
+        scaler.mean_, scaler.scale_ = self.mean_.astype(np.float64), self.std_.astype(np.float64)
+        scaler.var_, scaler.n_features_in_ = scaler.scale_**2, len(self.mean_)
+        return make_pipeline(scaler, model)
 
     def as_module(self) -> ProbabilityHead:
         """The same prediction as a torch module (for export)."""

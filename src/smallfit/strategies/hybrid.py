@@ -27,6 +27,9 @@ class Hybrid(Classic):
     name = "hybrid"
     uses_encoder = True  # the user's (or the default) encoder
 
+    def as_sklearn(self):
+        raise NotImplementedError  # its features include the encoder's embeddings
+
     def _features(self, items):
         own = super()._features(items)
         meaning = normalise(self.encoder_.embed(items))

@@ -10,6 +10,7 @@ the types in `TRUSTED` load).
 from __future__ import annotations
 
 import warnings
+from typing import ClassVar
 
 import numpy as np
 from sklearn.base import ClassifierMixin
@@ -23,6 +24,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.neural_network import MLPClassifier
 
 from smallfit import modalities
+from smallfit.errors import SmallfitError
 from smallfit.modalities.table_features import from_array, to_array
 from smallfit.strategies.base import Strategy
 from smallfit.strategies.constraints import Between, OneOf
@@ -53,6 +55,7 @@ class Learner(Strategy):
     uses_encoder = False
     reads_items = True
     dense_features = True
+    onnx_refusal: ClassVar[str | None] = None  # why its ONNX form would not be faithful
 
     def _estimator(self, n_items: int) -> ClassifierMixin:
         raise NotImplementedError
@@ -73,6 +76,11 @@ class Learner(Strategy):
         full = np.zeros((len(items), len(self.classes_)))
         full[:, self.estimator_.classes_] = proba  # a class absent from a fold scores 0
         return full
+
+    def as_sklearn(self):
+        if self.onnx_refusal:
+            raise SmallfitError(self.onnx_refusal)
+        return self.raw_, self.estimator_
 
     def get_state(self):
         arrays, config = self.raw_.get_state()
@@ -166,6 +174,12 @@ class Neighbours(Learner):
     """k nearest neighbours, closer ones weighing more; k at most a third of the rows."""
 
     name = "knn"
+    onnx_refusal = (
+        "The knn strategy cannot be exported to ONNX: rows at the same distance are frequent "
+        "in tables (repeated values), and ONNX Runtime breaks those ties between neighbours "
+        "differently from scikit-learn, so its probabilities would differ. The other table "
+        "strategies export (an ensemble too, without knn among its members)."
+    )
     search_space = {"k": [5, 3, 10]}
     constraints = {"k": [Between(1, integer=True)]}
 
