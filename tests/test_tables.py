@@ -139,12 +139,17 @@ def test_the_cli_shows_the_column_types_and_predicts_a_table(table_csv, tmp_path
     code, output = run("predict", tmp_path / "m", new, "--output", tmp_path / "p.csv")
     assert code == 0, output
     assert len(pd.read_csv(tmp_path / "p.csv")) == 6 and new.read_bytes() == before
-    for command, message in (
-        (["drift", tmp_path / "m", new], "A drift check does not work on tables yet."),
-        (["suggest", tmp_path / "m", new, "--output", tmp_path / "s.csv"], "on tables yet"),
-    ):
-        code, output = run(*command)
-        assert code == 2 and message in output, output
+    code, output = run("drift", tmp_path / "m", new, "--output", tmp_path / "d.json")
+    assert code in (0, 1), output  # 0: no drift, 1: drift; not an error
+    assert "Columns (p adjusted" in output and "height" in output, output
+    report = json.loads((tmp_path / "d.json").read_text())
+    tested = {c["column"] for c in report["columns"]}
+    assert tested == {"height", "colour", "indoor", "bought", "note"}
+    code, output = run("suggest", tmp_path / "m", new, "-n", "2", "--output", tmp_path / "s.csv")
+    assert code == 0, output
+    suggested = pd.read_csv(tmp_path / "s.csv")
+    assert len(suggested) == 2 and all(json.loads(i)["colour"] for i in suggested["item"])
+    assert new.read_bytes() == before
     code, output = run(
         "doctor", table_csv, "--label-column", "kind", "--output", tmp_path / "findings.csv"
     )

@@ -73,6 +73,11 @@ class Model:
                 f"This model classifies {self.modality}s but {dataset.source} holds "
                 f"{dataset.modality}s."
             )
+        return self.conform(dataset)
+
+    def conform(self, dataset: Dataset) -> Dataset:
+        """`dataset` read as the training input was (a table's column types), or an error
+        naming what does not fit (a missing column)."""
         return modalities.get(self.modality).conform(dataset, self.info.get("input"))
 
     def predict_proba(self, X, tta: bool = False) -> np.ndarray:

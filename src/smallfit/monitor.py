@@ -1,13 +1,16 @@
 """Drift: is new data still like the data a model was trained on?
 
-The verdict rests on one test, so it needs no multiple-testing correction: the maximum
-mean discrepancy (MMD, Gretton et al. 2012) between the model's stored reference
-embeddings and the new data's, in the same fixed pretrained space, with an RBF kernel
-whose bandwidth is the median heuristic, and a permutation p-value. Under no drift the
-permutation p-value is exact, so alpha is the false-alarm rate: ALPHA = 0.01 means one
-false alarm in a hundred checks of unchanged data, which a pipeline gate can live with,
-while the shifts worth stopping for (another domain, other lighting, other topics) give
-p-values at the permutation floor of about 0.001.
+The verdict rests on the maximum mean discrepancy (MMD, Gretton et al. 2012) between the
+model's stored reference embeddings and the new data's, in the same fixed space (a
+pretrained encoder's, or for a kind of item without one, its own features as fitted on
+the training items), with an RBF kernel whose bandwidth is the median heuristic, and a
+permutation p-value. Under no drift the permutation p-value is exact, so alpha is the
+false-alarm rate: ALPHA = 0.01 means one false alarm in a hundred checks of unchanged
+data, which a pipeline gate can live with, while the shifts worth stopping for (another
+domain, other lighting, other topics) give p-values at the permutation floor of about
+0.001. Where the modality also tests each part of an item (a table's columns:
+Modality.column_drift), those tests vote too, all corrected together by Holm's method,
+so that alpha still bounds the chance of any false alarm; each drifted column is named.
 
 The other statistics describe what changed and do not vote: a domain classifier's
 cross-validated ROC-AUC (0.5: indistinguishable; 1: fully separable), the predicted class
@@ -25,55 +28,22 @@ from typing import Any
 import numpy as np
 from scipy.stats import chi2_contingency, mannwhitneyu
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics.pairwise import euclidean_distances
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from smallfit import modalities
 from smallfit.errors import SmallfitError
 from smallfit.modalities.reading import to_dataset
 from smallfit.model import Model, load
 from smallfit.numeric import normalise
-from smallfit.progress import progress_bar
-from smallfit.reference import DTYPE, reference_encoder, require_reference
+from smallfit.reference import DTYPE, Reference, reference_encoder, require_reference
+from smallfit.twosample import PERMUTATIONS, holm, mmd_test
 
 ALPHA = 0.01
-PERMUTATIONS = 1000
 # Rows per side in the MMD and domain-classifier tests: bounds them to seconds (the kernel
 # matrix is (2 x 1,000)^2) while leaving power to spare for shifts that matter.
 MAX_TEST_ROWS = 1000
-PERMUTATION_CHUNK = 100
-
-
-def mmd_test(
-    reference: np.ndarray, new: np.ndarray, permutations: int = PERMUTATIONS, seed: int = 0
-) -> dict[str, float]:
-    """Squared MMD (biased estimate) of two samples and its permutation p-value.
-
-    Written with numpy: alibi-detect has this test but would pin numpy below 2 and
-    transformers below 5 and pull numba and OpenCV; torchdrift is unmaintained. Each
-    permutation's statistic is w' K w for a reshuffled weight vector w (1/n on one
-    sample, -1/m on the other), so a chunk of permutations is one matrix product.
-    """
-    pooled = np.vstack([reference, new]).astype(np.float64)
-    squared = euclidean_distances(pooled, squared=True)
-    bandwidth = float(np.median(squared[np.triu_indices(len(pooled), 1)]))
-    kernel = np.exp(-squared / (bandwidth if bandwidth > 0 else 1.0))
-    n, m = len(reference), len(new)
-    weights = np.concatenate([np.full(n, 1.0 / n), np.full(m, -1.0 / m)])
-    observed = float(weights @ kernel @ weights)
-    rng = np.random.default_rng(seed)
-    null = []
-    chunks = range(0, permutations, PERMUTATION_CHUNK)
-    with progress_bar(len(chunks), "Permutation test") as advance:
-        for start in chunks:
-            count = min(PERMUTATION_CHUNK, permutations - start)
-            shuffled = np.stack([rng.permutation(weights) for _ in range(count)], axis=1)
-            null.append(np.einsum("ip,ip->p", shuffled, kernel @ shuffled))
-            advance()
-    null = np.concatenate(null)
-    p_value = (1 + int((null >= observed).sum())) / (1 + permutations)
-    return {"mmd2": observed, "p_value": p_value, "bandwidth": bandwidth}
 
 
 def domain_auc(reference: np.ndarray, new: np.ndarray, seed: int = 0) -> float | None:
@@ -127,7 +97,8 @@ def drift(
     skip_bad: bool = False,
 ) -> dict[str, Any]:
     """Compare new (unlabeled) data with the model's training data; a JSON-ready report
-    whose `drift` is True when the MMD permutation p-value is below `alpha`."""
+    whose `drift` is True when the MMD permutation p-value is below `alpha` (Holm-adjusted
+    with the per-column tests where the modality has them, reported under `columns`)."""
     if not 0 < alpha < 1:
         raise SmallfitError(f"alpha must be between 0 and 1, not {alpha}.")
     started = time.perf_counter()
@@ -139,6 +110,7 @@ def drift(
             f"This model classifies {model.modality}s but {dataset.source} holds "
             f"{dataset.modality}s."
         )
+    dataset = model.conform(dataset)  # a table read with the training column types
     encoder = reference_encoder(reference)
     new = encoder.embed(dataset.items, description=f"Embedding {dataset.source}")
     # Rounded like the stored reference, so that both samples are treated alike.
@@ -152,18 +124,20 @@ def drift(
         "p_value": mmd["p_value"],
         "alpha": alpha,
         "test": f"MMD permutation test ({PERMUTATIONS} permutations), RBF kernel, "
-        "median-heuristic bandwidth, on L2-normalised embeddings",
+        f"median-heuristic bandwidth, on L2-normalised {_space(reference, encoder.name)}",
         "data": dataset.source,
         "n_new": len(dataset),
         "n_reference": len(reference),
         "n_tested": {"reference": len(tested_reference), "new": len(tested_new)},
         "embedding": {
             "encoder": encoder.name,
+            "space": _space(reference, encoder.name),
             "mmd2": mmd["mmd2"],
             "bandwidth": mmd["bandwidth"],
             "domain_classifier_auc": domain_auc(tested_reference, tested_new, seed),
         },
     }
+    _add_columns(report, model.modality, reference, dataset.items, alpha)
     proba = model.predict_proba(dataset)
     if reference.has_predictions:
         known = reference.predicted >= 0
@@ -181,6 +155,37 @@ def drift(
     return report
 
 
+def _space(reference: Reference, encoder: str) -> str:
+    """What the reference vectors are: an encoder's embeddings, or the own features."""
+    return "own features" if reference.features is not None else f"{encoder} embeddings"
+
+
+def _add_columns(
+    report: dict, modality: str, reference: Reference, items: list, alpha: float
+) -> None:
+    """The modality's per-column tests (none: the report is left as it is), corrected
+    together with the MMD test by Holm's method; the verdict becomes any rejection."""
+    if reference.sample is None:
+        return
+    columns = modalities.get(modality).column_drift(reference.sample, items)
+    if not columns:
+        return
+    tested = [c for c in columns if c["p_value"] is not None]
+    adjusted = holm([report["p_value"]] + [c["p_value"] for c in tested])
+    report["p_adjusted"] = adjusted[0]
+    for column, p in zip(tested, adjusted[1:], strict=True):
+        column["p_adjusted"] = p
+    for column in columns:
+        column.setdefault("p_adjusted", None)
+        column["drifted"] = column["p_adjusted"] is not None and column["p_adjusted"] < alpha
+    report["columns"] = columns
+    report["correction"] = (
+        f"Holm over the MMD test and {len(tested)} column tests: drift when any adjusted "
+        f"p-value is below alpha {alpha}"
+    )
+    report["drift"] = min(adjusted) < alpha
+
+
 def _at_most(rows: np.ndarray, limit: int, rng: np.random.Generator) -> np.ndarray:
     return rows if len(rows) <= limit else rows[np.sort(rng.choice(len(rows), limit, False))]
 
@@ -188,13 +193,21 @@ def _at_most(rows: np.ndarray, limit: int, rng: np.random.Generator) -> np.ndarr
 def _summary(report: dict) -> str:
     auc = report["embedding"]["domain_classifier_auc"]
     separable = f"; a classifier tells them apart with ROC-AUC {auc:.2f}" if auc else ""
-    relation = "<" if report["drift"] else ">="
     verdict = (
         "Drift: the new data differs from the training data"
         if report["drift"]
         else "No drift detected"
     )
+    if "columns" not in report:
+        relation = "<" if report["drift"] else ">="
+        return (
+            f"{verdict} (MMD permutation p = {report['p_value']:.4f} {relation} alpha "
+            f"{report['alpha']}{separable})."
+        )
+    drifted = [c["column"] for c in report["columns"] if c["drifted"]]
+    named = f"drifted column(s): {', '.join(drifted)}" if drifted else "no column drifted"
     return (
-        f"{verdict} (MMD permutation p = {report['p_value']:.4f} {relation} alpha "
-        f"{report['alpha']}{separable})."
+        f"{verdict} ({named}; MMD permutation p = {report['p_value']:.4f}, "
+        f"{report['p_adjusted']:.4f} after Holm's correction, alpha {report['alpha']}"
+        f"{separable})."
     )

@@ -1,5 +1,6 @@
 """The pool to choose from: read, checked and embedded, either cold (by a backbone) or
-for a model (by its reference encoder, leaving out the items it was trained on)."""
+for a model (by its reference encoder, or its stored own features for a kind of item
+without one, leaving out the items it was trained on)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from smallfit.errors import SmallfitError
 from smallfit.modalities.pools import read_pool
 from smallfit.modalities.reading import to_dataset
 from smallfit.model import Model
-from smallfit.reference import DTYPE, Reference, reference_encoder
+from smallfit.reference import DTYPE, OwnFeatures, Reference, reference_encoder
 
 # A pool item is a training item when its embedding, rounded to float16 as the stored
 # ones are, lies within this relative distance of a stored embedding: float16 rounding
@@ -28,11 +29,19 @@ def cold_pool(
     pool: Any, n: int, backbone: str | None, text_column: str | None, skip_bad: bool
 ) -> tuple[Dataset, np.ndarray]:
     """A cold start's pool and its embeddings by `backbone` (the modality's default if
-    None); refuses an empty pool, a backbone for another modality, and `n` over its size."""
+    None; its own features, fitted on the pool, for a kind of item without one); refuses
+    an empty pool, a backbone for another modality, and `n` over its size."""
     dataset = to_dataset(pool, labeled=False, text_column=text_column, skip_bad=skip_bad)
     if len(dataset) == 0:
         raise SmallfitError(f"The pool ({dataset.source}) is empty.")
-    encoder = backbones.create(backbone or modalities.get(dataset.modality).default_backbone)
+    kind = modalities.get(dataset.modality)
+    if backbone is None and kind.default_backbone is None:  # no pretrained encoder: own features
+        own = kind.raw_features()
+        if own is None:
+            raise SmallfitError(f"A cold start cannot compare {kind.plural}: give a model.")
+        _check_size(n, dataset, dropped=False)
+        return dataset, OwnFeatures(own.fit(dataset.items), dataset.modality).embed(dataset.items)
+    encoder = backbones.create(backbone or kind.default_backbone)
     if encoder.modality != dataset.modality:
         raise SmallfitError(
             f"Backbone {encoder.name} is for {encoder.modality}s but the pool "
@@ -54,7 +63,14 @@ def model_pool(
     """`model`'s pool and its embeddings by the reference encoder, without the items the
     model was trained on; refuses `n` over the number left."""
     empty = Dataset(items=[], modality=model.modality)
-    dataset = read_pool(pool, empty, text_column=text_column, what="The pool", skip_bad=skip_bad)
+    dataset = read_pool(
+        pool,
+        empty,
+        text_column=text_column,
+        what="The pool",
+        skip_bad=skip_bad,
+        schema=model.info.get("input"),
+    )
     encoder = reference_encoder(reference)
     embeddings = encoder.embed(dataset.items, description=f"Embedding {dataset.source}")
     dataset, embeddings = drop_training_items(dataset, embeddings, reference)

@@ -71,10 +71,11 @@ def suggest(
     picks = chosen.select(
         Candidates(normalise(embeddings), labeled, classes, proba, members, seed), n
     )
-    shown = modalities.shown(dataset)
+    kind = modalities.get(dataset.modality)
+    written = [kind.written(dataset.items[i], dataset.names[i]) for i in picks.rows]
     return pd.DataFrame(
         {
-            "item": [shown[i] for i in picks.rows],
+            "item": written,
             "rank": np.arange(1, len(picks.rows) + 1),
             "score": np.round(picks.scores.astype(float), 6),
             "strategy": strategy,

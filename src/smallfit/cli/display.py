@@ -193,7 +193,8 @@ def print_drift(report: dict) -> None:
     table.add_column("statistic")
     table.add_column("value")
     embedding = report["embedding"]
-    table.add_row(f"MMD² ({embedding['encoder']} embeddings)", f"{embedding['mmd2']:.5f}")
+    space = embedding.get("space", f"{embedding['encoder']} embeddings")
+    table.add_row(f"MMD² ({space})", f"{embedding['mmd2']:.5f}")
     table.add_row("p-value (permutation test)", f"{report['p_value']:.4f}")
     auc = embedding["domain_classifier_auc"]
     table.add_row("domain classifier ROC-AUC (0.5 = alike)", "n/a" if auc is None else f"{auc:.3f}")
@@ -209,5 +210,26 @@ def print_drift(report: dict) -> None:
             f"(Mann-Whitney p {confidence['mann_whitney_p_value']:.4f})",
         )
     out.print(table)
+    if report.get("columns"):
+        print_column_drift(report["columns"])
     colour = "red" if report["drift"] else "green"
     out.print(f"[bold {colour}]{escape(report['summary'])}[/]")
+
+
+def print_column_drift(columns: list[dict]) -> None:
+    """Each column's two-sample test (p adjusted by Holm) and its missing values."""
+    table = Table(title="Columns (p adjusted for testing them all, Holm)")
+    for name in ("column", "test", "statistic", "p", "p adjusted", "missing: training -> new", ""):
+        table.add_column(name)
+    for column in columns:
+        tested = column["p_value"] is not None
+        table.add_row(
+            escape(column["column"]),
+            escape(column["test"]),
+            f"{column['statistic']:.4g}" if tested else "n/a (no values)",
+            f"{column['p_value']:.4f}" if tested else "",
+            f"{column['p_adjusted']:.4f}" if tested else "",
+            f"{column['missing_reference']:.0%} -> {column['missing_new']:.0%}",
+            "[bold red]drifted[/]" if column["drifted"] else "",
+        )
+    out.print(table)

@@ -198,9 +198,10 @@ def fit(
     unlabeled: Annotated[
         Path | None,
         typer.Option(
-            help="Unlabeled pool (a folder searched recursively, or a table of texts): also "
-            "compare probe and prototype self-trained on it (and finetune with FixMatch), "
-            "pseudo-labels made inside each fold. Items also in DATA are left out."
+            help="Unlabeled pool (a folder searched recursively, or a table of texts or rows): "
+            "also compare probe and prototype (on a table, each candidate) self-trained on it "
+            "(and finetune with FixMatch), pseudo-labels made inside each fold. Items also in "
+            "DATA are left out."
         ),
     ] = None,
 ) -> None:

@@ -34,7 +34,8 @@ def suggest_command(
     pool: Annotated[
         Path | None,
         typer.Argument(
-            help="Unlabeled items: a folder of images (searched recursively) or a table of texts.",
+            help="Unlabeled items: a folder of images (searched recursively), or a table of "
+            "texts or of rows (read with the model's column types).",
             show_default=False,
         ),
     ] = None,
@@ -50,7 +51,10 @@ def suggest_command(
     ] = None,
     output: Annotated[
         Path | None,
-        typer.Option(help="CSV to write: item, rank, score, strategy, reason, label (empty)."),
+        typer.Option(
+            help="CSV to write: item (a table's row as JSON of its values), rank, score, "
+            "strategy, reason, label (empty)."
+        ),
     ] = None,
     cold: Annotated[
         Path | None,
@@ -129,7 +133,8 @@ def add_labels_command(
     into: Annotated[
         Path,
         typer.Option(
-            help="The new training data to write (a folder for images, a table file for texts)."
+            help="The new training data to write (a folder for images, a table file for texts "
+            "and tables)."
         ),
     ],
     text_column: TextColumn = None,
@@ -144,5 +149,5 @@ def add_labels_command(
     out.print(
         f"{summary['added']} item(s) added: [bold]{into}[/] holds {summary['training_items']} "
         f"training items (new classes: {added}); {data} is unchanged. Next: smallfit fit "
-        f"{into} --out MODEL"
+        f"{into}{f' --label-column {label_column}' if label_column else ''} --out MODEL"
     )

@@ -36,7 +36,7 @@ def drift_command(
         Path,
         typer.Argument(
             help="New data: a folder of images (searched recursively), an image, or a table of "
-            "texts. Labels, if present, are not used."
+            "texts or of rows. Labels, if present, are not used."
         ),
     ],
     output: Annotated[
@@ -56,8 +56,10 @@ def drift_command(
 ) -> None:
     """Does new data still look like the training data? Exit code 0: no drift, 1: drift,
     2: an error. The verdict is an MMD permutation test in the pretrained encoder's
-    embedding space against the sample of training data stored in the model; the predicted
-    class mix, confidence and a domain classifier's ROC-AUC show what changed."""
+    embedding space (a table's: its own features) against the sample of training data
+    stored in the model, with a test per column of a table (Holm-corrected, drifted
+    columns named); the predicted class mix, confidence and a domain classifier's ROC-AUC
+    show what changed."""
     from smallfit.monitor import drift as check_drift
 
     if output:

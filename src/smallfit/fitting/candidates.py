@@ -35,13 +35,25 @@ class Candidate:
         return f"{self.strategy}[{shown}]" if shown else self.strategy
 
 
-def semi_supervised(candidates: list[Candidate]) -> list[Candidate]:
+def self_trainable(candidate: Candidate, modality: str) -> bool:
+    """Whether self-training can wrap the candidate: its strategy learns from frozen
+    embeddings, or from the items' own features when those are dense vectors computed
+    by no encoder (a table's columns), which the label-spreading labeler then reads."""
+    cls = type(strategies.create(candidate.strategy))
+    if cls.embedding_only:
+        return True
+    own = modalities.get(modality).raw_features()
+    return cls.reads_items and candidate.backbone is None and own is not None and own.dense
+
+
+def semi_supervised(candidates: list[Candidate], modality: str) -> list[Candidate]:
     """The candidates, each followed by its semi-supervised variant when it has one:
-    self-training for the frozen-embedding strategies, FixMatch for finetune."""
+    self-training for the frozen-embedding strategies and those on dense own features
+    (see self_trainable), FixMatch for finetune."""
     result = []
     for candidate in candidates:
         result.append(candidate)
-        if type(strategies.create(candidate.strategy)).embedding_only:
+        if self_trainable(candidate, modality):
             params = {"base": candidate.strategy, "base_params": candidate.params}
             title = f"{candidate.label}+self-training"
             result.append(Candidate("self-training", params, candidate.backbone, title))

@@ -97,7 +97,7 @@ def fit_dataset(
     candidates = candidates_for(dataset.modality, backbone, strategy, strategy_params, full)
     pool = (fit_params or {}).get("unlabeled")
     if pool is not None:
-        candidates = semi_supervised(candidates)
+        candidates = semi_supervised(candidates, dataset.modality)
     searching = estimate and strategy is None and preset is not None
     if not searching:  # a search embeds with every encoder of its own space (search.start)
         for name in dict.fromkeys(c.backbone for c in candidates if c.backbone):
@@ -248,14 +248,12 @@ def fit_dataset(
     if searching:  # without an outer holdout, an ensemble's estimate is the resampled one
         info["search"] = found.summary
     # The reference lives in the user's (or the default) pretrained encoder's space even when
-    # the chosen strategy reads pixels or words, so drift is always measured the same way.
-    # (a kind of item without a pretrained encoder, such as tables, keeps no reference)
+    # the chosen strategy reads pixels or words, so drift is always measured the same way;
+    # a kind of item without a pretrained encoder (tables) is placed by its own features.
     reference_encoder = backbone or modalities.get(dataset.modality).default_backbone
-    reference = None
-    if reference_encoder is not None:
-        reference = reference_of_fit(
-            dataset, backbones.create(reference_encoder), out_of_sample, seed
-        )
+    reference = reference_of_fit(
+        dataset, reference_encoder and backbones.create(reference_encoder), out_of_sample, seed
+    )
     info["fit_seconds"] = round(time.perf_counter() - started, 2)
     return Model(final, best.backbone, dataset.modality, dataset.classes, info, reference)
 

@@ -159,7 +159,24 @@ class Modality:
         """`items` with `column`'s values taken from `items[order]` (all else unchanged)."""
         raise NotImplementedError
 
+    # -- drift (smallfit drift) ------------------------------------------------------------
+    def reference_sample(self, items: list[Any]) -> list[dict] | None:
+        """What a model keeps of its sampled training `items` beside their features, as
+        JSON-able records, for `column_drift`; None (the default): nothing."""
+        return None
+
+    def column_drift(self, sample: list[dict], items: list[Any]) -> list[dict[str, Any]]:
+        """A two-sample test per part of an item (a table's columns) between the stored
+        `sample` (see reference_sample) and new `items`: one dict each with at least
+        `column`, `test`, `statistic` and `p_value` (uncorrected); none by default."""
+        return []
+
     # -- adding labels (smallfit add-labels) ---------------------------------------------
+    def written(self, item: Any, name: str) -> str:
+        """How an item is written in a suggestion file's `item` column, for answer_items
+        to find it again; by default as it is shown."""
+        return self.shown(item, name)
+
     def answer_items(self, values: list[str], rows: list[int], answers: Path) -> list[Any]:
         """The items named by the `item` column of a filled-in suggestion CSV (`answers`;
         `rows`: their row numbers in the file, for errors), in order; by default the

@@ -12,6 +12,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+from smallfit import modalities
 from smallfit.data.dataset import Dataset
 from smallfit.data.identity import item_key
 from smallfit.errors import SmallfitError
@@ -25,9 +26,12 @@ def read_pool(
     text_column: str | None = None,
     what: str = "The unlabeled pool",
     skip_bad: bool = False,
+    schema: dict[str, Any] | None = None,
 ) -> Dataset:
     """The pool `source` (a folder, a table, a Dataset or Python items) as an unlabeled
-    Dataset of `labeled`'s modality, without the items `labeled` already holds.
+    Dataset of `labeled`'s modality, read as the labeled data was (`schema`, see
+    Modality.input_schema; by default `labeled`'s own: a table's column types), without
+    the items `labeled` already holds.
 
     A table's labels, if it has a label column, are ignored: a pool is unlabeled.
     """
@@ -40,6 +44,10 @@ def read_pool(
             f"{name} holds {pool.modality}s but the labeled data holds {labeled.modality}s; "
             "give a pool of the same kind."
         )
+    kind = modalities.get(pool.modality)
+    if schema is None and len(labeled):
+        schema = kind.input_schema(labeled)
+    pool = kind.conform(pool, schema)
     known = {item_key(item) for item in labeled.items}
     keep = [i for i, item in enumerate(pool.items) if item_key(item) not in known]
     if len(keep) < len(pool):

@@ -9,7 +9,9 @@ and that column is free text (or --text-column names one); otherwise as a table 
 from __future__ import annotations
 
 import copy
+import json
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,11 +19,18 @@ import pandas as pd
 
 from smallfit.data import Dataset
 from smallfit.data.dataset import check_no_missing_labels
-from smallfit.data.tables import LABEL_NAMES, choose_column
+from smallfit.data.tables import (
+    LABEL_NAMES,
+    choose_column,
+    is_table_path,
+    read_table,
+    write_table,
+)
 from smallfit.errors import SmallfitError
 from smallfit.modalities.base import LonePredictor, Modality
 from smallfit.modalities.columns import USED_TYPES, Row, column_types, conform, rows_of
 from smallfit.modalities.table_checks import lone_columns, used_values
+from smallfit.modalities.table_drift import column_tests
 from smallfit.modalities.table_features import TableFeatures
 from smallfit.modalities.table_summary import column_summary
 
@@ -112,6 +121,61 @@ class TableModality(Modality):
     def shuffle_column(self, items: list[Any], column: str, order: np.ndarray) -> list[Any]:
         values = [items[i].get(column) for i in order]
         return [Row({**row, column: v}, row.types) for row, v in zip(items, values, strict=True)]
+
+    # -- drift: the used columns' values of the sampled training rows, tested per column -
+    def reference_sample(self, items: list[Any]) -> list[dict]:
+        return [{c: v for c, v in row.items() if row.types.get(c) in USED_TYPES} for row in items]
+
+    def column_drift(self, sample: list[dict], items: list[Any]) -> list[dict[str, Any]]:
+        return column_tests(sample, items, items[0].types) if items else []
+
+    # -- adding labels: a suggested row is written as JSON of its columns' values --------
+    def written(self, item: Any, name: str) -> str:
+        return json.dumps(dict(item), ensure_ascii=False, default=str)
+
+    def answer_items(self, values: list[str], rows: list[int], answers: Path) -> list[Any]:
+        items = []
+        for value, row in zip(values, rows, strict=True):
+            try:
+                item = json.loads(value)
+            except ValueError:
+                item = None
+            if not isinstance(item, dict):
+                raise SmallfitError(
+                    f"{answers} row {row}: its item is not a table row as suggest writes it "
+                    '(JSON of column values, such as {"height": 31.5, "colour": "green"}).'
+                )
+            items.append(item)
+        return items
+
+    def check_into(self, into: Path, data: Path) -> None:
+        if not is_table_path(into):
+            raise SmallfitError(
+                f"--into {into} must be a table file (.csv, .tsv, .jsonl, .parquet) like {data}."
+            )
+
+    def write_labeled(
+        self,
+        data: Path,
+        into: Path,
+        items: list[Any],
+        labels: list[Any],
+        *,
+        text_column: str | None,
+        label_column: str | None,
+    ) -> None:
+        """The table `data` with the rows appended, each with its label in the label
+        column, written in the format of `into`'s extension; refuses a row naming a column
+        `data` does not have."""
+        frame = read_table(data)
+        label = choose_column(frame, label_column, LABEL_NAMES, "label", str(data))
+        unknown = sorted(set().union(*items) - {str(c) for c in frame.columns}) if items else []
+        if unknown:
+            raise SmallfitError(
+                f"The labeled rows have column(s) {', '.join(unknown)}, which {data} does not."
+            )
+        rows = pd.DataFrame(items, columns=frame.columns.drop(label)).assign(**{label: labels})
+        write_table(pd.concat([frame, rows[frame.columns]], ignore_index=True), into)
 
     # -- showing -----------------------------------------------------------------------
     def shown(self, item: Any, name: str) -> str:

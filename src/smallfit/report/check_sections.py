@@ -96,6 +96,7 @@ def drift_section(drift_checks: Sequence[dict]) -> tuple[str, str, str]:
     parts = []
     for report in drift_checks:
         embedding = report.get("embedding", {})
+        encoder = embedding.get("encoder", "?")
         auc = embedding.get("domain_classifier_auc")
         badge = (
             "<span class='badge bad'>drift</span>"
@@ -105,7 +106,7 @@ def drift_section(drift_checks: Sequence[dict]) -> tuple[str, str, str]:
         rows = [
             ["new items / training sample", f"{report.get('n_new')} / {report.get('n_reference')}"],
             [
-                f"MMD² ({esc(embedding.get('encoder', '?'))} embeddings)",
+                f"MMD² ({esc(embedding.get('space', f'{encoder} embeddings'))})",
                 f"{embedding.get('mmd2', float('nan')):.5f}",
             ],
             [
@@ -142,11 +143,30 @@ def drift_section(drift_checks: Sequence[dict]) -> tuple[str, str, str]:
                     for c, share in mix["reference"].items()
                 ],
             )
+        if report.get("columns"):
+            text += table(
+                ["column", "test", "p", "p (Holm)", "missing: training → new", ""],
+                [_column_row(c) for c in report["columns"]],
+            )
         parts.append(text)
     parts.append(
         note(
-            "The verdict is the MMD permutation test alone (alpha is its false-alarm rate); the "
-            "other statistics describe what changed and do not vote."
+            "The verdict is the MMD permutation test (alpha is its false-alarm rate), with a "
+            "table's per-column tests where there are any, all corrected together by Holm's "
+            "method; the other statistics describe what changed and do not vote."
         )
     )
     return section("drift", "Drift checks", "".join(parts))
+
+
+def _column_row(column: dict) -> list[str]:
+    """One column's drift test as a table row (p-values empty where it had no values)."""
+    tested = column.get("p_value") is not None
+    return [
+        f"<b>{esc(column['column'])}</b>",
+        esc(column["test"]),
+        f"{column['p_value']:.4f}" if tested else "n/a",
+        f"{column['p_adjusted']:.4f}" if tested else "n/a",
+        f"{pct(column['missing_reference'])} → {pct(column['missing_new'])}",
+        "<span class='badge bad'>drifted</span>" if column.get("drifted") else "",
+    ]

@@ -308,8 +308,9 @@ def settings_section(model) -> tuple[str, str, str]:
             [
                 "stored reference sample",
                 f"{len(reference)} of {reference.drawn_from} training items, embedded by "
-                f"{esc(reference.encoder.get('name', '?'))} (for drift checks and updates; "
-                "they travel with the model)",
+                f"{esc(reference.encoder.get('name', '?'))}"
+                + (", with their column values" if reference.sample is not None else "")
+                + " (for drift checks, suggestions and updates; they travel with the model)",
             ]
         )
     versions = info.get("versions", {})

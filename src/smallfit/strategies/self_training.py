@@ -14,8 +14,10 @@ cross-validation: the fold's training part, never its held-out labels) it
 
 The pseudo-labeler is, by default, label spreading (Zhou et al. 2004; scikit-learn's
 `LabelSpreading`, kNN graph) over the normalised embeddings of the labeled items and
-the pool: with very few labels a classifier's own confident mistakes repeat themselves,
-while the pool's neighbourhood structure carries labels along the data manifold.
+the pool (for a base without an encoder, such as a forest on a table's columns: their
+own dense features, fitted on the labeled items): with very few labels a classifier's
+own confident mistakes repeat themselves, while the pool's neighbourhood structure
+carries labels along the data manifold.
 `labeler="base"` uses the base strategy's own predictions (classic self-training; the
 only choice for strategies without an embedding, such as TF-IDF). From the second round
 on, the labeler also sees the previous round's pseudo-labels as labeled points.
@@ -32,11 +34,12 @@ import numpy as np
 from sklearn.model_selection import StratifiedKFold
 from sklearn.semi_supervised import LabelSpreading
 
+from smallfit import modalities
 from smallfit.data import Dataset
 from smallfit.errors import SmallfitError
 from smallfit.numeric import normalise
 from smallfit.strategies.base import Strategy
-from smallfit.strategies.constraints import Between, Kind, OneOf
+from smallfit.strategies.constraints import Between, Kind, OneOf, check_params
 from smallfit.strategies.registry import create, register
 
 LABELERS = ("spreading", "base")
@@ -118,6 +121,13 @@ class SelfTraining(Strategy):
             strategy.set_params(random_state=self.random_state)
         return strategy
 
+    def _remember(self, dataset: Dataset, encoder) -> None:
+        """Self-training runs wherever its base does: the base checks the data and encoder."""
+        check_params(self.name, self.get_params(deep=False), type(self).constraints)
+        self._new_base()._remember(dataset, encoder)
+        self.classes_ = list(dataset.classes)
+        self.encoder_ = encoder
+
     def fit(self, dataset: Dataset, encoder, unlabeled: Dataset | None = None) -> SelfTraining:
         self._remember(dataset, encoder)
         pool = list(unlabeled.items) if unlabeled is not None else []
@@ -166,12 +176,7 @@ class SelfTraining(Strategy):
             dataset = with_pseudo_labels(dataset, pool, chosen, pseudo)
         if self.labeler == "base":
             return self._new_base().fit(dataset, encoder).predict_proba(pool)
-        if encoder is None or not hasattr(encoder, "embed"):
-            raise SmallfitError(
-                f"labeler='spreading' needs an encoder's embeddings; {self.base} has none here: "
-                "use labeler='base'."
-            )
-        features = normalise(encoder.embed(list(dataset.items) + pool))
+        features = normalise(self._vectors(dataset, encoder, pool))
         known = np.concatenate([dataset.y, np.full(len(pool), -1)])
         spreading = LabelSpreading(
             kernel="knn", n_neighbors=min(self.neighbors, len(features) - 1), max_iter=100
@@ -184,12 +189,30 @@ class SelfTraining(Strategy):
         ]
         return np.nan_to_num(proba)
 
+    def _vectors(self, dataset: Dataset, encoder, pool: list) -> np.ndarray:
+        """The labeled items' and the pool's vectors for label spreading: the encoder's
+        embeddings, or without one the items' own dense features fitted on `dataset`."""
+        items = list(dataset.items) + pool
+        if encoder is not None and hasattr(encoder, "embed"):
+            return encoder.embed(items)
+        own = modalities.get(dataset.modality).raw_features()
+        if own is None or not own.dense:
+            raise SmallfitError(
+                f"labeler='spreading' needs an encoder's embeddings or dense own features; "
+                f"{self.base} has no encoder here and {dataset.modality} items no dense "
+                "features of their own: use labeler='base'."
+            )
+        return own.fit(dataset.items).transform(items)
+
     # -- the fitted base strategy ----------------------------------------------------
     def predict_proba(self, items: list[Any]) -> np.ndarray:
         return self.base_.predict_proba(items)
 
     def inference_module(self):
         return self.base_.inference_module()
+
+    def encoders(self) -> list:
+        return self.base_.encoders()
 
     def get_state(self):
         return self.base_.get_state()
