@@ -21,7 +21,8 @@ from scipy.stats import chi2_contingency, ks_2samp
 
 from smallfit import backbones
 from smallfit.modalities.columns import USED_TYPES
-from smallfit.modalities.table_features import MISSING_CATEGORY, TEXT_ENCODER
+from smallfit.modalities.table_features import TEXT_ENCODER
+from smallfit.modalities.table_frame import MISSING_CATEGORY
 from smallfit.numeric import normalise
 from smallfit.twosample import mmd_test
 
