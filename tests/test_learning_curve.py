@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 
 import smallfit
+from smallfit.evaluate.cv import make_splits
 from smallfit.evaluate.learning_curve import (
     advice,
+    affordable,
     costly,
     fit_power_law,
     nested_subsamples,
@@ -32,6 +34,16 @@ def test_power_law_fit_on_noisy_points_predicts_near_the_truth():
     fit = fit_power_law(sizes, truth + rng.normal(0, 0.005, 4), sigma=np.full(4, 0.005))
     assert abs(power_law(200, fit) - (0.9 - 1.2 * 200 ** (-0.5))) < 0.03
     assert 0 <= fit["a"] <= 1 and fit["b"] >= 0
+
+
+def test_an_automatic_curve_runs_on_all_repeats_one_repeat_or_none_as_its_cost_allows():
+    splits = make_splits(np.repeat([0, 1], 50), folds=5, repeats=4)
+    assert len(splits.pairs) == 20
+    # 20 folds x (0.25 + 0.5 + 0.75) of a 0.5 s fit: 15 s; refitting the 100% point: 25 s
+    assert affordable(splits, 0.5, refits_full=False, limit=20.0) is splits
+    assert len(affordable(splits, 0.5, refits_full=True, limit=20.0).pairs) == 5
+    assert affordable(splits, 5.0, refits_full=True, limit=20.0) is None
+    assert affordable(splits, None, refits_full=True, limit=20.0) is splits
 
 
 def test_a_flat_or_falling_curve_predicts_no_gain():

@@ -71,7 +71,8 @@ def fit(
     accurate than the best single one on resampled items; None: always, but in a search
     only with `preset="best"`; False: keep the best single candidate.
     `learning_curve`: accuracy at 25-100% of the labels and predictions for 2x and 4x, in
-    model.info["learning_curve"]; None: only when cheap (no network body is trained).
+    model.info["learning_curve"]; None: only when cheap (no network body is trained and
+    it projects to take at most about 20 s, on one repeat of the folds if need be).
     `target_unlabeled`: unlabeled items (a folder, a table, Python items) of the domain the
     model will be used on, for domain adaptation (smallfit.adapt); the cross-validated
     metrics remain those of the labeled domain.
@@ -202,7 +203,7 @@ def trains(name: str, *, strategy: str | None, preset: str | None, candidates: s
     if preset is not None:
         return name in PRESETS[check_preset(preset)]
     defaults = {n for m in modalities.all_registered() for n, _ in m.candidates}
-    training = {n for m in modalities.all_registered() for n, _ in m.training_candidates}
+    training = {n for m in modalities.all_registered() for n, _ in m.full_candidates}
     return name in defaults or (check_candidates(candidates) == "full" and name in training)
 
 

@@ -28,12 +28,31 @@ N_BOOTSTRAP = 200
 # asymptote is not identified; above 2 it is flat right after the smallest point.
 EXPONENT = (0.05, 2.0)
 MIN_SIGMA = 0.005  # a point's uncertainty floor, so that no point dominates the fit
+# Projected seconds past which the automatic curve runs on one repeat of the folds, and
+# past which even that is left out: the curve is advice, not worth doubling a fit's time.
+MAX_SECONDS = 20.0
 
 
 def costly(strategy) -> bool:
     """Whether refitting `strategy` trains a network body (an ensemble: any member does)."""
     members = getattr(strategy, "members_", None) or [strategy]
     return any(type(m).trains_body for m in members)
+
+
+def affordable(
+    splits: Splits, fit_seconds: float | None, refits_full: bool, limit: float
+) -> Splits | None:
+    """The splits an automatic curve can afford within `limit` seconds: all repeats, else
+    the first repeat, else None. A fraction of a fold's rows costs about that fraction of
+    the fold's fit (`fit_seconds`, None: unknown, taken as cheap); the 100% point is
+    refitted only when `refits_full` (its predictions are not at hand)."""
+    if fit_seconds is None:
+        return splits
+    share = sum(FRACTIONS[:-1]) + (1.0 if refits_full else 0.0)
+    for choice in (splits, splits.first_repeat()):
+        if fit_seconds * share * len(choice.pairs) <= limit:
+            return choice
+    return None
 
 
 def nested_subsamples(train: np.ndarray, y: np.ndarray, fractions, seed: int) -> list[np.ndarray]:

@@ -82,7 +82,8 @@ def fit_dataset(
     the fixed comparison, and in a search with the `best` preset; False: keep the best
     single candidate (its honest estimate still covers the choice). `learning_curve`:
     add model.info["learning_curve"] (evaluate.learning_curve); None: when cheap (the
-    chosen model trains no network body) and the time budget, if any, is not spent.
+    chosen model trains no network body, and the curve projects to take at most
+    curves.MAX_SECONDS and the budget's time left, on one repeat of the folds if need be).
     With a `preset` and no `strategy`, a search (smallfit.fitting.search) of the preset's
     strategies and their hyper-parameters replaces the fixed comparison: it runs within
     `time_budget` (default from the data size), its trials in `storage` (a database URL
@@ -220,9 +221,14 @@ def fit_dataset(
             info["why"] = choice.why
         info["metrics"] = metrics
         in_time = budget.left() > 0
-        if learning_curve or (learning_curve is None and in_time and not curves.costly(final)):
-            full = None if best.strategy == "ensemble" else probas_by_label[best.label]
-            own = splits.first_repeat() if trains_body(best.strategy) and not searching else splits
+        full = None if best.strategy == "ensemble" else probas_by_label[best.label]
+        own = splits.first_repeat() if trains_body(best.strategy) and not searching else splits
+        if learning_curve is None:  # when cheap: within its share of the time left
+            per_fit = fold_seconds(leaderboard, info, best, splits)
+            limit = min(curves.MAX_SECONDS, budget.left())
+            cheap = in_time and not curves.costly(final)
+            own = curves.affordable(own, per_fit, full is None, limit) if cheap else None
+        if learning_curve is not False and own is not None:
             curve = curves.learning_curve(final, scored, encoder, own, full, fit_params, seed)
             if curve:
                 info["learning_curve"] = curve
