@@ -63,7 +63,7 @@ class VectorModality(Modality):
     plural = "vectors"
     default_backbone = "toy-vectors"
     candidates = (("probe", {}), ("prototype", {}))
-    training_candidates = ()
+    full_candidates = ()
     json_field = "vectors"
     json_description = f"vectors of {DIM} numbers"
 

@@ -111,7 +111,7 @@ def candidates_for(
         )
     chosen = [(strategy, {})] if strategy else list(kind.candidates)
     if full and not strategy:
-        chosen += kind.training_candidates
+        chosen += kind.full_candidates
     result = []
     for name, params in chosen:
         cls = type(strategies.create(name))

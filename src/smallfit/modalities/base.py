@@ -84,9 +84,10 @@ class Modality:
     # probe's torch head (cosine / cosine+CE loss) is no default: with a fixed number of
     # epochs it trailed the logistic head on every cross-validation we ran.
     candidates: ClassVar[tuple[tuple[str, dict], ...]]
-    # Strategies that train the encoder (minutes, not seconds): they join the comparison
-    # when the user asks for them (candidates="full").
-    training_candidates: ClassVar[tuple[tuple[str, dict], ...]] = ()
+    # Costlier candidates (for images and texts the strategies that train the encoder,
+    # minutes rather than seconds): they join the comparison when the user asks for them
+    # (candidates="full").
+    full_candidates: ClassVar[tuple[tuple[str, dict], ...]] = ()
     # Search choices that depend on the kind of item, per strategy (augmentations, mixing).
     search_choices: ClassVar[dict[str, dict[str, list]]] = {}
     # Values a strategy takes on this kind of item for a parameter it leaves None, per

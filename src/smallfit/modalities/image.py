@@ -61,7 +61,7 @@ class ImageModality(Modality):
     candidates = (("probe", {}), ("prototype", {}), ("classic", {}), ("scratch", {}))
     # SetFit-style contrastive tuning is left out: supervised contrastive learning pays
     # with large data and strong augmentation (Khosla et al. 2020), not a few dozen images.
-    training_candidates = (("finetune", {}),)
+    full_candidates = (("finetune", {}),)
     search_choices = {
         "finetune": {
             "augment": [None, "none", "medium", "strong"],  # None: the default (light)

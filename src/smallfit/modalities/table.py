@@ -9,6 +9,7 @@ and that column is free text (or --text-column names one); otherwise as a table 
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 import warnings
 from pathlib import Path
@@ -69,6 +70,16 @@ class TableModality(Modality):
         ("knn", {}),
         ("mlp", {}),
     )
+    # candidates="full": each small-data technique on the learner it serves (rows are
+    # added inside each fold's fit, so the comparison judges them honestly): synthetic
+    # rows of rare classes for neighbours (a large class fills their neighbourhoods),
+    # jittered rows for the network (training with noise regularises it, Bishop 1995),
+    # bootstrap bags of boosting (unstable on a few dozen rows); and LightGBM if installed.
+    full_candidates = (
+        ("knn", {"augment": "smote"}),
+        ("mlp", {"augment": "noise"}),
+        ("boosting", {"bagging": 10}),
+    ) + ((("boosting", {"engine": "lightgbm"}),) if importlib.util.find_spec("lightgbm") else ())
     json_field = "rows"
     json_description = "rows: objects of column name to value"
     examples_per_class = 2

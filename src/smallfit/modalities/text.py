@@ -89,7 +89,7 @@ class TextModality(Modality):
     )
     # SetFit-style contrastive tuning joins fine-tuning: its evidence (Tunstall et al.
     # 2022) is few-shot text classification, where it rivals fine-tuning.
-    training_candidates = (("finetune", {}), ("contrastive", {}))
+    full_candidates = (("finetune", {}), ("contrastive", {}))
     search_choices = {"finetune": {"augment": [None, "light"]}}  # None: the default (none)
     # SetFit's loss: cosine similarity of a pair towards 1 (same class) or 0
     strategy_defaults = {"contrastive": {"loss": "pair_cosine"}}
