@@ -16,6 +16,15 @@ def is_table_path(path: Path) -> bool:
     return path.suffix.lower() in TABLE_EXTENSIONS
 
 
+def check_table_path(into: Path, data: Path) -> None:
+    """Refuse `into` as the new table of labeled items read from table `data` unless its
+    extension names a table format."""
+    if not is_table_path(into):
+        raise SmallfitError(
+            f"--into {into} must be a table file (.csv, .tsv, .jsonl, .parquet) like {data}."
+        )
+
+
 def read_table(path: Path) -> pd.DataFrame:
     """Read a table by its extension; errors say which file and why."""
     suffix = path.suffix.lower()

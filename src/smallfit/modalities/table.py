@@ -22,8 +22,8 @@ from smallfit.data import Dataset
 from smallfit.data.dataset import check_no_missing_labels
 from smallfit.data.tables import (
     LABEL_NAMES,
+    check_table_path,
     choose_column,
-    is_table_path,
     read_table,
     write_table,
 )
@@ -160,10 +160,7 @@ class TableModality(Modality):
         return items
 
     def check_into(self, into: Path, data: Path) -> None:
-        if not is_table_path(into):
-            raise SmallfitError(
-                f"--into {into} must be a table file (.csv, .tsv, .jsonl, .parquet) like {data}."
-            )
+        check_table_path(into, data)
 
     def write_labeled(
         self,

@@ -16,9 +16,9 @@ from smallfit.data import Dataset
 from smallfit.data.dataset import check_no_missing_labels
 from smallfit.data.tables import (
     LABEL_NAMES,
+    check_table_path,
     check_texts,
     choose_column,
-    is_table_path,
     read_table,
     write_table,
 )
@@ -107,10 +107,7 @@ class TextModality(Modality):
         return Tfidf()
 
     def check_into(self, into: Path, data: Path) -> None:
-        if not is_table_path(into):
-            raise SmallfitError(
-                f"--into {into} must be a table file (.csv, .tsv, .jsonl, .parquet) like {data}."
-            )
+        check_table_path(into, data)
 
     def write_labeled(
         self,
