@@ -129,7 +129,18 @@ def test_a_table_fits_predicts_evaluates_saves_and_serves(table_csv, tmp_path):
 
 
 def test_the_cli_shows_the_column_types_and_predicts_a_table(table_csv, tmp_path):
-    code, output = run("fit", table_csv, "--label-column", "kind", "--out", tmp_path / "m")
+    # 3 folds, no learning curve: this test is about the columns and the commands after fit
+    code, output = run(
+        "fit",
+        table_csv,
+        "--label-column",
+        "kind",
+        "--folds",
+        "3",
+        "--no-learning-curve",
+        "--out",
+        tmp_path / "m",
+    )
     assert code == 0, output
     assert "Columns: height numeric, colour categorical, indoor boolean" in " ".join(output.split())
     assert "left out: plant_id (identifier)" in " ".join(output.split())
