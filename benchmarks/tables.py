@@ -219,10 +219,16 @@ def forget_embeddings() -> None:
 
 
 def measure_smallfit(
-    train: pd.DataFrame, test: pd.DataFrame, label: str, seed: int, per_class: bool
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    label: str,
+    seed: int,
+    per_class: bool,
+    candidates: str = "quick",
 ) -> dict:
-    """smallfit's default fit on the raw table: test scores, fit seconds, the honest estimate
-    and whether its interval held; {"skipped": why} when fit refuses the table.
+    """smallfit's fit on the raw table (the default `candidates`, or "full"): test scores,
+    fit seconds, the honest estimate and whether its interval held, and the model's `why`;
+    {"skipped": why} when fit refuses the table.
 
     The estimate describes data mixed like the training sample: drawn k per class
     (`per_class`) that is balanced, so the test set's balanced accuracy is its match;
@@ -232,7 +238,9 @@ def measure_smallfit(
     forget_embeddings()
     tic = time.perf_counter()
     try:
-        model = smallfit.fit(train, label_column=label, seed=seed, learning_curve=False)
+        model = smallfit.fit(
+            train, label_column=label, seed=seed, learning_curve=False, candidates=candidates
+        )
     except Exception as error:  # until the table modality lands, fit refuses data frames
         reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
         return {"skipped": f"smallfit.fit raised {type(error).__name__}: {reason}"}
@@ -250,6 +258,7 @@ def measure_smallfit(
         "held_against": matching,
         "held": bool(honest["low"] <= row[matching] <= honest["high"]),
         "modality": model.modality,
+        "why": model.info.get("why", ""),
     }
 
 
