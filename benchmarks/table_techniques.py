@@ -91,7 +91,12 @@ def report(result: dict) -> str:
     lines += [
         "",
         "Metric: macro-F1 where the set's test classes are imbalanced, else accuracy (as in "
-        "tables.md). The default column is tables.md's smallfit row on the same seeds.",
+        "tables.md). The default column is tables.md's smallfit row on the same seeds. "
+        "'A technique kept': a technique's variant was among the members of the kept "
+        "combination; the plain average, when it wins, keeps every candidate, so this says "
+        "little of whether the technique helped (the full - default column does). Samples of "
+        "k rows per class are balanced, so SMOTE adds no row there: knn[augment=smote] is "
+        "knn again.",
         "",
         "Command: `python benchmarks/table_techniques.py "
         + " ".join(result.get("command", []))
