@@ -7,7 +7,10 @@ A column is a likely leak when a tiny model on it alone (a decision tree of dept
 the rows, or on one row in a table of fewer than 100), while the same model on every
 other column together is not: when the other columns separate the classes just as well,
 a perfect column is no evidence of a leak, only of an easy task. So two columns that
-each give the label away hide each other. Copies labeled differently are left out: no
+each give the label away hide each other. Free-text columns are never reported (they
+still count among the others): a tree on a text's embedding is no rule a person reads,
+and a description that names the item's class is the signal a table's text column is
+there for, not a value known only after the label. Copies labeled differently are left out: no
 column predicts both, and they are reported as conflicting copies; so are classes of a
 single row, which cannot be cross-validated.
 """
@@ -84,8 +87,11 @@ def lone_columns(dataset: Dataset, seed: int = 0) -> tuple[list[LonePredictor], 
     y = np.searchsorted(present, dataset.y[keep])  # classes 0..K-1
     perfect = 1.0 - max(1, int(MAX_WRONG * len(y))) / len(y)
     blocks = column_features(rows)
+    types = used_columns(rows[0])
     found = []
     for column, features in blocks.items():
+        if types[column] == "text":
+            continue
         alone = tree_accuracy(features, y, seed)
         if alone < perfect:
             continue
