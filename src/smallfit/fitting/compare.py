@@ -221,10 +221,10 @@ def fit_dataset(
             info["why"] = choice.why
         info["metrics"] = metrics
         in_time = budget.left() > 0
+        per_fit = fold_seconds(leaderboard, info, best, splits)  # projects both analyses
         full = None if best.strategy == "ensemble" else probas_by_label[best.label]
         own = splits.first_repeat() if trains_body(best.strategy) and not searching else splits
         if learning_curve is None:  # when cheap: within its share of the time left
-            per_fit = fold_seconds(leaderboard, info, best, splits)
             limit = min(curves.MAX_SECONDS, budget.left())
             cheap = in_time and not curves.costly(final)
             own = curves.affordable(own, per_fit, full is None, limit) if cheap else None
@@ -240,7 +240,7 @@ def fit_dataset(
             encoder,
             splits,
             seed=seed,
-            fit_seconds=fold_seconds(leaderboard, info, best, splits),
+            fit_seconds=per_fit,
             budget=budget,
             fit_params=fit_params,
         )

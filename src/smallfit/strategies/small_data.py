@@ -16,8 +16,6 @@ import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.ensemble import BaggingClassifier
 
-from smallfit.errors import SmallfitError
-
 AUGMENTS = ("smote", "noise")
 NOISE_COPIES = 2  # jittered copies of each training row
 NOISE_SCALE = 0.1  # the jitter's standard deviation, as a share of each feature's spread
@@ -45,12 +43,8 @@ def augmented(
     counts = np.unique(y, return_counts=True)[1]
     if counts.min() < 2 or counts.min() == counts.max():
         return features, y
-    try:
-        from imblearn.over_sampling import SMOTE
-    except ImportError as error:
-        raise SmallfitError(
-            "augment='smote' needs imbalanced-learn: pip install imbalanced-learn"
-        ) from error
+    from imblearn.over_sampling import SMOTE  # here: importing imbalanced-learn takes a while
+
     neighbours = min(SMOTE_NEIGHBOURS, int(counts.min()) - 1)
     sampler = SMOTE(k_neighbors=neighbours, random_state=random_state)
     return sampler.fit_resample(features, y)
