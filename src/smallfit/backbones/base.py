@@ -14,7 +14,7 @@ import torch
 
 from smallfit.backbones.cache import EmbeddingCache
 from smallfit.data.identity import file_digest, item_key
-from smallfit.errors import SmallfitError
+from smallfit.errors import SmallfitError, list_some
 from smallfit.progress import progress_bar
 
 # What an encoder offers beyond `embed`, for the strategies that need more
@@ -133,9 +133,11 @@ class Encoder:
                         self._disk.put(batch_keys, vectors)
                 advance(len(batch_items))
         if failures:
-            from smallfit.data.images import bad_images_error
-
-            raise bad_images_error(failures, "the data")
+            raise SmallfitError(
+                f"{len(failures)} {self.modality} item(s) cannot be read (corrupt, or not "
+                f"{self.modality}s):\n{list_some(failures)}\nFix or remove them, or pass "
+                "--skip-bad to leave them out."
+            )
 
     def _safe_prepare(self, items: list[Any]) -> tuple[Any, list[str]]:
         """Prepare a batch; on failure, find which items cannot be decoded."""

@@ -204,6 +204,14 @@ def fit(
             "DATA are left out."
         ),
     ] = None,
+    background: Annotated[
+        Path | None,
+        typer.Option(
+            help="A folder (searched recursively) or table of items that belong to NONE of "
+            "the classes (other words, noise, silence; other objects): added as the class "
+            "'background', so the model can answer 'none of these'. Keyword spotting needs it."
+        ),
+    ] = None,
 ) -> None:
     """Fit a classifier: compare strategies by cross-validation (or, with --preset, search
     strategies and their settings within a time budget), combine them or keep the best,
@@ -258,6 +266,7 @@ def fit(
             overwrite=overwrite,
             resume=resume,
             candidates=candidates,
+            background=background,
         )
     except KeyboardInterrupt:
         checkpoints = checkpoint_folder(out_dir)

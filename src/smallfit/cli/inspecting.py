@@ -187,13 +187,14 @@ def list_backbones() -> None:
     from smallfit import backbones, modalities
 
     table = Table(title="Backbones")
-    for column in ("name", "modality", "offline now", "description"):
+    table.add_column("name", no_wrap=True)
+    for column in ("modality", "offline now", "description", "licence of the weights"):
         table.add_column(column)
     defaults = {m.default_backbone for m in modalities.all_registered()}
     for info in backbones.list_backbones():
         ready = "yes" if info.available() else "no (install its package)"
         default = " (default)" if info.name in defaults else ""
-        table.add_row(info.name + default, info.modality, ready, info.description)
+        table.add_row(info.name + default, info.modality, ready, info.description, info.licence)
     out.print(table)
     out.print(
         "Also: timm:NAME and st:NAME_OR_PATH for any timm or sentence-transformers model "

@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from smallfit.data.audio import AugmentedSound, Sound
+
 _PATH_HASHES: dict[tuple[str, int, int], str] = {}
 
 
@@ -38,6 +40,12 @@ def item_key(item: Any) -> str:
         digest.update(f"pil\0{item.mode}\0{item.size}\0".encode() + item.tobytes())
     elif isinstance(item, dict):  # a table's row: its columns' values, whatever their order
         digest.update(b"row\0" + json.dumps(sorted(item.items()), default=str).encode())
+    elif isinstance(item, Sound):
+        samples = item.samples
+        digest.update(f"sound\0{item.rate}\0{samples.size}\0".encode() + samples.tobytes())
+    elif isinstance(item, AugmentedSound):
+        source = item_key(item.source)
+        digest.update(f"augmented\0{source}\0{item.recipe_id}\0{item.seed}".encode())
     elif isinstance(item, np.ndarray):
         array = np.ascontiguousarray(item)
         digest.update(f"array\0{array.dtype}\0{array.shape}\0".encode() + array.tobytes())

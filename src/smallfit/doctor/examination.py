@@ -12,7 +12,7 @@ import pandas as pd
 from smallfit.data import Dataset
 from smallfit.doctor.classes import class_imbalance, outliers
 from smallfit.doctor.duplicates import exact_duplicates, near_duplicates
-from smallfit.doctor.findings import Findings, summary
+from smallfit.doctor.findings import Finding, Findings, summary
 from smallfit.doctor.label_errors import label_issues, mean_over_repeats, out_of_fold_probabilities
 from smallfit.doctor.leaky_columns import leaky_columns
 from smallfit.doctor.space import doctor_space
@@ -65,10 +65,29 @@ def examine(
             f"{space.probe.name} on {space.described}; suspicion = 1 - p(given label)"
         )
     findings += class_imbalance(dataset)
+    findings += faulty_signals(dataset)
     found, note = outliers(dataset, space.vectors, space.metric)
     findings += found
     notes |= note
     return Findings(findings, notes, dataset.source, len(dataset), suspicion)
+
+
+def faulty_signals(dataset: Dataset) -> list[Finding]:
+    """One finding per item whose recording is faulty (Modality.faulty_items), worst first."""
+    from smallfit import modalities
+
+    found = modalities.get(dataset.modality).faulty_items(dataset)
+    return [
+        Finding(
+            "faulty_signal",
+            [dataset.names[index]],
+            f"{dataset.names[index]} ({dataset.labels[index]}): {problem}",
+            score,
+            "Listen to it: record it again or remove it; a model learns the fault as if it "
+            "were the class.",
+        )
+        for index, problem, score in sorted(found, key=lambda f: -f[2])
+    ]
 
 
 def doctor(

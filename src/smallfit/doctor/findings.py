@@ -22,6 +22,7 @@ KINDS = (
     "label_issue",
     "class_imbalance",
     "outlier",
+    "faulty_signal",
 )
 COLUMNS = ["kind", "items", "detail", "score", "suggestion"]
 SUMMARY_PER_KIND = 10  # findings per kind kept in a summary (the counts give the totals)

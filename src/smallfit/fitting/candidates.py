@@ -103,6 +103,11 @@ def candidates_for(
     encoder when `full`: they cost minutes, so they run only when asked for, and last,
     after the cheap candidates have their scores."""
     kind = modalities.get(modality)
+    # the default comparison runs each embedding strategy on every installed encoder the
+    # modality names (sounds: a speech and a sound-event encoder), else on the one given
+    encoders = [backbone or kind.default_backbone]
+    if not backbone and not strategy:
+        encoders = [b for b in kind.candidate_backbones if backbones.available(b)] or encoders
     backbone = backbone or kind.default_backbone
     if backbone is not None and backbones.modality_of(backbone) != modality:
         raise SmallfitError(
@@ -115,10 +120,14 @@ def candidates_for(
     result = []
     for name, params in chosen:
         cls = type(strategies.create(name))
-        if not works_on(cls, modality, backbone):
-            raise SmallfitError(refusal(cls, modality, backbone))
         params = {**params, **(strategy_params or {}).get(name, {})}
-        result.append(Candidate(name, params, encoder_for(cls, modality, backbone)))
+        for encoder in encoders if cls.uses_encoder else [backbone]:
+            if not works_on(cls, modality, encoder):
+                raise SmallfitError(refusal(cls, modality, encoder))
+            candidate = Candidate(name, params, encoder_for(cls, modality, encoder))
+            if cls.uses_encoder and len(encoders) > 1:
+                candidate.title = f"{candidate.label}@{encoder}"
+            result.append(candidate)
     return result
 
 

@@ -38,6 +38,7 @@ from smallfit.fitting.candidates import (
 )
 from smallfit.fitting.combine import combine
 from smallfit.fitting.space import default_budget
+from smallfit.modalities.pools import background_class
 from smallfit.model import Model
 from smallfit.reference import reference_of_fit
 from smallfit.report.record import fit_examples
@@ -207,7 +208,7 @@ def fit_dataset(
         info["data_summary"] = summary  # what the items' parts hold (a table's columns)
     if choice is not None and choice.record is not None:
         info["ensemble"] = choice.record
-    if notes := fixed_epochs_notes(final):
+    if notes := fixed_epochs_notes(final) + background_notes(dataset):
         info["training_notes"] = notes
     out_of_sample = probas_by_label.get(best.label)
     if estimate:
@@ -297,6 +298,12 @@ def fold_seconds(leaderboard: list[dict], info: dict, best: Candidate, splits) -
     if splits is None or not labels or any(label not in rows for label in labels):
         return None
     return sum(rows[label].get("cv_seconds", 0.0) for label in labels) / len(splits.pairs)
+
+
+def background_notes(dataset: Dataset) -> list[str]:
+    """The modality's advice when no class of the data holds background items."""
+    advice = modalities.get(dataset.modality).background_advice
+    return [advice] if advice and background_class(dataset.classes) is None else []
 
 
 def fixed_epochs_notes(model) -> list[str]:

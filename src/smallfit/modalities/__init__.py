@@ -6,6 +6,7 @@ from __future__ import annotations
 from smallfit.errors import SmallfitError
 from smallfit.modalities.base import BadUpload, Modality
 from smallfit.modalities.image import ImageModality
+from smallfit.modalities.sound import SoundModality
 from smallfit.modalities.table import TableModality
 from smallfit.modalities.text import TextModality
 
@@ -42,5 +43,6 @@ def all_registered() -> list[Modality]:
 register(ImageModality)
 register(TextModality)
 register(TableModality)
+register(SoundModality)
 
 __all__ = ["BadUpload", "Modality", "all_registered", "get", "names", "register", "shown"]

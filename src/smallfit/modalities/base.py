@@ -80,6 +80,10 @@ class Modality:
     plural: ClassVar[str]  # "images": messages and the report
     python_items: ClassVar[str] = ""  # the Python objects it takes, for error messages
     default_backbone: ClassVar[str]  # the encoder a fit uses unless told otherwise
+    # The encoders the default comparison runs each embedding strategy on, those of them
+    # installed (empty: the default one alone): for kinds of item where no one encoder
+    # suits all data, so that the user's data chooses.
+    candidate_backbones: ClassVar[tuple[str, ...]] = ()
     # The default comparison, in order (a tie goes to the earlier): (strategy, params).
     # probe's torch head (cosine / cosine+CE loss) is no default: with a fixed number of
     # epochs it trailed the logistic head on every cross-validation we ran.
@@ -94,6 +98,9 @@ class Modality:
     # strategy (finetune's augmentation, contrastive's pair loss).
     strategy_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
     weak_augment: ClassVar[str] = "none"  # the weak view FixMatch compares a strong one with
+    # Said after a fit whose classes include none named like BACKGROUND_NAMES (None: nothing):
+    # for kinds of item where a model usually hears or sees things outside its classes.
+    background_advice: ClassVar[str | None] = None
     examples_per_class: ClassVar[int] = 2  # shown per class in the report
     # How a served model takes its items: as uploaded files (multipart/form-data), or
     # as a JSON list in the field `json_field`.
@@ -116,6 +123,11 @@ class Modality:
     def read_path(self, path: Path, labeled: bool) -> Dataset | None:
         """A folder or file (not a table) read as a Dataset, or None if it is not ours."""
         return None
+
+    def finds(self, folder: Path) -> bool:
+        """Whether `folder` holds files of this kind (anywhere below it): a folder holding
+        two kinds is refused rather than half read."""
+        return False
 
     def drop_unreadable(self, dataset: Dataset, skip_bad: bool) -> Dataset:
         """`dataset` without the items that cannot be read (skip_bad), or an error naming them."""
@@ -229,6 +241,12 @@ class Modality:
         by default."""
         return []
 
+    def augmented(self, items: list[Any], copies: int, seed: int) -> list[Any]:
+        """`copies` augmented versions of each item (all first copies, then all second
+        ones ...), the same for an item whatever else is in `items`: what a probe with
+        copies also trains on."""
+        raise SmallfitError(f"{self.plural.capitalize()} have no augmentation for copies.")
+
     # -- serving -------------------------------------------------------------------------
     def json_item_type(self) -> Any:
         """The type (pydantic annotation) of one item in a JSON request."""
@@ -273,6 +291,11 @@ class Modality:
         """What of an item counts when looking for copies (hashed by data.identity): all
         of it by default."""
         return item
+
+    def faulty_items(self, dataset: Dataset) -> list[tuple[int, str, float]]:
+        """Items whose recording itself is faulty (a silent or clipped sound): (index, what
+        is wrong, how badly from 0 to 1) each; none by default."""
+        return []
 
     def lone_predictors(
         self, dataset: Dataset, seed: int = 0

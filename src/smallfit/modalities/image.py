@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import io
-import shutil
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -23,8 +22,9 @@ from smallfit.data.images import (
     is_image_path,
     load_image,
 )
-from smallfit.errors import SmallfitError, list_some
+from smallfit.errors import SmallfitError
 from smallfit.modalities.base import BadUpload, Modality, RawFeatures
+from smallfit.modalities.files import copy_labeled, existing_files, labeled_folder, unlabeled_folder
 from smallfit.progress import progress_bar
 
 # Decoded, an image takes 3 bytes per pixel whatever its file size (a 20 kB PNG can hold
@@ -79,8 +79,10 @@ class ImageModality(Modality):
         return Pixels()
 
     def claims(self, item: Any) -> bool:
-        if isinstance(item, Image.Image | Path):
+        if isinstance(item, Image.Image):
             return True
+        if isinstance(item, Path):
+            return is_image_path(item)
         if isinstance(item, np.ndarray):
             return item.ndim in (2, 3)
         if isinstance(item, str) and len(item) < 4096:
@@ -98,7 +100,9 @@ class ImageModality(Modality):
 
     def read_path(self, path: Path, labeled: bool) -> Dataset | None:
         if path.is_dir():
-            return labeled_folder(path) if labeled else unlabeled_folder(path)
+            if labeled:
+                return labeled_folder(path, find_images, self.name, self.plural, "*.jpg")
+            return unlabeled_folder(path, find_images, self.name, self.plural)
         if not is_image_path(path):
             return None
         if labeled:
@@ -106,6 +110,9 @@ class ImageModality(Modality):
                 f"{path} is a single image; labeled images come as a folder root/<class>/*.jpg."
             )
         return Dataset(items=[path], modality=self.name, names=[str(path)], source=str(path))
+
+    def finds(self, folder: Path) -> bool:
+        return any(find_images(folder))
 
     def drop_unreadable(self, dataset: Dataset, skip_bad: bool) -> Dataset:
         bad = set(check_readable(dataset.items))
@@ -120,15 +127,7 @@ class ImageModality(Modality):
         return dataset.subset(keep)
 
     def answer_items(self, values: list[str], rows: list[int], answers: Path) -> list[Any]:
-        """The answers' items as paths, each an existing file; an error names the others."""
-        paths = [Path(value) for value in values]
-        bad = [f"{p} (row {r})" for r, p in zip(rows, paths, strict=True) if not p.is_file()]
-        if bad:
-            raise SmallfitError(
-                f"{answers}: {len(bad)} item(s) are not image files (paths are read from the "
-                f"current folder):\n{list_some(bad)}"
-            )
-        return paths
+        return existing_files(values, rows, answers, "image")
 
     def write_labeled(
         self,
@@ -140,13 +139,7 @@ class ImageModality(Modality):
         text_column: str | None,
         label_column: str | None,
     ) -> None:
-        """A copy of the folder `data`, then each image copied into into/<label>/ (under a
-        free name if its own is taken)."""
-        shutil.copytree(data, into)
-        for item, label in zip(items, labels, strict=True):
-            folder = into / str(label)
-            folder.mkdir(exist_ok=True)
-            shutil.copy2(item, free_name(folder / item.name))
+        copy_labeled(data, into, items, labels)
 
     def example_html(self, entry: dict, esc) -> str:
         name = entry.get("item", "")
@@ -227,52 +220,6 @@ class ImageGraph(torch.nn.Module):
 
     def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
         return self.network(pixel_values)
-
-
-def labeled_folder(root: Path) -> Dataset:
-    """`root/<class>/**/image`: one sub-folder per class."""
-    class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
-    items, labels = [], []
-    for class_dir in class_dirs:
-        for image in find_images(class_dir):
-            items.append(image)
-            labels.append(class_dir.name)
-    loose = [p for p in root.iterdir() if p.is_file() and is_image_path(p)]
-    if not items:
-        hint = f" ({len(loose)} images lie directly in it)" if loose else ""
-        raise SmallfitError(
-            f"No labeled images in {root}{hint}. Expected one sub-folder per class: "
-            f"{root}/<class>/*.jpg"
-        )
-    if loose:
-        warnings.warn(
-            f"{len(loose)} image(s) directly in {root} have no class folder and are ignored.",
-            stacklevel=4,
-        )
-    return Dataset(
-        items=items,
-        modality="image",
-        labels=np.array(labels, dtype=object),
-        names=[str(p) for p in items],
-        source=str(root),
-    )
-
-
-def unlabeled_folder(root: Path) -> Dataset:
-    """Every image under `root`, recursively."""
-    items = find_images(root)
-    if not items:
-        raise SmallfitError(f"No images found in {root} (looked recursively).")
-    return Dataset(items=items, modality="image", names=[str(p) for p in items], source=str(root))
-
-
-def free_name(path: Path) -> Path:
-    """`path`, or name_1.ext, name_2.ext ... if it is taken."""
-    candidate, number = path, 0
-    while candidate.exists():
-        number += 1
-        candidate = path.with_name(f"{path.stem}_{number}{path.suffix}")
-    return candidate
 
 
 @lru_cache(maxsize=512)

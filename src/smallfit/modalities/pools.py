@@ -12,11 +12,37 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+import numpy as np
+
 from smallfit import modalities
 from smallfit.data.dataset import Dataset
 from smallfit.data.identity import item_key
 from smallfit.errors import SmallfitError
 from smallfit.modalities.reading import to_dataset
+
+BACKGROUND = "background"  # the class --background items are added to
+# class names that say "none of the others" (as folder names, Speech Commands' among them)
+BACKGROUND_NAMES = {"background", "_background_noise_", "noise", "silence", "unknown"}
+BACKGROUND_NAMES |= {"_unknown_", "other", "others", "none", "negative"}
+
+
+def background_class(classes: list) -> Any:
+    """The class of `classes` that holds background items (by its name), or None."""
+    return next((c for c in classes if str(c).lower() in BACKGROUND_NAMES), None)
+
+
+def with_background(dataset: Dataset, background: Dataset) -> Dataset:
+    """`dataset` plus the items of `background` (read with read_pool) as the class
+    BACKGROUND, joining it when the data already has one: items that belong to none of
+    the classes, so the model can answer "none of these"."""
+    labels = np.concatenate([dataset.labels, np.full(len(background), BACKGROUND, dtype=object)])
+    return Dataset(
+        items=dataset.items + background.items,
+        modality=dataset.modality,
+        labels=labels,
+        names=dataset.names + background.names,
+        source=dataset.source,
+    )
 
 
 def read_pool(

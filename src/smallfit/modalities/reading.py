@@ -13,6 +13,7 @@ from smallfit import modalities
 from smallfit.data.dataset import Dataset, check_no_missing_labels
 from smallfit.data.tables import LABEL_NAMES, choose_column, is_table_path, read_table
 from smallfit.errors import SmallfitError
+from smallfit.modalities.base import Modality
 from smallfit.modalities.table import table_dataset
 from smallfit.modalities.text import TEXT_NAMES, from_frame
 
@@ -41,14 +42,31 @@ def read_source(
             labeled=labeled,
             source=str(path),
         )
-    for modality in modalities.all_registered():
+    kinds = " or ".join(m.plural for m in modalities.all_registered() if reads_files(m))
+    readers = modalities.all_registered()
+    if path.is_dir():
+        readers = [m for m in readers if m.finds(path)]
+        if len(readers) > 1:
+            raise SmallfitError(
+                f"{path} holds {' and '.join(m.plural for m in readers)}; a data folder holds "
+                "one kind of item. Move the others out."
+            )
+        if not readers:
+            layout = f"{path}/<class>/<file>" if labeled else "files in it or below it"
+            raise SmallfitError(f"No {kinds} found in {path}. Expected {layout}.")
+    for modality in readers:
         dataset = modality.read_path(path, labeled)
         if dataset is not None:
             return modality.drop_unreadable(dataset, skip_bad)
     raise SmallfitError(
-        f"Cannot read {path}: expected a folder of images, an image, or a table "
+        f"Cannot read {path}: expected a folder or file of {kinds}, or a table "
         "(.csv, .tsv, .jsonl, .parquet)."
     )
+
+
+def reads_files(modality: Modality) -> bool:
+    """Whether `modality` reads folders and files of its own (not tables)."""
+    return type(modality).read_path is not Modality.read_path
 
 
 def to_dataset(

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from smallfit.report.blocks import esc, interval_text, note, pct, section, table
 from smallfit.report.model_sections import (
+    background_table,
     confusion_table,
     metrics_table,
     per_class_table,
@@ -80,6 +81,7 @@ def evaluations_section(evaluations: Sequence[dict]) -> tuple[str, str, str]:
             + "</div></div>"
             + confusion_table(metrics)
             + per_class_table(metrics)
+            + background_table(metrics)
             + fairness_block(metrics.get("fairness", {}))
         )
     return section("holdout", "Holdout evaluation", "".join(parts))

@@ -22,6 +22,7 @@ from smallfit.report.extra_sections import (
     update_section,
 )
 from smallfit.report.model_sections import (
+    background_table,
     candidates_section,
     confusion_table,
     data_section,
@@ -129,7 +130,11 @@ def render_report(
         parts += [
             section("metrics", f"Chosen model: {kind} metrics", metrics_table(metrics)),
             section("confusion", "Confusion matrix", confusion_table(metrics)),
-            section("per-class", "Per-class precision, recall and F1", per_class_table(metrics)),
+            section(
+                "per-class",
+                "Per-class precision, recall and F1",
+                per_class_table(metrics) + background_table(metrics),
+            ),
             section(
                 "reliability",
                 "Reliability diagram",

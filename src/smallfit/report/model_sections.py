@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from smallfit import modalities
+from smallfit.modalities.pools import background_class
 from smallfit.report import plots
 from smallfit.report.blocks import (
     esc,
@@ -203,6 +204,35 @@ def per_class_table(metrics: dict) -> str:
     return table(["class", "items", "precision", "recall", "F1"], rows, "per-class") + note(
         "Precision: of the items predicted as the class, the share that are; recall: of the "
         "class's items, the share found. A small class has a wide interval."
+    )
+
+
+def background_table(metrics: dict) -> str:
+    """False accepts and false rejects per class, when one class holds the background
+    (what a keyword spotter must tell apart from its words); empty otherwise."""
+    matrix, classes = metrics.get("confusion_matrix"), metrics.get("classes")
+    background = background_class(classes or [])
+    if not matrix or background is None:
+        return ""
+    b = classes.index(background)
+    heard = sum(matrix[b]) or 1
+    rows = []
+    for k, name in enumerate(classes):
+        if k != b:
+            total = sum(matrix[k]) or 1
+            accepts, rejects = matrix[b][k], matrix[k][b]
+            rows.append(
+                [
+                    f"<b>{esc(name)}</b>",
+                    f"{accepts} ({100 * accepts / heard:.1f}%)",
+                    f"{rejects} ({100 * rejects / total:.1f}%)",
+                ]
+            )
+    header = ["class", f"false accepts (of {sum(matrix[b])} {background})", "false rejects"]
+    return table(header, rows, "background") + note(
+        f"False accepts: {background} items taken for the class (share of all {background} "
+        f"items); false rejects: the class's items taken for {background} (share of the "
+        "class's items)."
     )
 
 

@@ -1,0 +1,193 @@
+"""Sounds: audio files (WAV, FLAC, OGG, MP3) in class folders, or decoded samples."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from smallfit.data import Dataset
+from smallfit.data.audio import (
+    Sound,
+    bad_sounds_error,
+    check_readable,
+    decode,
+    find_sounds,
+    is_sound_path,
+)
+from smallfit.errors import SmallfitError
+from smallfit.modalities.base import BadUpload, Modality, RawFeatures
+from smallfit.modalities.files import (
+    copy_labeled,
+    existing_files,
+    labeled_folder,
+    unlabeled_folder,
+)
+
+SILENT_PEAK = 10 ** (-60 / 20)  # -60 dBFS: nothing above the noise of a quiet room
+FULL_SCALE = 0.999  # |sample| at or above: at the converter's limit (16-bit: 32735 of 32767)
+CLIPPED_SHARE = 0.001  # more samples than this at full scale: the waveform was cut off
+PLAYABLE_BYTES = 400_000  # a shown example larger than this gets its name, not a player
+AUDIO_TYPES = {
+    ".wav": "audio/wav",
+    ".flac": "audio/flac",
+    ".ogg": "audio/ogg",
+    ".mp3": "audio/mpeg",
+}
+
+
+class MfccStatistics(RawFeatures):
+    """MFCCs and their changes over time, each summarised over the clip (the `mfcc`
+    encoder), standardised: the audio version of "no transfer"."""
+
+    backbone = "mfcc"
+    scale = True
+    dense = True
+
+    def transform(self, items: list[Any]) -> np.ndarray:
+        from smallfit import backbones
+
+        return backbones.create(self.backbone).embed(items)
+
+
+class SoundModality(Modality):
+    name = "sound"
+    plural = "sounds"
+    python_items = "paths of audio files (WAV, FLAC, OGG, MP3) or smallfit Sound objects"
+    # Spoken words are the commoner small-data task (keyword spotting); the sound-event
+    # encoder joins every comparison anyway (candidate_backbones)
+    default_backbone = "speech_embedding"
+    candidate_backbones = ("speech_embedding", "aisfx")
+    # pretrained embeddings of two kinds (probe, prototype on each encoder) and MFCC
+    # statistics (classic): speech and sound-event encoders each fail on the other's data
+    candidates = (("probe", {}), ("prototype", {}), ("classic", {}))
+    examples_per_class = 2
+    background_advice = (
+        "no class holds background sounds (none is named background, noise, silence, "
+        "unknown or other): a model of keywords alone calls every sound one of them. If it "
+        "will hear other words, noise or silence, add a folder of them with --background DIR"
+    )
+    upload_files = True
+    upload_description = "sound files (WAV, FLAC, OGG, MP3)"
+
+    def claims(self, item: Any) -> bool:
+        if isinstance(item, Sound):
+            return True
+        if isinstance(item, Path):
+            return is_sound_path(item)
+        if isinstance(item, str) and len(item) < 4096:
+            return is_sound_path(Path(item)) and Path(item).is_file()
+        return False
+
+    def from_items(self, items: list[Any]) -> tuple[list[Any], list[str]]:
+        items = [Path(i) if isinstance(i, str) else i for i in items]
+        names = [str(i) if isinstance(i, Path) else f"item {k}" for k, i in enumerate(items)]
+        bad = check_readable([i for i in items if isinstance(i, Path)])
+        if bad:
+            raise bad_sounds_error(bad, "the given items")
+        return items, names
+
+    def read_path(self, path: Path, labeled: bool) -> Dataset | None:
+        if path.is_dir():
+            if labeled:
+                return labeled_folder(path, find_sounds, self.name, self.plural, "*.wav")
+            return unlabeled_folder(path, find_sounds, self.name, self.plural)
+        if not is_sound_path(path):
+            return None
+        if labeled:
+            raise SmallfitError(
+                f"{path} is a single sound; labeled sounds come as a folder root/<class>/*.wav."
+            )
+        return Dataset(items=[path], modality=self.name, names=[str(path)], source=str(path))
+
+    def finds(self, folder: Path) -> bool:
+        return any(find_sounds(folder))
+
+    def drop_unreadable(self, dataset: Dataset, skip_bad: bool) -> Dataset:
+        bad = check_readable([i for i in dataset.items if isinstance(i, Path)])
+        if not bad:
+            return dataset
+        if not skip_bad:
+            raise bad_sounds_error(bad, dataset.source)
+        unusable = {entry.rsplit(": ", 1)[0] for entry in bad}
+        keep = [i for i, item in enumerate(dataset.items) if str(item) not in unusable]
+        if not keep:
+            raise bad_sounds_error(bad, dataset.source)
+        import warnings
+
+        warnings.warn(f"Skipping {len(bad)} unusable sound(s) in {dataset.source}.", stacklevel=3)
+        return dataset.subset(keep)
+
+    def faulty_items(self, dataset: Dataset) -> list[tuple[int, str, float]]:
+        """Silent sounds (peak below SILENT_PEAK) and clipped ones (over CLIPPED_SHARE of
+        their samples at full scale, where the waveform was cut off)."""
+        found = []
+        for index, item in enumerate(dataset.items):
+            samples = item.samples if isinstance(item, Sound) else decode(item).samples
+            peak = float(np.abs(samples).max())
+            clipped = float(np.mean(np.abs(samples) >= FULL_SCALE))
+            if peak < SILENT_PEAK:
+                found.append(
+                    (index, f"silent (peak {20 * np.log10(max(peak, 1e-9)):.0f} dBFS)", 1.0)
+                )
+            elif clipped > CLIPPED_SHARE:
+                found.append(
+                    (
+                        index,
+                        f"clipped ({clipped:.1%} of its samples at full scale)",
+                        min(1.0, 10 * clipped),
+                    )
+                )
+        return found
+
+    def raw_features(self) -> MfccStatistics:
+        return MfccStatistics()
+
+    def answer_items(self, values: list[str], rows: list[int], answers: Path) -> list[Any]:
+        return existing_files(values, rows, answers, "sound")
+
+    def write_labeled(
+        self,
+        data: Path,
+        into: Path,
+        items: list[Any],
+        labels: list[Any],
+        *,
+        text_column: str | None,
+        label_column: str | None,
+    ) -> None:
+        copy_labeled(data, into, items, labels)
+
+    def example_html(self, entry: dict, esc) -> str:
+        """A player for the example file, carried inside the report (one file), or its name
+        when the file is gone or too large to carry."""
+        name = entry.get("item", "")
+        path = Path(name)
+        label = f"<code>{esc(path.name)}</code>"
+        if not path.is_file() or path.stat().st_size > PLAYABLE_BYTES:
+            return label
+        kind = AUDIO_TYPES.get(path.suffix.lower(), "audio/wav")
+        data = base64.b64encode(path.read_bytes()).decode("ascii")
+        return (
+            f'<span title="{esc(name)}">{label}<audio controls preload=none '
+            f'src="data:{kind};base64,{data}"></audio></span>'
+        )
+
+    def augmented(self, items: list[Any], copies: int, seed: int) -> list[Any]:
+        from smallfit.augment.sound import augmented_sounds
+
+        return augmented_sounds(items, copies, seed)
+
+    def short_name(self, name: str) -> str:
+        return Path(name).name
+
+    def decode_file(self, data: bytes, name: str) -> Sound:
+        try:
+            return decode(data)
+        except SmallfitError as error:
+            raise BadUpload(422, f"{name}: {error}.") from None
+
+    def warm_up_items(self) -> list[Any]:
+        return [Sound(np.zeros(16000, dtype=np.float32), 16000)]

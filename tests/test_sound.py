@@ -1,0 +1,242 @@
+"""Sounds: reading audio files (and refusing bad ones by name), both pretrained encoders
+in the default comparison, and the fit / predict / evaluate / serve path."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sf = pytest.importorskip("soundfile", reason="the audio extra is not installed")
+
+import smallfit  # noqa: E402
+from smallfit import api, backbones  # noqa: E402
+from smallfit.data.audio import Sound, check_readable, decode  # noqa: E402
+from smallfit.errors import SmallfitError  # noqa: E402
+from tests.cli_runner import run  # noqa: E402
+
+needs_encoders = pytest.mark.skipif(
+    not (backbones.available("speech_embedding") and backbones.available("aisfx")),
+    reason="openwakeword 0.5.1 and aisfx are not installed",
+)
+
+
+def make_sound(kind: str, seed: int, rate: int = 16000) -> np.ndarray:
+    """A steady tone, a rising chirp or noise bursts, of random pitch and length, in noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(rate * rng.uniform(0.8, 1.6))) / rate
+    pitch = rng.uniform(300, 900)
+    if kind == "tone":
+        wave = np.sin(2 * np.pi * pitch * t)
+    elif kind == "chirp":
+        wave = np.sin(2 * np.pi * (pitch + 2 * pitch * t / t[-1]) * t)
+    else:
+        wave = rng.standard_normal(t.size) * (np.sin(2 * np.pi * 4 * t) > 0)
+    wave = 0.3 * wave / np.abs(wave).max() + 0.01 * rng.standard_normal(t.size)
+    return wave.astype(np.float32)
+
+
+def write_folder(root: Path, per_class: int, first_seed: int) -> Path:
+    """root/<kind>/*.wav (or .flac), half at 16 kHz and half at 22.05 kHz."""
+    for index, kind in enumerate(("tone", "chirp", "bursts")):
+        (root / kind).mkdir(parents=True)
+        for k in range(per_class):
+            rate = 16000 if k % 2 else 22050
+            suffix = ".flac" if k % 3 == 0 else ".wav"
+            seed = first_seed + 100 * index + k
+            sf.write(root / kind / f"{kind}{k}{suffix}", make_sound(kind, seed, rate), rate)
+    return root
+
+
+@pytest.fixture(scope="module")
+def sound_folders(tmp_path_factory) -> tuple[Path, Path]:
+    base = tmp_path_factory.mktemp("sounds")
+    return write_folder(base / "train", 8, 0), write_folder(base / "test", 5, 5000)
+
+
+def test_bad_files_are_named_with_what_is_wrong(tmp_path):
+    good = tmp_path / "good.wav"
+    sf.write(good, make_sound("tone", 0), 16000)
+    truncated = tmp_path / "truncated.wav"
+    truncated.write_bytes(good.read_bytes()[:2000])
+    fake = tmp_path / "fake.mp3"
+    fake.write_text("not a sound at all")
+    empty = tmp_path / "empty.wav"
+    sf.write(empty, np.zeros(0, np.float32), 16000)
+    bad = check_readable([good, truncated, fake, empty])
+    assert len(bad) == 3
+    assert bad[0].startswith(f"{truncated}: truncated")
+    assert bad[1].startswith(f"{fake}: not a readable sound")
+    assert bad[2] == f"{empty}: holds no samples"
+
+
+def test_a_folder_with_a_bad_file_is_refused_by_the_cli_naming_it(tmp_path):
+    root = write_folder(tmp_path / "data", 3, 0)
+    (root / "tone" / "broken.wav").write_bytes(b"RIFF....WAVEfmt ")
+    code, output = run("fit", root, "--out", tmp_path / "model")
+    assert code == 2
+    assert "broken.wav" in output and "cannot be used" in output
+    assert (root / "tone" / "broken.wav").read_bytes() == b"RIFF....WAVEfmt "  # untouched
+
+
+def test_a_folder_mixing_images_and_sounds_is_refused(tmp_path, image_folder):
+    root = write_folder(tmp_path / "data", 2, 0)
+    (root / "tone" / "photo.png").write_bytes((image_folder / "red" / "red_0.png").read_bytes())
+    with pytest.raises(SmallfitError, match="holds images and sounds"):
+        api.fit(root)
+
+
+def test_decoding_mixes_down_to_mono_and_resamples():
+    stereo = np.stack([make_sound("tone", 1, 22050)] * 2, axis=1)
+    buffer = io.BytesIO()
+    sf.write(buffer, stereo, 22050, format="WAV", subtype="PCM_16")
+    sound = decode(buffer.getvalue())
+    assert sound.rate == 22050 and sound.samples.ndim == 1
+    assert np.allclose(sound.samples, stereo[:, 0], atol=1e-3)
+    from smallfit.data.audio import load_sound
+
+    assert load_sound(sound, 16000).size == round(sound.samples.size * 16000 / 22050)
+
+
+@needs_encoders
+def test_default_fit_compares_both_encoders_and_mfcc_and_predicts_held_out_sounds(
+    sound_folders, tmp_path
+):
+    train, test = sound_folders
+    model = api.fit(train, seed=0)
+    labels = {row["candidate"] for row in model.info["candidates"]}
+    assert {"probe@speech_embedding", "probe@aisfx", "classic"} <= labels
+    assert {row["backbone"] for row in model.info["candidates"]} >= {
+        "speech_embedding",
+        "aisfx",
+        "mfcc",
+    }
+    report = api.evaluate_model(model, test)
+    assert report["accuracy"]["value"] >= 0.8
+    model.save(tmp_path / "model")
+    loaded = smallfit.load(tmp_path / "model")
+    files = sorted((test / "chirp").iterdir())[:2]
+    in_memory = [decode(f) for f in files]
+    assert np.allclose(loaded.predict_proba(files), loaded.predict_proba(in_memory), atol=1e-5)
+
+
+@needs_encoders
+def test_the_sound_event_weights_are_read_from_a_safetensors_copy():
+    from smallfit.backbones.audio import EVENTS_CHECKPOINT, SoundEventEncoder, package_file
+    from smallfit.backbones.base import weights_digest
+    from smallfit.backbones.cache import cache_dir
+
+    SoundEventEncoder()
+    checkpoint = package_file("aisfx", EVENTS_CHECKPOINT)
+    copy = cache_dir() / "weights" / f"aisfx-{weights_digest(checkpoint)}.safetensors"
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(copy))
+    assert tensors["conv_block4.conv2.weight"].shape == (512, 512, 3, 3)
+    assert len(tensors) == 4 * 12  # 2 convolutions and 2 batch norms (5 tensors) per block
+
+
+@needs_encoders
+def test_a_served_model_takes_an_uploaded_sound_and_refuses_a_non_sound(sound_folders, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from smallfit.serve import create_app
+
+    train, _ = sound_folders
+    api.fit(train, strategy="probe", seed=0).save(tmp_path / "model")
+    client = TestClient(create_app(tmp_path / "model"))
+    wav = next((train / "tone").glob("*.wav")).read_bytes()
+    answer = client.post("/predict", files=[("files", ("a.wav", wav, "audio/wav"))])
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["predictions"][0]["label"] == "tone"
+    refused = client.post("/predict", files=[("files", ("b.wav", b"hello", "audio/wav"))])
+    assert refused.status_code == 422 and "b.wav" in refused.text
+
+
+def test_backbones_lists_each_encoders_licence(monkeypatch):
+    from smallfit.cli.display import out
+
+    monkeypatch.setattr(out, "_width", 300)
+    code, output = run("backbones")
+    assert code == 0
+    rows = [line.split("│") for line in output.splitlines() if "│" in line]
+    licences = {cells[1].split()[0]: cells[-2] for cells in rows}
+    assert "CC BY-NC-SA 4.0" in licences["speech_embedding"]
+    assert "CC BY 4.0" in licences["aisfx"]
+    assert "none (no weights)" in licences["mfcc"]
+
+
+def test_sound_objects_are_checked():
+    with pytest.raises(SmallfitError, match="non-empty 1-D"):
+        Sound(np.zeros((2, 2), np.float32), 16000)
+    with pytest.raises(SmallfitError, match="positive integer"):
+        Sound(np.zeros(10, np.float32), 0)
+
+
+@needs_encoders
+def test_background_items_become_a_class_and_its_absence_is_noted(sound_folders, tmp_path):
+    train, _ = sound_folders
+    without = api.fit(train, strategy="prototype", seed=0)
+    assert any("--background DIR" in note for note in without.info["training_notes"])
+    noise = tmp_path / "noise"
+    noise.mkdir()
+    rng = np.random.default_rng(7)
+    for k in range(6):
+        sf.write(noise / f"hiss{k}.wav", (0.05 * rng.standard_normal(16000)).astype("f4"), 16000)
+    model = api.fit(train, strategy="prototype", seed=0, background=noise)
+    assert model.classes == ["background", "bursts", "chirp", "tone"]
+    assert "training_notes" not in model.info
+    from smallfit.report.html import render_report
+
+    page = render_report(model, [], [])
+    assert "false accepts (of 6 background)" in page and "<b>chirp</b>" in page
+    assert sorted(p.name for p in noise.iterdir()) == [f"hiss{k}.wav" for k in range(6)]
+
+
+@needs_encoders
+def test_the_doctor_finds_silent_and_clipped_recordings(tmp_path):
+    from smallfit.doctor import doctor
+
+    root = write_folder(tmp_path / "data", 4, 0)
+    sf.write(root / "tone" / "quiet.wav", np.zeros(16000, np.float32), 16000)
+    loud = np.clip(5 * make_sound("chirp", 9), -1, 1)
+    sf.write(root / "chirp" / "loud.wav", loud, 16000)
+    found = doctor(root)
+    faulty = found[found.kind == "faulty_signal"]
+    assert len(faulty) == 2
+    details = " ".join(faulty.detail)
+    assert "quiet.wav (tone): silent" in details and "loud.wav (chirp): clipped" in details
+
+
+def test_augmented_copies_are_the_same_in_every_fold_and_differ_from_their_source(tmp_path):
+    from smallfit.augment.sound import augmented_sounds
+    from smallfit.data.audio import load_sound
+    from smallfit.data.identity import item_key
+
+    root = write_folder(tmp_path / "data", 2, 0)
+    files = sorted(root.rglob("*.wav"))[:3]
+    first = augmented_sounds(files, 2, seed=0)
+    again = augmented_sounds(files[1:], 2, seed=0)  # another fold: fewer items
+    assert len(first) == 6 and len(again) == 4
+    assert item_key(first[1]) == item_key(again[0])  # the same copy of the same file
+    assert np.array_equal(load_sound(first[1], 16000), load_sound(again[0], 16000))
+    assert item_key(first[0]) != item_key(augmented_sounds(files, 2, seed=1)[0])
+    changed = [
+        not np.array_equal(load_sound(c, 16000), load_sound(f, 16000))
+        for c, f in zip(first, files * 2)
+    ]
+    assert sum(changed) >= 4  # each transform has probability 1/2: most copies differ
+
+
+@needs_encoders
+def test_a_probe_with_copies_trains_on_them_and_refits_identically(sound_folders):
+    train, _ = sound_folders
+    params = {"probe": {"copies": 2}}
+    one = api.fit(train, strategy="probe", strategy_params=params, seed=3)
+    two = api.fit(train, strategy="probe", strategy_params=params, seed=3)
+    assert one.strategy.copies == 2
+    assert one.metrics["accuracy"]["value"] == two.metrics["accuracy"]["value"]
+    files = sorted((train / "tone").iterdir())[:3]
+    assert np.array_equal(one.predict_proba(files), two.predict_proba(files))
