@@ -51,7 +51,11 @@ SINGLE = {
         "probe+copies@aisfx",
     ),
 }
-CHEAP = ("default", "probe", "prototype", "classic", "scratch", "zeroshot", *SINGLE["sound"])
+CHEAP = tuple(
+    dict.fromkeys(
+        ("default", "probe", "prototype", "classic", "scratch", "zeroshot", *SINGLE["sound"])
+    )
+)
 MODALITY = {"digits": "image", "fashion": "image", "keywords": "sound", "sounds": "sound"}
 TITLES = {
     "digits": "scikit-learn digits (8x8, as images)",
@@ -160,6 +164,11 @@ def measure(method: str, train, test_items, test_labels, seed: int) -> dict:
             "held": bool(honest["low"] <= matching <= honest["high"]),
             "chosen": model.strategy.name,
             "why": model.info.get("why"),
+            # the single candidate the cross-validation ranked first (which encoder wins)
+            "best_candidate": max(
+                (r for r in model.info["candidates"] if r.get("accuracy")),
+                key=lambda r: r["accuracy"]["value"],
+            )["candidate"],
             "optimistic_cv": model.metrics["accuracy"]["value"],
         }
     return row
@@ -229,7 +238,8 @@ def report(result: dict) -> str:
         if r["method"] == "default":
             lines.append(
                 f"- {r['set']} {r['k']}/class seed {r['seed']}: {r['chosen']} — {r['why']} "
-                f"(test {100 * r['accuracy']:.1f}, balanced {100 * r['balanced_accuracy']:.1f}, "
+                + (f"(best single in CV: {r['best_candidate']}) " if "best_candidate" in r else "")
+                + f"(test {100 * r['accuracy']:.1f}, balanced {100 * r['balanced_accuracy']:.1f}, "
                 f"estimate {100 * r['estimate']['value']:.1f} "
                 f"[{100 * r['estimate']['low']:.1f}, {100 * r['estimate']['high']:.1f}])"
             )

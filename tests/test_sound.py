@@ -192,6 +192,7 @@ def test_background_items_become_a_class_and_its_absence_is_noted(sound_folders,
 
     page = render_report(model, [], [])
     assert "false accepts (of 6 background)" in page and "<b>chirp</b>" in page
+    assert "<svg class=wave" in page and '<audio controls preload=none src="data:audio/' in page
     assert sorted(p.name for p in noise.iterdir()) == [f"hiss{k}.wav" for k in range(6)]
 
 
@@ -225,7 +226,7 @@ def test_augmented_copies_are_the_same_in_every_fold_and_differ_from_their_sourc
     assert item_key(first[0]) != item_key(augmented_sounds(files, 2, seed=1)[0])
     changed = [
         not np.array_equal(load_sound(c, 16000), load_sound(f, 16000))
-        for c, f in zip(first, files * 2)
+        for c, f in zip(first, files * 2, strict=True)
     ]
     assert sum(changed) >= 4  # each transform has probability 1/2: most copies differ
 
@@ -240,3 +241,44 @@ def test_a_probe_with_copies_trains_on_them_and_refits_identically(sound_folders
     assert one.metrics["accuracy"]["value"] == two.metrics["accuracy"]["value"]
     files = sorted((train / "tone").iterdir())[:3]
     assert np.array_equal(one.predict_proba(files), two.predict_proba(files))
+
+
+@needs_encoders
+def test_a_table_with_a_column_of_sound_paths_is_read_as_those_sounds(tmp_path):
+    import pandas as pd
+
+    root = write_folder(tmp_path / "clips", 3, 0)
+    files = sorted(root.rglob("*.*"))
+    rows = [(str(p.relative_to(tmp_path)), p.parent.name, "x") for p in files]
+    table = tmp_path / "clips.csv"
+    pd.DataFrame(rows, columns=["path", "label", "note"]).to_csv(table, index=False)
+    model = api.fit(table, strategy="prototype", seed=0)
+    assert model.modality == "sound" and model.classes == ["bursts", "chirp", "tone"]
+    pd.DataFrame(
+        [("clips/tone/gone.wav", "tone", "x")] * 2, columns=["path", "label", "note"]
+    ).to_csv(tmp_path / "missing.csv", index=False)
+    with pytest.raises(SmallfitError, match="names 2 sounds that do not exist"):
+        api.fit(tmp_path / "missing.csv")
+
+
+@needs_encoders
+def test_drift_and_suggest_work_on_sounds(sound_folders, tmp_path):
+    from smallfit.active.suggestions import suggest
+    from smallfit.monitor import drift
+
+    train, test = sound_folders
+    model = api.fit(train, strategy="probe", seed=0)
+    same = drift(model, test)
+    assert same["drift"] is False
+    loud = tmp_path / "hum"
+    loud.mkdir()
+    rng = np.random.default_rng(5)
+    t = np.arange(16000) / 16000
+    for k in range(12):  # a low hum the training data never held
+        wave = 0.5 * np.sin(2 * np.pi * rng.uniform(50, 70) * t) + 0.01 * rng.standard_normal(
+            t.size
+        )
+        sf.write(loud / f"hum{k}.wav", wave.astype(np.float32), 16000)
+    assert drift(model, loud)["drift"] is True
+    picked = suggest(model, test, n=4)
+    assert len(picked) == 4 and all(Path(p).is_file() for p in picked["item"])

@@ -12,7 +12,7 @@ import pandas as pd
 from smallfit import modalities
 from smallfit.data.dataset import Dataset, check_no_missing_labels
 from smallfit.data.tables import LABEL_NAMES, choose_column, is_table_path, read_table
-from smallfit.errors import SmallfitError
+from smallfit.errors import SmallfitError, list_some
 from smallfit.modalities.base import Modality
 from smallfit.modalities.table import table_dataset
 from smallfit.modalities.text import TEXT_NAMES, from_frame
@@ -29,19 +29,20 @@ def read_source(
 ) -> Dataset:
     """Read a folder or file of a registered modality (labeled image folders follow
     `root/<class>/**/image`; unlabeled folders are read recursively), or a table file
-    (of texts or of columns: see read_frame)."""
+    (of texts, of columns, or of file paths: see read_frame)."""
     path = Path(source)
     if not path.exists():
         raise SmallfitError(f"{path} does not exist.")
     if path.is_file() and is_table_path(path):
-        return read_frame(
+        dataset = read_frame(
             read_table(path),
             text_column=text_column,
             label_column=label_column,
             column_types=column_types,
             labeled=labeled,
             source=str(path),
-        )
+        )  # a table of file paths names files that may not be readable
+        return modalities.get(dataset.modality).drop_unreadable(dataset, skip_bad)
     kinds = " or ".join(m.plural for m in modalities.all_registered() if reads_files(m))
     readers = modalities.all_registered()
     if path.is_dir():
@@ -114,9 +115,11 @@ def read_frame(
     labeled: bool,
     source: str,
 ) -> Dataset:
-    """A table read as texts or as a table of columns. Texts: --text-column names one;
-    or it has a column of a text's conventional name (text, review, ...); or, besides
-    the label, it has one column. A table otherwise, or whenever column types are given."""
+    """A table read as files, texts or a table of columns. Files (sounds, images): a
+    column's every value is the path of such a file (see file_column). Texts:
+    --text-column names one; or it has a column of a text's conventional name (text,
+    review, ...); or, besides the label, it has one column. A table otherwise, or whenever
+    column types are given."""
     if column_types:
         return table_dataset(
             frame,
@@ -138,6 +141,8 @@ def read_frame(
     else:  # a file to predict on may still hold its labels
         label = next((str(c) for c in frame.columns if str(c).lower() in LABEL_NAMES), None)
     features = [str(c) for c in frame.columns if str(c) != label]
+    if (files := file_column(frame, features, label, source)) is not None:
+        return files
     if len(features) <= 1 or any(c.lower() in TEXT_NAMES for c in features):
         return from_frame(
             frame, text_column=None, label_column=label_column, labeled=labeled, source=source
@@ -145,6 +150,45 @@ def read_frame(
     return table_dataset(
         frame, label_column=label_column, given_types={}, labeled=labeled, source=source
     )
+
+
+def file_column(
+    frame: pd.DataFrame, features: list[str], label: str | None, source: str
+) -> Dataset | None:
+    """The files named by a column of `frame` whose every value is a path of one kind of
+    item that reads files (sounds, images), relative to the table's folder, with the
+    labels of column `label`; None when no column is such."""
+    table = Path(source)
+    base = table.parent if table.is_file() else Path.cwd()
+    readers = [m for m in modalities.all_registered() if reads_files(m)]
+    for column in features:
+        values = frame[column]
+        if values.isna().any() or not all(isinstance(v, str) for v in values):
+            continue
+        paths = [base / v for v in values]
+        for modality in readers:
+            if paths and all(modality.claims(p) for p in paths):
+                missing = [f"{p} (row {i + 2})" for i, p in enumerate(paths) if not p.is_file()]
+                if missing:
+                    raise SmallfitError(
+                        f"{source}: column {column!r} names {len(missing)} {modality.plural} "
+                        "that do not exist (paths are read from the table's folder):\n"
+                        f"{list_some(missing)}"
+                    )
+                labels = None
+                if label is not None:
+                    labels = frame[label].tolist()
+                    names = [str(p) for p in paths]
+                    check_no_missing_labels(labels, names, source)
+                dataset = Dataset(
+                    items=paths,
+                    modality=modality.name,
+                    labels=None if labels is None else np.array(labels, dtype=object),
+                    names=[str(p) for p in paths],
+                    source=source,
+                )
+                return dataset
+    return None
 
 
 def from_python(

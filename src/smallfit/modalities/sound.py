@@ -29,6 +29,7 @@ from smallfit.modalities.files import (
 SILENT_PEAK = 10 ** (-60 / 20)  # -60 dBFS: nothing above the noise of a quiet room
 FULL_SCALE = 0.999  # |sample| at or above: at the converter's limit (16-bit: 32735 of 32767)
 CLIPPED_SHARE = 0.001  # more samples than this at full scale: the waveform was cut off
+WAVEFORM_BARS = 64  # bars in a shown waveform's outline
 PLAYABLE_BYTES = 400_000  # a shown example larger than this gets its name, not a player
 AUDIO_TYPES = {
     ".wav": "audio/wav",
@@ -36,6 +37,31 @@ AUDIO_TYPES = {
     ".ogg": "audio/ogg",
     ".mp3": "audio/mpeg",
 }
+
+
+def waveform_svg(peaks: str) -> str:
+    """An inline SVG of a waveform's outline from its snippet (comma-separated 0-99)."""
+    if not peaks:
+        return ""
+    values = [int(v) for v in peaks.split(",")]
+    bars = "".join(
+        f'<rect x="{2 * i}" y="{50 - max(v, 1) / 2:.1f}" width="1.5" height="{max(v, 1)}"/>'
+        for i, v in enumerate(values)
+    )
+    return (
+        f'<svg class=wave viewBox="0 0 {2 * len(values)} 100" width="{2 * len(values)}" '
+        f'height="32" role="img" aria-label="waveform" fill="#2563eb">{bars}</svg>'
+    )
+
+
+def player(path: Path) -> str:
+    """An <audio> player carrying the file (the report is one file), or nothing when the
+    file is gone or larger than PLAYABLE_BYTES."""
+    if not isinstance(path, Path) or not path.is_file() or path.stat().st_size > PLAYABLE_BYTES:
+        return ""
+    kind = AUDIO_TYPES.get(path.suffix.lower(), "audio/wav")
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return f'<audio controls preload=none src="data:{kind};base64,{data}"></audio>'
 
 
 class MfccStatistics(RawFeatures):
@@ -160,20 +186,29 @@ class SoundModality(Modality):
     ) -> None:
         copy_labeled(data, into, items, labels)
 
+    def snippet(self, item: Any) -> dict[str, str]:
+        """The waveform's outline (WAVEFORM_BARS peaks, 0-99), kept in model.json so the
+        report draws it even when the file has moved."""
+        try:
+            samples = item.samples if isinstance(item, Sound) else decode(item).samples
+        except SmallfitError:
+            return {}
+        bars = np.array_split(np.abs(samples), min(WAVEFORM_BARS, samples.size))
+        peaks = np.array([b.max() for b in bars])
+        scaled = np.round(99 * peaks / max(float(peaks.max()), 1e-9)).astype(int)
+        return {"waveform": ",".join(map(str, scaled))}
+
     def example_html(self, entry: dict, esc) -> str:
-        """A player for the example file, carried inside the report (one file), or its name
-        when the file is gone or too large to carry."""
+        """The waveform's outline and a player for the file, carried inside the report
+        (one file); its name alone when the file is gone or too large to carry."""
         name = entry.get("item", "")
         path = Path(name)
-        label = f"<code>{esc(path.name)}</code>"
-        if not path.is_file() or path.stat().st_size > PLAYABLE_BYTES:
-            return label
-        kind = AUDIO_TYPES.get(path.suffix.lower(), "audio/wav")
-        data = base64.b64encode(path.read_bytes()).decode("ascii")
-        return (
-            f'<span title="{esc(name)}">{label}<audio controls preload=none '
-            f'src="data:{kind};base64,{data}"></audio></span>'
-        )
+        shown = f"<code>{esc(path.name)}</code>" + waveform_svg(entry.get("waveform", ""))
+        return f'<span title="{esc(name)}">{shown}{player(path)}</span>'
+
+    def item_html(self, item: Any, name: str, esc) -> str:
+        outline = waveform_svg(self.snippet(item).get("waveform", ""))
+        return f"<p>{outline}{player(item) if isinstance(item, Path) else ''}</p>"
 
     def augmented(self, items: list[Any], copies: int, seed: int) -> list[Any]:
         from smallfit.augment.sound import augmented_sounds
