@@ -157,7 +157,7 @@ def test_suggest_refuses_an_empty_pool_another_modality_and_misused_strategies(
     model_dir, train, _ = trained
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(SmallfitError, match="No images found"):
+    with pytest.raises(SmallfitError, match="No images or sounds found"):
         smallfit.suggest(model_dir, empty)
     with pytest.raises(SmallfitError, match="holds texts but the labeled data holds images"):
         smallfit.suggest(model_dir, text_csv)

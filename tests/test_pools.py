@@ -37,7 +37,7 @@ def test_pool_refuses_an_empty_pool_another_modality_and_a_pool_of_only_copies(
         read_pool(image_folder, texts)
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(SmallfitError, match="No images found"):
+    with pytest.raises(SmallfitError, match="No images or sounds found"):
         read_pool(empty, images)
     with pytest.raises(SmallfitError, match="all 18 of its items are already in the labeled"):
         read_pool(list(texts.items), texts)
