@@ -657,6 +657,25 @@ def load(name: str, dest: Path = DATA) -> tuple[list[Path], np.ndarray, list[Pat
     )
 
 
+def speakers(name: str, paths: list[Path], dest: Path = DATA) -> np.ndarray | None:
+    """Each clip's speaker, for grouped cross-validation: its espeak-ng voice variant
+    (the speaker; the test split's variants are new), or the file itself for a clip
+    without a voice (noise only). None for a set without speakers (sounds)."""
+    if name != "keywords":
+        return None
+    import pandas as pd
+
+    table = pd.read_csv(dest / name / "metadata.csv").set_index("file")
+    root = dest / name
+    variants = table["variant"].to_dict()
+    out = []
+    for path in paths:
+        key = str(Path(path).relative_to(root))
+        variant = variants.get(key)
+        out.append(f"voice {variant}" if isinstance(variant, str) else f"clip {key}")
+    return np.array(out, dtype=object)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(

@@ -125,5 +125,5 @@ def test_image_groups_come_from_a_table_of_items(image_folder, tmp_path):
     assert {name: g["count"] for name, g in fairness["groups"].items()} == {"day": 9, "night": 9}
 
     pd.DataFrame({"item": items[1:], "group": "day"}).to_csv(table, index=False)
-    with pytest.raises(SmallfitError, match=r"1 image\(s\) of .* are not in"):
+    with pytest.raises(SmallfitError, match=r"1 item\(s\) of .* are not in"):
         evaluate_model(model, image_folder, groups=table)

@@ -51,6 +51,8 @@ def fit(
     resume: bool = False,
     candidates: str = "quick",
     background: Any = None,
+    group_column: str | None = None,
+    groups: Any = None,
 ) -> Model:
     """Fit a classifier to `data` and estimate how good it is.
 
@@ -87,6 +89,10 @@ def fit(
     `background`: items (a folder, a table, Python items) that belong to none of the
     classes (other words, noise, silence), added as the class "background" so that the
     model can answer "none of these" (keyword spotting needs it).
+    `group_column` (a column of the data table, not read as a feature) or `groups` (for a
+    folder, a table with columns item and group, or `group_column`; in Python, one value
+    per item) names what items share, such as a patient or a speaker: every
+    cross-validation fold then holds whole groups, so the estimate is for new groups.
     `out`: save the model in this directory, as `smallfit fit --out` does: an existing
     `out` is refused unless `overwrite`; training runs checkpoint in OUT.checkpoints/
     (instead of `checkpoints`) and a search without `storage` keeps its trials in the
@@ -129,7 +135,10 @@ def fit(
         label_column=label_column,
         skip_bad=skip_bad,
         column_types=column_types,
+        group_column=group_column if groups is None else None,
     )
+    if groups is not None:
+        dataset.groups = _groups(dataset, group_column, groups)
     if background is not None:
         what = "The background items"
         extra = read_pool(

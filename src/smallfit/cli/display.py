@@ -136,6 +136,11 @@ def print_honest(model) -> None:
             f"Estimated accuracy: [bold]{interval(honest)}[/] (95% interval; "
             f"{escape(honest['method'])})."
         )
+    if groups := model.info.get("settings", {}).get("groups"):
+        out.print(
+            f"The folds kept each group's items together ({groups} groups), so the estimate "
+            "is for groups never seen in training."
+        )
     if model.info.get("why"):
         out.print(f"Chosen: {escape(model.info['why'])}")
     for note in model.info.get("training_notes", []):

@@ -31,9 +31,11 @@ commands = typer.Typer()
     epilog="Examples:  smallfit fit photos/ --out model/   |   smallfit fit reviews.csv "
     "--text-column review --label-column stars --out model/   |   smallfit fit photos/ "
     "--target-unlabeled new_camera/ --out model/   |   smallfit fit photos/ "
-    "--unlabeled more_photos/ --out model/   |   smallfit fit photos/ "
-    "--out model/ --preset best --time-budget 30m --storage postgresql://host/db  (then "
-    "smallfit worker postgresql://host/db on other machines)",
+    "--unlabeled more_photos/ --out model/   |   smallfit fit scans.csv --group-column "
+    "patient --out model/   |   smallfit fit words/ --groups speakers.csv --background "
+    "noise/ --out model/   |   smallfit fit photos/ --out model/ --preset best "
+    "--time-budget 30m --storage postgresql://host/db  (then smallfit worker "
+    "postgresql://host/db on other machines)",
 )
 def fit(
     data: Annotated[
@@ -212,6 +214,21 @@ def fit(
             "'background', so the model can answer 'none of these'. Keyword spotting needs it."
         ),
     ] = None,
+    group_column: Annotated[
+        str | None,
+        typer.Option(
+            help="The column (of the data table, or of --groups) naming what items share: "
+            "a patient, a speaker, a camera. Each cross-validation fold then holds whole "
+            "groups, so the estimate is for groups never seen in training. Not a feature."
+        ),
+    ] = None,
+    groups: Annotated[
+        Path | None,
+        typer.Option(
+            help="For a folder of files: a table with columns item (path, relative to DATA "
+            "or absolute) and group (or the --group-column): folds keep each group together."
+        ),
+    ] = None,
 ) -> None:
     """Fit a classifier: compare strategies by cross-validation (or, with --preset, search
     strategies and their settings within a time budget), combine them or keep the best,
@@ -267,6 +284,8 @@ def fit(
             resume=resume,
             candidates=candidates,
             background=background,
+            group_column=group_column,
+            groups=groups,
         )
     except KeyboardInterrupt:
         checkpoints = checkpoint_folder(out_dir)

@@ -20,6 +20,9 @@ class Dataset:
 
     Items are image paths / PIL images / arrays for images and strings for text.
     `names` says how each item is shown to a person (a path, or "row 12").
+    `groups` (optional, one value per item) names what items share (a patient, a
+    speaker, a batch): cross-validation keeps each group's items in one fold, so the
+    estimate describes groups never seen in training.
     """
 
     items: list[Any]
@@ -28,10 +31,18 @@ class Dataset:
     classes: list[Any] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
     source: str = "python objects"
+    groups: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if not self.names:
             self.names = [f"item {i}" for i in range(len(self.items))]
+        if self.groups is not None:
+            self.groups = np.asarray([str(g) for g in self.groups], dtype=object)
+            if len(self.groups) != len(self.items):
+                raise SmallfitError(
+                    f"Got {len(self.items)} items but {len(self.groups)} group values; "
+                    "they must match."
+                )
         if self.labels is not None:
             self.labels = np.asarray(self.labels, dtype=object)
             if len(self.labels) != len(self.items):
@@ -67,6 +78,7 @@ class Dataset:
             classes=list(self.classes),
             names=[self.names[i] for i in indices],
             source=self.source,
+            groups=None if self.groups is None else self.groups[indices],
         )
 
     def class_counts(self) -> dict[Any, int]:
@@ -101,6 +113,7 @@ class Dataset:
             classes=list(classes),
             names=self.names,
             source=self.source,
+            groups=self.groups,
         )
 
     def record(self, fingerprint: str | None = None) -> dict[str, Any]:

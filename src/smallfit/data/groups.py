@@ -55,7 +55,7 @@ def _groups_of_images(dataset: Dataset, column: str, path: Path) -> tuple[list, 
     unlisted = [name for name, key in zip(dataset.names, keys, strict=True) if key not in by_path]
     if unlisted:
         raise SmallfitError(
-            f"{len(unlisted)} image(s) of {root} are not in {path} (its item column holds "
+            f"{len(unlisted)} item(s) of {root} are not in {path} (its item column holds "
             f"paths relative to {root}, or absolute):\n{list_some(unlisted)}"
         )
     return [by_path[key] for key in keys], list(dataset.names)

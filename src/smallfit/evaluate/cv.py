@@ -15,7 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.model_selection import LeaveOneOut, RepeatedStratifiedKFold
+from sklearn.model_selection import (
+    LeaveOneGroupOut,
+    RepeatedStratifiedKFold,
+    StratifiedGroupKFold,
+)
 
 from smallfit.budget import UNLIMITED, Budget, OutOfTime
 from smallfit.data import Dataset
@@ -49,19 +53,30 @@ def make_splits(
     loocv: bool = False,
     random_state: int = 0,
     classes: list | None = None,
+    groups: np.ndarray | None = None,
 ) -> Splits:
     """Repeated stratified k-fold with k = min(5, smallest class), or leave-one-out.
 
-    A class with a single example cannot be both trained on and tested; such items stay
-    in every training part and are not scored (with a warning naming them, by `classes`).
+    With `groups` (one value per item: a patient, a speaker), the folds are stratified
+    group folds: a group's items are all in one test part, never on both sides, and k is
+    at most the fewest groups a class has; leave-one-out leaves one group out.
+
+    A class with a single example (with groups: a single group) cannot be both trained on
+    and tested; such items stay in every training part and are not scored (with a
+    warning naming them, by `classes`).
     """
-    counts = np.bincount(y)
+    if groups is not None:
+        groups = np.asarray(groups, dtype=object)
+        counts = np.array([np.unique(groups[y == c]).size for c in range(y.max() + 1)])
+        unit = "group"
+    else:
+        counts, unit = np.bincount(y), "example"
     singles = np.flatnonzero(counts == 1)
     scored = ~np.isin(y, singles)
     if singles.size:
         named = f" ({', '.join(str(classes[s]) for s in singles)})" if classes else ""
         warnings.warn(
-            f"{singles.size} class(es){named} have a single example; they are always trained "
+            f"{singles.size} class(es){named} have a single {unit}; they are always trained "
             "on and never scored, so the estimate covers the other classes only.",
             stacklevel=2,
         )
@@ -73,24 +88,32 @@ def make_splits(
         )
     always_train = np.flatnonzero(~scored)
     if loocv:
+        units = np.arange(index.size) if groups is None else groups[index]
         pairs = [
             (np.concatenate([index[tr], always_train]), index[te])
-            for tr, te in LeaveOneOut().split(index)
+            for tr, te in LeaveOneGroupOut().split(index, groups=units)
         ]
-        return Splits(pairs, 1, len(index), scored)
+        return Splits(pairs, 1, len(pairs), scored)
     smallest = int(counts[counts > 1].min())
     k = folds or min(5, smallest)
     if k < 2 or k > smallest:
         raise SmallfitError(
-            f"Cannot make {k} stratified folds: the smallest class has {smallest} examples."
+            f"Cannot make {k} stratified folds: the smallest class has {smallest} {unit}s."
         )
     if repeats is None:
         repeats = max(1, min(MAX_REPEATS, math.ceil(TARGET_PREDICTIONS / index.size)))
-    splitter = RepeatedStratifiedKFold(n_splits=k, n_repeats=repeats, random_state=random_state)
-    pairs = [
-        (np.concatenate([index[tr], always_train]), index[te])
-        for tr, te in splitter.split(index, y[index])
-    ]
+    if groups is None:
+        splitter = RepeatedStratifiedKFold(n_splits=k, n_repeats=repeats, random_state=random_state)
+        parts = list(splitter.split(index, y[index]))
+    else:  # scikit-learn has no repeated group splitter: reshuffle the groups per repeat
+        parts = [
+            part
+            for r in range(repeats)
+            for part in StratifiedGroupKFold(
+                n_splits=k, shuffle=True, random_state=random_state + r
+            ).split(index, y[index], groups[index])
+        ]
+    pairs = [(np.concatenate([index[tr], always_train]), index[te]) for tr, te in parts]
     return Splits(pairs, repeats, k, scored)
 
 

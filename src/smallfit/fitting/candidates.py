@@ -64,10 +64,17 @@ def semi_supervised(candidates: list[Candidate], modality: str) -> list[Candidat
 
 
 def comparison_splits(
-    y: np.ndarray, names, folds: int | None, loocv: bool, seed: int, classes: list | None = None
+    y: np.ndarray,
+    names,
+    folds: int | None,
+    loocv: bool,
+    seed: int,
+    classes: list | None = None,
+    groups: np.ndarray | None = None,
 ) -> Splits:
     """The splits every candidate (of strategies `names`) is scored on: repeated stratified
-    k-fold, with one repeat only when some candidate trains a network body (minutes a fold)."""
+    k-fold (group folds with `groups`), with one repeat only when some candidate trains a
+    network body (minutes a fold)."""
     return make_splits(
         y,
         folds=folds,
@@ -75,6 +82,7 @@ def comparison_splits(
         loocv=loocv,
         random_state=seed,
         classes=classes,
+        groups=groups,
     )
 
 

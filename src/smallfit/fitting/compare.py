@@ -101,6 +101,11 @@ def fit_dataset(
     if pool is not None:
         candidates = semi_supervised(candidates, dataset.modality)
     searching = estimate and strategy is None and preset is not None
+    if searching and dataset.groups is not None:
+        raise SmallfitError(
+            "Grouped folds are not available with a search preset: its trials and workers "
+            "split the items without groups. Fit without a preset, or without groups."
+        )
     if not searching:  # a search embeds with every encoder of its own space (search.start)
         for name in dict.fromkeys(c.backbone for c in candidates if c.backbone):
             backbones.create(name).embed(dataset.items, description=f"Embedding with {name}")
@@ -131,7 +136,9 @@ def fit_dataset(
         # runs the first repeat of the same splits (its folds cost seconds to minutes)
         cheap = [c.strategy for c in candidates if not trains_body(c.strategy)]
         names = cheap or [c.strategy for c in candidates]
-        splits = comparison_splits(dataset.y, names, folds, loocv, seed, dataset.classes)
+        splits = comparison_splits(
+            dataset.y, names, folds, loocv, seed, dataset.classes, dataset.groups
+        )
         for index, candidate in enumerate(candidates):
             model, encoder = build(candidate, seed)
             tic = time.perf_counter()
@@ -197,6 +204,7 @@ def fit_dataset(
             "repeats": splits and splits.repeats,
             "loocv": loocv,
             "time_budget": time_budget,
+            "groups": None if dataset.groups is None else int(np.unique(dataset.groups).size),
         },
         "data": dataset.record(),
         "versions": library_versions(),

@@ -34,14 +34,20 @@ def background_class(classes: list) -> Any:
 def with_background(dataset: Dataset, background: Dataset) -> Dataset:
     """`dataset` plus the items of `background` (read with read_pool) as the class
     BACKGROUND, joining it when the data already has one: items that belong to none of
-    the classes, so the model can answer "none of these"."""
+    the classes, so the model can answer "none of these". With `dataset.groups`, each
+    background item is a group of its own (it shares no speaker or source with another)."""
     labels = np.concatenate([dataset.labels, np.full(len(background), BACKGROUND, dtype=object)])
+    groups = None
+    if dataset.groups is not None:
+        own = np.array([f"background item {name}" for name in background.names], dtype=object)
+        groups = np.concatenate([dataset.groups, own])
     return Dataset(
         items=dataset.items + background.items,
         modality=dataset.modality,
         labels=labels,
         names=dataset.names + background.names,
         source=dataset.source,
+        groups=groups,
     )
 
 

@@ -14,7 +14,7 @@ from smallfit.data.dataset import Dataset, check_no_missing_labels
 from smallfit.data.tables import LABEL_NAMES, choose_column, is_table_path, read_table
 from smallfit.errors import SmallfitError, list_some
 from smallfit.modalities.base import Modality
-from smallfit.modalities.table import table_dataset
+from smallfit.modalities.table import row_names, table_dataset
 from smallfit.modalities.text import TEXT_NAMES, from_frame
 
 
@@ -26,6 +26,7 @@ def read_source(
     label_column: str | None = None,
     skip_bad: bool = False,
     column_types: dict[str, str] | None = None,
+    group_column: str | None = None,
 ) -> Dataset:
     """Read a folder or file of a registered modality (labeled image folders follow
     `root/<class>/**/image`; unlabeled folders are read recursively), or a table file
@@ -41,10 +42,16 @@ def read_source(
             column_types=column_types,
             labeled=labeled,
             source=str(path),
+            group_column=group_column,
         )  # a table of file paths names files that may not be readable
         return modalities.get(dataset.modality).drop_unreadable(dataset, skip_bad)
     kinds = " or ".join(m.plural for m in modalities.all_registered() if reads_files(m))
     readers = modalities.all_registered()
+    if group_column is not None:
+        raise SmallfitError(
+            f"{path} is not a table, so it has no column {group_column!r}; for a folder, "
+            "give a table with columns item (paths relative to the folder) and group."
+        )
     if path.is_dir():
         readers = [m for m in readers if m.finds(path)]
         if len(readers) > 1:
@@ -79,10 +86,12 @@ def to_dataset(
     label_column: str | None = None,
     skip_bad: bool = False,
     column_types: dict[str, str] | None = None,
+    group_column: str | None = None,
 ) -> Dataset:
     """A Dataset from whatever the Python API accepts: a Dataset, a folder or table path
     (read with read_source), a DataFrame holding its label column, or Python items with
-    their `labels`."""
+    their `labels`. `group_column`: a column of the table that gives each row's group
+    (Dataset.groups), not read as a feature."""
     if isinstance(data, Dataset):
         return data
     if isinstance(data, str | Path) and labels is None:
@@ -93,6 +102,7 @@ def to_dataset(
             label_column=label_column,
             skip_bad=skip_bad,
             column_types=column_types,
+            group_column=group_column,
         )
     if isinstance(data, pd.DataFrame) and labels is None:
         return read_frame(
@@ -102,6 +112,12 @@ def to_dataset(
             column_types=column_types,
             labeled=labeled,
             source="the DataFrame",
+            group_column=group_column,
+        )
+    if group_column is not None:
+        raise SmallfitError(
+            f"group_column {group_column!r} names a column of a table; with Python items, "
+            "give the group values themselves (groups=[...], one per item)."
         )
     return from_python(data, labels, text_column=text_column, column_types=column_types)
 
@@ -114,12 +130,32 @@ def read_frame(
     column_types: dict[str, str] | None,
     labeled: bool,
     source: str,
+    group_column: str | None = None,
 ) -> Dataset:
-    """A table read as files, texts or a table of columns. Files (sounds, images): a
+    """A table read as files, texts or a table of columns (without its `group_column`,
+    whose values become the Dataset's groups). Files (sounds, images): a
     column's every value is the path of such a file (see file_column). Texts:
     --text-column names one; or it has a column of a text's conventional name (text,
     review, ...); or, besides the label, it has one column. A table otherwise, or whenever
     column types are given."""
+    if group_column is None:
+        return _read_frame(frame, text_column, label_column, column_types, labeled, source)
+    column = choose_column(frame, group_column, (), "group", source)
+    groups = frame[column]
+    names = row_names(frame, source)
+    missing = [names[i] for i in np.flatnonzero(groups.isna().to_numpy())]
+    if missing:
+        raise SmallfitError(
+            f"{len(missing)} row(s) of {source} have no value in column {column!r}:\n"
+            f"{list_some(missing)}"
+        )
+    rest = frame.drop(columns=[column])
+    dataset = _read_frame(rest, text_column, label_column, column_types, labeled, source)
+    dataset.groups = np.array([str(g) for g in groups], dtype=object)
+    return dataset
+
+
+def _read_frame(frame, text_column, label_column, column_types, labeled, source) -> Dataset:
     if column_types:
         return table_dataset(
             frame,

@@ -92,6 +92,8 @@ def summary(model, evaluations: Sequence[dict], drift_checks: Sequence[dict]) ->
     elif folds:
         repeats = settings.get("repeats") or 1
         how = f"; {folds}-fold cross-validation" + (f", {repeats} repeats" if repeats > 1 else "")
+    if groups := settings.get("groups"):
+        how += f", each of {groups} groups' items kept in one fold"
     lines.append(
         f"<p>Data: <b>{data.get('n_items', '?')} {kind}</b> in <b>{len(model.classes)} "
         f"classes</b> from <code>{esc(data.get('source', '?'))}</code>{how}.</p>"
