@@ -52,11 +52,13 @@ SINGLE = {
         "classic",
         "probe+copies@speech_embedding",
         "probe+copies@aisfx",
+        "finetune@aisfx",  # minutes a fit: run with --methods finetune@aisfx
     ),
 }
 CHEAP = tuple(
     dict.fromkeys(
-        ("default", "probe", "prototype", "classic", "scratch", "zeroshot", *SINGLE["sound"])
+        ("default", "probe", "prototype", "classic", "scratch", "zeroshot")
+        + tuple(m for m in SINGLE["sound"] if not m.startswith("finetune"))
     )
 )
 MODALITY = {"digits": "image", "fashion": "image", "keywords": "sound", "sounds": "sound"}

@@ -282,3 +282,46 @@ def test_drift_and_suggest_work_on_sounds(sound_folders, tmp_path):
     assert drift(model, loud)["drift"] is True
     picked = suggest(model, test, n=4)
     assert len(picked) == 4 and all(Path(p).is_file() for p in picked["item"])
+
+
+def test_spec_augment_masks_bands_and_spans_repeatably():
+    import torch
+
+    from smallfit.augment.sound import WIDEST_BANDS, WIDEST_FRAMES, SoundTraining
+
+    frames = np.ones((100, 96), dtype=np.float32)
+    views = []
+    for _ in range(2):
+        torch.manual_seed(7)
+        views.append(SoundTraining("medium").spectrogram(frames))
+    assert np.array_equal(views[0], views[1])  # the same torch seed, the same masks
+    assert frames.min() == 1.0  # the input is not touched
+    silent_bands = np.flatnonzero((views[0] == 0).all(axis=0))
+    silent_frames = np.flatnonzero((views[0] == 0).all(axis=1))
+    assert 0 < silent_bands.size <= 2 * WIDEST_BANDS  # medium: two masks of each kind
+    assert 0 < silent_frames.size <= 2 * WIDEST_FRAMES
+    with pytest.raises(SmallfitError, match="Unknown sound augmentation 'loud'"):
+        SoundTraining("loud")
+
+
+@needs_encoders
+def test_finetune_trains_the_sound_event_encoder_and_joins_the_full_comparison(
+    sound_folders, tmp_path
+):
+    from smallfit.fitting.candidates import candidates_for
+
+    full = [c.label for c in candidates_for("sound", None, None, full=True)]
+    assert "finetune@aisfx" in full and "finetune@speech_embedding" not in full
+    train, test = sound_folders
+    params = {"finetune": {"epochs": 3, "copies": 1, "top_groups": 1}}
+    model = api.fit(train, strategy="finetune", strategy_params=params, folds=2, seed=1)
+    assert model.backbone == "aisfx"  # the speech encoder has no trainable layers here
+    encoder = backbones.create("aisfx")
+    assert encoder.transform(train=True, augment="none") is None
+    assert encoder.transform(train=True, augment="light").masks == 1  # the sound default
+    metrics = api.evaluate_model(model, test)
+    assert metrics["accuracy"]["value"] >= 0.8
+    model.save(tmp_path / "m")
+    files = sorted(test.rglob("*.wav"))[:4]
+    again = smallfit.load(tmp_path / "m")
+    assert np.allclose(again.predict_proba(files), model.predict_proba(files), atol=1e-6)

@@ -115,6 +115,7 @@ register(
     "aisfx sound-effects CNN (Ma and Lerch 2022), for sound events, 1024-d pooled",
     SoundEventEncoder,
     events_available,
+    SoundEventEncoder.capabilities,
     # the wheel's LICENSE file and README say CC BY 4.0; its metadata classifier says MIT
     licence="CC BY 4.0, cite Ma and Lerch, ISMIR 2022 (LICENSE; metadata says MIT)",
 )

@@ -214,15 +214,32 @@ def events_weights(checkpoint: Path) -> dict[str, torch.Tensor]:
     return load_file(str(copy))
 
 
+class TimePooling(nn.Module):
+    """(n, channels, time, bands) maps -> (n, 2 x channels): the mean over bands, then its
+    mean and max over time (the mean says what the clip holds throughout, the max its
+    loudest moment), as the frozen embedding pools."""
+
+    def forward(self, maps: torch.Tensor) -> torch.Tensor:
+        bands = maps.mean(dim=3)
+        return torch.cat([bands.mean(dim=2), bands.amax(dim=2)], dim=1)
+
+
 class SoundEventEncoder(Encoder):
     """The aisfx sound-event embedding: 512-d per 2.3 s block of a 44.1 kHz mel
     spectrogram, pooled over blocks: 1024-d. Clips are peak-normalised first, as in
-    training; a clip shorter than a block is padded with silence."""
+    training; a clip shorter than a block is padded with silence.
+
+    Its four convolution pairs are trainable layer groups whose outputs are time-frequency
+    feature maps (so finetune, adapters, contrastive tuning and mixing apply), fed one
+    block per clip: the loudest 2.3 s (where a short event is), with SpecAugment masks as
+    the augmentation (augment.sound.SoundTraining)."""
 
     name = "aisfx"
     modality = "sound"
     dim = 1024
     batch_size = 16
+    capabilities = frozenset({"layers", "feature_maps"})
+    body_lr_ratio = 0.5  # fine-tuning rate of the unfrozen groups relative to the head's
 
     def __init__(self) -> None:
         super().__init__()
@@ -253,6 +270,39 @@ class SoundEventEncoder(Encoder):
         return torch.from_numpy(
             np.stack([pooled(frames[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
         )
+
+    # -- fine-tuning ---------------------------------------------------------------------
+    def layer_groups(self) -> list[nn.Module]:
+        return [getattr(self.network, f"conv_block{index + 1}") for index in range(4)]
+
+    def pooling(self) -> nn.Module:
+        return TimePooling()
+
+    def transform(self, train: bool = False, augment: str = "light", corpus=None):
+        """The training views of `augment` (light, medium, strong), or None."""
+        if not train or augment == "none":
+            return None
+        from smallfit.augment.sound import SoundTraining
+
+        return SoundTraining(augment)
+
+    def body_input(self, items: list[Any], transform=None) -> torch.Tensor:
+        """(n, 1, BLOCK, 96): each clip's loudest block (with `transform`: of an augmented
+        waveform, then masked)."""
+        blocks = []
+        for item in items:
+            source = item if transform is None else transform.waveform(item)
+            block = loudest_block(events_spectrogram(load_sound(source, EVENTS_RATE)))
+            blocks.append(block if transform is None else transform.spectrogram(block))
+        return torch.from_numpy(np.stack(blocks))[:, None]
+
+
+def loudest_block(spectrogram: np.ndarray) -> np.ndarray:
+    """The block of BLOCK frames (of those embedding uses) with the most energy."""
+    starts = block_starts(len(spectrogram))
+    energy = [float(spectrogram[s : s + BLOCK].sum()) for s in starts]
+    start = starts[int(np.argmax(energy))]
+    return spectrogram[start : start + BLOCK]
 
 
 def events_spectrogram(samples: np.ndarray) -> np.ndarray:

@@ -113,7 +113,7 @@ def candidates_for(
     kind = modalities.get(modality)
     # the default comparison runs each embedding strategy on every installed encoder the
     # modality names (sounds: a speech and a sound-event encoder), else on the one given
-    encoders = [backbone or kind.default_backbone]
+    encoders = [backbone]  # None: the encoder the strategy runs on (encoder_for)
     if not backbone and not strategy:
         encoders = [b for b in kind.candidate_backbones if backbones.available(b)] or encoders
     backbone = backbone or kind.default_backbone
@@ -129,9 +129,11 @@ def candidates_for(
     for name, params in chosen:
         cls = type(strategies.create(name))
         params = {**params, **(strategy_params or {}).get(name, {})}
-        for encoder in encoders if cls.uses_encoder else [backbone]:
-            if not works_on(cls, modality, encoder):
-                raise SmallfitError(refusal(cls, modality, encoder))
+        # over several encoders, a strategy runs on those that offer what it needs
+        usable = [e for e in encoders if works_on(cls, modality, e)] if cls.uses_encoder else []
+        if cls.uses_encoder and not usable:
+            raise SmallfitError(refusal(cls, modality, encoders[0]))
+        for encoder in usable if cls.uses_encoder else [backbone]:
             candidate = Candidate(name, params, encoder_for(cls, modality, encoder))
             if cls.uses_encoder and len(encoders) > 1:
                 candidate.title = f"{candidate.label}@{encoder}"

@@ -89,6 +89,10 @@ class SoundModality(Modality):
     # pretrained embeddings of two kinds (probe, prototype on each encoder) and MFCC
     # statistics (classic): speech and sound-event encoders each fail on the other's data
     candidates = (("probe", {}), ("prototype", {}), ("classic", {}))
+    # candidates="full": fine-tuning the sound-event encoder (the speech one is ONNX, not
+    # trainable here), its clips augmented and masked (SpecAugment)
+    full_candidates = (("finetune", {}),)
+    strategy_defaults = {"finetune": {"augment": "light"}}
     examples_per_class = 2
     background_advice = (
         "no class holds background sounds (none is named background, noise, silence, "

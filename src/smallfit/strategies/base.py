@@ -124,10 +124,20 @@ class Strategy(BaseEstimator):
 
 def encoder_for(cls: type[Strategy], modality: str, backbone: str | None) -> str | None:
     """The encoder strategy `cls` runs on, given the user's `backbone` (None: the
-    modality's default); None if it takes no encoder."""
+    modality's default, or where that lacks what `cls` needs, the first of the modality's
+    candidate encoders that has it: sounds fine-tune the sound-event encoder); None if it
+    takes no encoder."""
+    kind = modalities.get(modality)
     if not cls.uses_encoder:  # the items' own features may come from an encoder (pixels)
-        return modalities.get(modality).raw_features().backbone if cls.reads_items else None
-    return cls.fixed_backbone or backbone or modalities.get(modality).default_backbone
+        return kind.raw_features().backbone if cls.reads_items else None
+    if cls.fixed_backbone or backbone or kind.default_backbone is None:
+        return cls.fixed_backbone or backbone or kind.default_backbone
+    able = [
+        name
+        for name in (kind.default_backbone, *kind.candidate_backbones)
+        if cls.needs <= backbones.capabilities_of(name)
+    ]
+    return able[0] if able else kind.default_backbone
 
 
 def works_on(cls: type[Strategy], modality: str, backbone: str | None = None) -> bool:
