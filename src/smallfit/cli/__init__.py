@@ -36,6 +36,7 @@ ORDER = (
     "drift",
     "update",
     "serve",
+    "app",
     "distill",
     "suggest",
     "add-labels",

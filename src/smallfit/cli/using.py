@@ -1,4 +1,4 @@
-"""Commands that use a fitted model: predict, evaluate, export and serve."""
+"""Commands that use a fitted model: predict, evaluate, export, serve, and the app."""
 
 from __future__ import annotations
 
@@ -209,3 +209,30 @@ def serve(
         max_items=max_items,
         max_body_bytes=int(max_request_mb * 1_000_000),
     )
+
+
+@commands.command(
+    "app",
+    epilog="Example:  smallfit app --workspace ~/smallfit-projects   (opens the browser; "
+    "the page's JSON API is documented at /docs)",
+)
+def app(
+    workspace: Annotated[
+        Path,
+        typer.Option(help="Folder of projects (created if missing); each project is a folder."),
+    ] = Path("smallfit-projects"),
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8765,
+    host: Annotated[
+        str,
+        typer.Option(
+            help="Address to listen on. The default answers this machine only; any other "
+            "address requires the token printed at start."
+        ),
+    ] = "127.0.0.1",
+    browser: Annotated[bool, typer.Option(help="Open the page in the browser.")] = True,
+) -> None:
+    """A local web app for the whole loop: gather examples, train, understand the
+    estimate and the mistakes, try the model, download it. Works offline."""
+    from smallfit.app.server import run_app
+
+    run_app(workspace, host=host, port=port, open_browser=browser)

@@ -1,0 +1,1 @@
+"""`smallfit app`: the local web app (server, workspace of projects, fits, page)."""

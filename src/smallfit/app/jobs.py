@@ -1,0 +1,180 @@
+"""Fits run by the app: one at a time per project, each a `smallfit fit` process.
+
+A separate process keeps the server answering while the fit uses the CPU, lets a fit be
+cancelled (its process group is stopped), and leaves exactly what the command line
+would: a model folder written whole, or nothing. The state of the last fit is kept in
+the project's `fit.json`, so a restarted server finds a fit it did not see end, stops it
+if its process outlived the old server, and marks it interrupted; the models that
+finished are untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from smallfit.app.workspace import Project, atomic_write
+from smallfit.errors import SmallfitError
+
+LOG_LINES = 40  # of the fit's output, shown while it runs and when it fails
+PRESETS = ("fast", "balanced", "best")
+
+
+class FitBusy(SmallfitError):
+    """A fit is already running for this project."""
+
+
+class Jobs:
+    """The running fit processes of a workspace, by project."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running: dict[str, subprocess.Popen] = {}
+
+    def start(self, project: Project, settings: dict[str, Any]) -> dict[str, Any]:
+        """Start fitting `project` with `settings` (strategy, preset, time_budget, seed);
+        refused while one of its fits runs."""
+        command = fit_command(project, settings)
+        with self.lock:
+            if self._alive(project):
+                raise FitBusy("A fit of this project is already running; wait for it or cancel it.")
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            out = project.folder / "models" / stamp
+            while out.exists():  # two fits in one second
+                stamp += "b"
+                out = project.folder / "models" / stamp
+            log = project.folder / "fit.log"
+            with open(log, "w") as sink:
+                process = subprocess.Popen(
+                    [*command, "--out", str(out)],
+                    cwd=project.folder,
+                    stdout=sink,
+                    stderr=subprocess.STDOUT,
+                    env=os.environ | {"SMALLFIT_QUIET": "1"},
+                    start_new_session=True,  # its own process group, stopped as one
+                )
+            self.running[project.slug] = process
+            state = {
+                "state": "running",
+                "model": stamp,
+                "pid": process.pid,
+                "started": time.time(),
+                "settings": settings,
+            }
+            write_state(project, state)
+        threading.Thread(target=self._watch, args=(project, process, state), daemon=True).start()
+        return state
+
+    def cancel(self, project: Project) -> dict[str, Any]:
+        with self.lock:
+            process = self.running.get(project.slug)
+            if process is None or process.poll() is not None:
+                raise SmallfitError("No fit of this project is running.")
+            write_state(project, read_state(project) | {"state": "cancelling"})
+            os.killpg(process.pid, signal.SIGTERM)
+        return read_state(project)
+
+    def status(self, project: Project) -> dict[str, Any]:
+        """The last fit's state (none, running, done, failed, cancelled, interrupted),
+        with its elapsed seconds and, while it runs or when it failed, its output's end."""
+        state = read_state(project)
+        if state.get("state") in ("running", "cancelling") and not self._alive(project):
+            stop_orphan(state)  # started by a server that has stopped: no one watches it
+            state = state | {"state": "interrupted", "ended": time.time()}
+            write_state(project, state)
+        if "started" in state:
+            end = state.get("ended", time.time())
+            state["seconds"] = round(end - state["started"], 1)
+        if state.get("state") in ("running", "failed", "cancelling"):
+            state["log"] = log_tail(project)
+        return state
+
+    def _alive(self, project: Project) -> bool:
+        process = self.running.get(project.slug)
+        return process is not None and process.poll() is None
+
+    def _watch(self, project: Project, process: subprocess.Popen, state: dict) -> None:
+        code = process.wait()
+        with self.lock:
+            cancelled = read_state(project).get("state") == "cancelling"
+            ended = {"ended": time.time(), "exit_code": code}
+            if cancelled:
+                outcome = "cancelled"
+            elif code == 0:
+                outcome = "done"
+            else:
+                outcome = "failed"
+            write_state(project, state | ended | {"state": outcome})
+            self.running.pop(project.slug, None)
+
+    def stop_all(self) -> None:
+        """Stop every running fit (the server is shutting down)."""
+        with self.lock:
+            for process in self.running.values():
+                if process.poll() is None:
+                    os.killpg(process.pid, signal.SIGTERM)
+
+
+def fit_command(project: Project, settings: dict[str, Any]) -> list[str]:
+    """The `smallfit fit` command line for `settings`, checked before anything starts."""
+    table = project.training_table()
+    command = [sys.executable, "-m", "smallfit", "fit", str(table.name)]
+    unknown = set(settings) - {"strategy", "preset", "time_budget", "seed"}
+    if unknown:
+        raise SmallfitError(f"Unknown fit setting {sorted(unknown)[0]!r}.")
+    if settings.get("strategy"):
+        from smallfit import strategies
+
+        if settings["strategy"] not in strategies.names():
+            raise SmallfitError(
+                f"Unknown strategy {settings['strategy']!r}; choose from "
+                f"{', '.join(strategies.names())}."
+            )
+        command += ["--strategy", settings["strategy"]]
+    if settings.get("preset"):
+        if settings["preset"] not in PRESETS:
+            raise SmallfitError(f"Unknown preset {settings['preset']!r}; choose from {PRESETS}.")
+        command += ["--preset", settings["preset"]]
+    if settings.get("time_budget"):
+        seconds = float(settings["time_budget"])
+        if not 1 <= seconds <= 24 * 3600:
+            raise SmallfitError("The time budget must be between 1 second and 24 hours.")
+        command += ["--time-budget", f"{seconds:g}s"]
+    if settings.get("seed") is not None:
+        command += ["--seed", str(int(settings["seed"]))]
+    return command
+
+
+def stop_orphan(state: dict[str, Any]) -> None:
+    """Stop the fit process of `state` if it still runs (known by its pid and the model
+    folder on its command line, so a recycled pid is left alone)."""
+    pid, stamp = state.get("pid"), state.get("model")
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+    except OSError:
+        return  # gone (or no /proc: nothing to check it by)
+    if stamp and f"models/{stamp}" in command and "smallfit" in command:
+        os.killpg(pid, signal.SIGTERM)
+
+
+def read_state(project: Project) -> dict[str, Any]:
+    path = project.folder / "fit.json"
+    return json.loads(path.read_text()) if path.is_file() else {"state": "none"}
+
+
+def write_state(project: Project, state: dict[str, Any]) -> None:
+    atomic_write(project.folder / "fit.json", json.dumps(state, indent=2))
+
+
+def log_tail(project: Project) -> str:
+    path: Path = project.folder / "fit.log"
+    if not path.is_file():
+        return ""
+    return "\n".join(path.read_text(errors="replace").splitlines()[-LOG_LINES:])

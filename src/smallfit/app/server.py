@@ -1,0 +1,358 @@
+"""`smallfit app`: the local web app's server. The page (static/) only shows; everything
+it does goes through the JSON API under /api/ (documented at /docs), so it can be
+scripted too. Projects live in a workspace folder (app.workspace); fits run as separate
+processes, one at a time per project (app.jobs).
+"""
+
+# No `from __future__ import annotations`: FastAPI reads the endpoints' annotations.
+import io
+import json
+import secrets
+import webbrowser
+import zipfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, Field
+
+from smallfit import modalities
+from smallfit.app.guard import Guard
+from smallfit.app.jobs import FitBusy, Jobs
+from smallfit.app.workspace import Project, Workspace
+from smallfit.errors import SmallfitError
+
+STATIC = Path(__file__).parent / "static"
+MAX_BODY_BYTES = 200_000_000  # one request: several dozen photos
+MAX_FILE_BYTES = 25_000_000  # one uploaded file
+MAX_TEXTS = 5000  # texts pasted at once
+
+
+class NewProject(BaseModel):
+    name: str = Field(min_length=1, max_length=200, description="What the project is called.")
+
+
+class Texts(BaseModel):
+    label: str = Field(description="The class the texts belong to.")
+    texts: list[str] = Field(min_length=1, max_length=MAX_TEXTS)
+
+
+class ItemChange(BaseModel):
+    ids: list[str] = Field(min_length=1, description="The examples to change.")
+    label: str | None = Field(None, description="Move them to this class.")
+    excluded: bool | None = Field(None, description="Keep them out of training, or not.")
+
+
+class ClassRename(BaseModel):
+    old: str
+    new: str = Field(description="A new name; an existing class's name merges the two.")
+
+
+class FitSettings(BaseModel):
+    strategy: str | None = Field(None, description="One strategy instead of the comparison.")
+    preset: str | None = Field(None, description="fast, balanced or best: a search.")
+    time_budget: float | None = Field(None, description="Seconds the fit may take.")
+    seed: int | None = None
+
+
+class TryTexts(BaseModel):
+    texts: list[str] = Field(min_length=1, max_length=64)
+
+
+def create_app(workspace: str | Path, hosts: set[str], token: str | None = None) -> FastAPI:
+    """The app over the projects in `workspace`, answering to `hosts` (host:port)."""
+    space = Workspace(workspace)
+    jobs = Jobs()
+    app = FastAPI(
+        title="smallfit app",
+        description="Gather examples, train, understand and try a classifier, locally.",
+        on_shutdown=[jobs.stop_all],
+    )
+    app.add_middleware(Guard, hosts=hosts, token=token, max_body_bytes=MAX_BODY_BYTES)
+
+    @app.exception_handler(SmallfitError)
+    async def user_error(request: Request, error: SmallfitError) -> JSONResponse:
+        status = 409 if isinstance(error, FitBusy) else 404 if "No " in str(error)[:4] else 422
+        return JSONResponse({"detail": str(error)}, status_code=status)
+
+    def project_of(slug: str) -> Project:
+        return space.project(slug)
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/api/projects", summary="Every project of the workspace")
+    def list_projects() -> list[dict[str, Any]]:
+        return [summary(p, jobs) for p in space.projects()]
+
+    @app.post("/api/projects", status_code=201, summary="Create a project")
+    def create_project(body: NewProject) -> dict[str, Any]:
+        return summary(space.create(body.name), jobs)
+
+    @app.get("/api/projects/{slug}", summary="A project: its classes, examples and models")
+    def get_project(slug: str) -> dict[str, Any]:
+        project = project_of(slug)
+        items = project.items()
+        return summary(project, jobs) | {
+            "items": [
+                {
+                    "id": row.id,
+                    "kind": row.kind,
+                    "text": row.content if row.kind == "text" else None,
+                    "label": row.label,
+                    "excluded": bool(row.excluded),
+                }
+                for row in items.itertuples()
+            ],
+            "models": [model_summary(folder) for folder in project.models()],
+        }
+
+    @app.patch("/api/projects/{slug}", summary="Rename a project")
+    def rename_project(slug: str, body: NewProject) -> dict[str, Any]:
+        project = project_of(slug)
+        project.rename(body.name)
+        return summary(project, jobs)
+
+    @app.delete("/api/projects/{slug}", summary="Delete a project and everything in it")
+    def delete_project(slug: str, confirm: str = "") -> dict[str, str]:
+        project = project_of(slug)
+        if confirm != slug:
+            raise HTTPException(
+                400, f"Deleting removes its examples and models: confirm with ?confirm={slug}."
+            )
+        if jobs.status(project)["state"] == "running":
+            raise HTTPException(409, "A fit of this project is running; cancel it first.")
+        project.delete()
+        return {"deleted": slug}
+
+    @app.post("/api/projects/{slug}/files", status_code=201, summary="Upload example files")
+    async def upload(
+        slug: str,
+        label: Annotated[str, Form(description="The class of every file sent.")],
+        files: Annotated[list[UploadFile], File(description="Images or sounds.")],
+    ) -> dict[str, Any]:
+        project = project_of(slug)
+        added = []
+        for upload_file in files:
+            data = await upload_file.read(MAX_FILE_BYTES + 1)
+            name = upload_file.filename or "upload"
+            kind = checked_upload(data, name)
+            added.append(project.add_file(name, data, label, kind.name))
+        return {"added": len(added), "ids": added, "classes": project.classes()}
+
+    @app.post("/api/projects/{slug}/texts", status_code=201, summary="Add pasted texts")
+    def add_texts(slug: str, body: Texts) -> dict[str, Any]:
+        project = project_of(slug)
+        count = project.add_texts(body.texts, body.label)
+        return {"added": count, "classes": project.classes()}
+
+    @app.get("/api/projects/{slug}/items/{item_id}/file", summary="An example's file")
+    def item_file(slug: str, item_id: str) -> FileResponse:
+        path = project_of(slug).example_path(item_id)
+        return FileResponse(path, headers={"Content-Disposition": "inline"})
+
+    @app.patch("/api/projects/{slug}/items", summary="Move, exclude or restore examples")
+    def change_items(slug: str, body: ItemChange) -> dict[str, Any]:
+        project = project_of(slug)
+        if body.label is not None:
+            project.relabel(body.ids, body.label)
+        if body.excluded is not None:
+            project.exclude(body.ids, body.excluded)
+        return {"classes": project.classes()}
+
+    @app.post("/api/projects/{slug}/classes/rename", summary="Rename or merge a class")
+    def rename_class(slug: str, body: ClassRename) -> dict[str, Any]:
+        project = project_of(slug)
+        project.rename_class(body.old, body.new)
+        return {"classes": project.classes()}
+
+    @app.post("/api/projects/{slug}/fit", status_code=202, summary="Start a fit")
+    def start_fit(slug: str, body: FitSettings) -> dict[str, Any]:
+        settings = {k: v for k, v in body.model_dump().items() if v is not None}
+        return jobs.start(project_of(slug), settings)
+
+    @app.get("/api/projects/{slug}/fit", summary="The last fit's state")
+    def fit_status(slug: str) -> dict[str, Any]:
+        return jobs.status(project_of(slug))
+
+    @app.delete("/api/projects/{slug}/fit", summary="Cancel the running fit")
+    def cancel_fit(slug: str) -> dict[str, Any]:
+        return jobs.cancel(project_of(slug))
+
+    @app.get("/api/projects/{slug}/models/{stamp}", summary="A model's estimate and metrics")
+    def get_model(slug: str, stamp: str) -> dict[str, Any]:
+        return model_details(project_of(slug).model_folder(stamp))
+
+    @app.get("/api/projects/{slug}/models/{stamp}/report", summary="A model's HTML report")
+    def model_report(slug: str, stamp: str) -> FileResponse:
+        folder = project_of(slug).model_folder(stamp)
+        return FileResponse(folder / "report.html", media_type="text/html")
+
+    @app.get("/api/projects/{slug}/models/{stamp}/download", summary="A model folder, zipped")
+    def download(slug: str, stamp: str) -> StreamingResponse:
+        folder = project_of(slug).model_folder(stamp)
+        name = f"{slug}-{stamp}.zip"
+        return StreamingResponse(
+            io.BytesIO(zipped(folder)),
+            media_type="application/zip",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+    @app.post("/api/projects/{slug}/models/{stamp}/predict/files", summary="Try files")
+    async def try_files(
+        slug: str, stamp: str, files: Annotated[list[UploadFile], File()]
+    ) -> dict[str, Any]:
+        folder = project_of(slug).model_folder(stamp)
+        model = loaded(folder)
+        kind = modalities.get(model.modality)
+        items, names = [], []
+        for upload_file in files[:64]:
+            data = await upload_file.read(MAX_FILE_BYTES + 1)
+            name = upload_file.filename or "upload"
+            if checked_upload(data, name).name != model.modality:
+                raise HTTPException(415, f"{name} is not one of the {kind.plural} it takes.")
+            items.append(kind.decode_file(data, name))
+            names.append(name)
+        return predictions(model, items, names)
+
+    @app.post("/api/projects/{slug}/models/{stamp}/predict/texts", summary="Try texts")
+    def try_texts(slug: str, stamp: str, body: TryTexts) -> dict[str, Any]:
+        model = loaded(project_of(slug).model_folder(stamp))
+        if model.modality != "text":
+            raise HTTPException(415, f"This model takes {model.modality} files, not texts.")
+        return predictions(model, body.texts, [t[:60] for t in body.texts])
+
+    return app
+
+
+def checked_upload(data: bytes, name: str) -> modalities.Modality:
+    """The modality whose files `name` is, after decoding `data` as one; refused with a
+    message otherwise (nothing uploaded is kept unless it decodes)."""
+    if len(data) > MAX_FILE_BYTES:
+        raise HTTPException(413, f"{name} is over {MAX_FILE_BYTES // 1_000_000} MB.")
+    kinds = [m for m in modalities.all_registered() if m.upload_files and m.claims(Path(name))]
+    if not kinds:
+        takes = ", ".join(
+            m.upload_description for m in modalities.all_registered() if m.upload_files
+        )
+        raise HTTPException(415, f"{name} is not a file the app takes ({takes}).")
+    try:
+        kinds[0].decode_file(data, name)
+    except modalities.BadUpload as error:
+        raise HTTPException(error.status, f"{name}: {error}") from None
+    return kinds[0]
+
+
+_MODELS: dict[Path, Any] = {}
+
+
+def loaded(folder: Path):
+    """The model in `folder`, loaded once (a model folder never changes once written)."""
+    from smallfit.model import load
+
+    if folder not in _MODELS:
+        _MODELS[folder] = load(folder)
+    return _MODELS[folder]
+
+
+def predictions(model, items: list, names: list[str]) -> dict[str, Any]:
+    from smallfit.data import Dataset
+
+    with model.uncached():
+        proba = model.predict_proba(Dataset(items=items, modality=model.modality))
+    classes = [str(c) for c in model.classes]
+    return {
+        "classes": classes,
+        "predictions": [
+            {
+                "item": name,
+                "label": classes[int(np.argmax(row))],
+                "probabilities": dict(zip(classes, map(float, row), strict=True)),
+            }
+            for name, row in zip(names, proba, strict=True)
+        ],
+    }
+
+
+def summary(project: Project, jobs: Jobs) -> dict[str, Any]:
+    meta = project.meta()
+    return {
+        "slug": project.slug,
+        "name": meta["name"],
+        "modality": meta["modality"],
+        "created": meta["created"],
+        "classes": project.classes(),
+        "fit": jobs.status(project),
+    }
+
+
+def model_summary(folder: Path) -> dict[str, Any]:
+    info = json.loads((folder / "model.json").read_text())
+    honest = info.get("metrics", {}).get("honest") or info.get("metrics", {}).get("accuracy")
+    return {
+        "stamp": folder.name,
+        "strategy": info.get("strategy"),
+        "backbone": info.get("backbone"),
+        "estimate": honest and {k: honest[k] for k in ("value", "low", "high")},
+        "n_items": info.get("info", info).get("data", {}).get("n_items"),
+    }
+
+
+def model_details(folder: Path) -> dict[str, Any]:
+    """What the Understand step shows: the honest estimate, why this model, the
+    leaderboard, the confusion matrix, per-class metrics and the confident mistakes."""
+    model = loaded(folder)
+    metrics, info = model.metrics, model.info
+    honest = metrics.get("honest") or metrics["accuracy"]
+    return model_summary(folder) | {
+        "estimate_method": honest.get("method", "cross-validation"),
+        "why": info.get("why"),
+        "leaderboard": [
+            {key: row.get(key) for key in ("candidate", "accuracy", "skipped")}
+            for row in info.get("candidates", [])
+        ],
+        "classes": metrics.get("classes"),
+        "confusion_matrix": metrics.get("confusion_matrix"),
+        "per_class": metrics.get("per_class"),
+        "mistakes": info.get("examples", {}).get("mistakes", []),
+        "learning_curve": info.get("learning_curve"),
+    }
+
+
+def zipped(folder: Path) -> bytes:
+    """The model folder as a zip archive (its files under the folder's name)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and not path.is_symlink():
+                archive.write(path, Path(folder.name) / path.relative_to(folder))
+    return buffer.getvalue()
+
+
+def run_app(
+    workspace: str | Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    open_browser: bool = True,
+) -> None:
+    """Serve the app until interrupted; beyond the loopback, with a token."""
+    import uvicorn
+
+    from smallfit.serve import is_loopback
+
+    token = None if is_loopback(host) else secrets.token_urlsafe(24)
+    hosts = {f"127.0.0.1:{port}", f"localhost:{port}", f"{host}:{port}"}
+    app = create_app(workspace, hosts, token)
+    url = f"http://{'127.0.0.1' if is_loopback(host) else host}:{port}/"
+    url += f"?token={token}" if token else ""
+    print(f"smallfit app: {url}  (workspace {Path(workspace).resolve()}; Ctrl+C stops it)")
+    if open_browser:
+        webbrowser.open(url)
+    uvicorn.run(app, host=host, port=port, log_level="warning")

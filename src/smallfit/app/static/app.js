@@ -1,0 +1,278 @@
+// smallfit app page: shows what the JSON API under /api/ says, and sends what the user does.
+"use strict";
+
+const state = { slug: null, project: null, model: null, timer: null };
+const $ = (id) => document.getElementById(id);
+
+function escapeHtml(text) {
+  return String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+}
+
+async function api(method, path, body) {
+  const options = { method, headers: {} };
+  if (body instanceof FormData) {
+    options.body = body;
+  } else if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  const response = await fetch(path, options);
+  const data = response.headers.get("content-type")?.includes("json") ? await response.json() : null;
+  if (!response.ok) {
+    const detail = data && data.detail ? (typeof data.detail === "string" ? data.detail : JSON.stringify(data.detail)) : response.statusText;
+    throw new Error(detail);
+  }
+  return data;
+}
+
+function percent(value) { return (100 * value).toFixed(1) + "%"; }
+
+function interval(estimate) {
+  return estimate ? `${percent(estimate.value)} [${percent(estimate.low)}, ${percent(estimate.high)}]` : "n/a";
+}
+
+// -- projects ---------------------------------------------------------------------------
+async function showProjects() {
+  state.slug = null;
+  clearInterval(state.timer);
+  $("project-view").hidden = true;
+  $("projects-view").hidden = false;
+  $("project-title").textContent = "";
+  const projects = await api("GET", "/api/projects");
+  const list = $("project-list");
+  list.innerHTML = "";
+  for (const project of projects) {
+    const count = Object.values(project.classes).reduce((sum, c) => sum + c.count, 0);
+    const item = document.createElement("li");
+    item.innerHTML = `<button type="button" class="open">${escapeHtml(project.name)}</button>
+      ${count} examples, ${Object.keys(project.classes).length} classes
+      <button type="button" class="rename" aria-label="Rename ${escapeHtml(project.name)}">Rename</button>
+      <button type="button" class="delete" aria-label="Delete ${escapeHtml(project.name)}">Delete</button>`;
+    item.querySelector(".open").onclick = () => openProject(project.slug);
+    item.querySelector(".rename").onclick = async () => {
+      const name = prompt("New name", project.name);
+      if (name) { await api("PATCH", `/api/projects/${project.slug}`, { name }); showProjects(); }
+    };
+    item.querySelector(".delete").onclick = async () => {
+      if (confirm(`Delete ${project.name} with its examples and models?`)) {
+        await api("DELETE", `/api/projects/${project.slug}?confirm=${encodeURIComponent(project.slug)}`);
+        showProjects();
+      }
+    };
+    list.appendChild(item);
+  }
+}
+
+async function openProject(slug, step = "gather") {
+  state.slug = slug;
+  $("projects-view").hidden = true;
+  $("project-view").hidden = false;
+  await refresh();
+  showStep(step);
+  pollFit();
+}
+
+async function refresh() {
+  state.project = await api("GET", `/api/projects/${state.slug}`);
+  $("project-title").textContent = state.project.name;
+  drawClasses();
+  drawModels();
+}
+
+function showStep(step) {
+  for (const section of document.querySelectorAll(".step")) section.hidden = section.id !== step;
+  for (const button of document.querySelectorAll("nav button")) {
+    if (button.dataset.step === step) button.setAttribute("aria-current", "step");
+    else button.removeAttribute("aria-current");
+  }
+}
+
+// -- gather -----------------------------------------------------------------------------
+function drawClasses() {
+  const cards = $("class-cards");
+  cards.innerHTML = "";
+  const byClass = {};
+  for (const item of state.project.items) (byClass[item.label] ||= []).push(item);
+  for (const [label, counts] of Object.entries(state.project.classes)) {
+    const card = document.createElement("div");
+    card.className = "card";
+    const shown = (byClass[label] || []).slice(0, 12).map((item) => {
+      if (item.kind === "text") return `<p class="snippet">${escapeHtml(item.text.slice(0, 80))}</p>`;
+      const url = `/api/projects/${state.slug}/items/${item.id}/file`;
+      return state.project.modality === "sound"
+        ? `<audio controls preload="none" src="${url}" aria-label="example of ${escapeHtml(label)}"></audio>`
+        : `<img src="${url}" alt="example of ${escapeHtml(label)}">`;
+    });
+    card.innerHTML = `<h3>${escapeHtml(label)}</h3>
+      <p>${counts.count} examples${counts.excluded ? `, ${counts.excluded} excluded` : ""}</p>
+      <div class="thumbs">${shown.join("")}</div>
+      <button type="button" class="rename-class">Rename or merge</button>`;
+    card.querySelector(".rename-class").onclick = async () => {
+      const name = prompt(`New name for ${label} (an existing class's name merges them)`, label);
+      if (name && name !== label) {
+        await api("POST", `/api/projects/${state.slug}/classes/rename`, { old: label, new: name });
+        refresh();
+      }
+    };
+    cards.appendChild(card);
+  }
+}
+
+async function uploadFiles(files, label) {
+  const message = $("gather-message");
+  if (!label) { message.textContent = "Name the class first."; return; }
+  const form = new FormData();
+  form.append("label", label);
+  for (const file of files) form.append("files", file);
+  try {
+    const result = await api("POST", `/api/projects/${state.slug}/files`, form);
+    await refresh();
+    message.textContent = `Added ${result.added} to ${label}.`;
+    message.className = "";
+  } catch (error) {
+    message.textContent = error.message;
+    message.className = "error";
+  }
+}
+
+// -- train ------------------------------------------------------------------------------
+async function startFit() {
+  const settings = { seed: Number($("train-seed").value || 0) };
+  if ($("train-strategy").value) settings.strategy = $("train-strategy").value;
+  if ($("train-preset").value) settings.preset = $("train-preset").value;
+  if ($("train-budget").value) settings.time_budget = Number($("train-budget").value);
+  try {
+    await api("POST", `/api/projects/${state.slug}/fit`, settings);
+    pollFit();
+  } catch (error) {
+    $("fit-state").textContent = error.message;
+  }
+}
+
+async function pollFit() {
+  clearInterval(state.timer);
+  const slug = state.slug;
+  const tick = async () => {
+    if (state.slug !== slug) return;
+    const fit = await api("GET", `/api/projects/${slug}/fit`);
+    const running = fit.state === "running" || fit.state === "cancelling";
+    $("cancel-button").hidden = !running;
+    $("train-button").disabled = running;
+    $("fit-state").textContent = fit.state === "none" ? "Not trained yet."
+      : `Fit ${fit.state}${fit.seconds !== undefined ? ` (${fit.seconds} s)` : ""}.`;
+    $("fit-log").textContent = fit.log || "";
+    if (!running) {
+      clearInterval(state.timer);
+      if (fit.state === "done") { await refresh(); }
+    }
+  };
+  await tick();
+  state.timer = setInterval(tick, 1000);
+}
+
+// -- understand -------------------------------------------------------------------------
+function drawModels() {
+  const select = $("model-select");
+  const models = state.project.models;
+  select.innerHTML = models.map((m) => `<option value="${m.stamp}">${m.stamp}: ${interval(m.estimate)}</option>`).reverse().join("");
+  if (models.length) showModel(select.value);
+  else $("model-details").innerHTML = "<p>No model yet: train one.</p>";
+}
+
+async function showModel(stamp) {
+  const model = await api("GET", `/api/projects/${state.slug}/models/${stamp}`);
+  state.model = model;
+  const rows = model.leaderboard.map((r) => `<tr><th scope="row">${escapeHtml(r.candidate)}</th><td>${r.accuracy ? interval(r.accuracy) : escapeHtml(r.skipped || "")}</td></tr>`).join("");
+  const classes = model.classes || [];
+  const matrix = (model.confusion_matrix || []).map((row, i) => `<tr><th scope="row">${escapeHtml(classes[i])}</th>${row.map((n) => `<td>${n}</td>`).join("")}</tr>`).join("");
+  const perClass = Object.entries(model.per_class || {}).map(([name, m]) => `<tr><th scope="row">${escapeHtml(name)}</th><td>${percent(m.precision.value ?? m.precision)}</td><td>${percent(m.recall.value ?? m.recall)}</td><td>${m.support}</td></tr>`).join("");
+  const mistakes = model.mistakes.map((m) => `<li>${escapeHtml(m.name || m.text || "")}: labelled ${escapeHtml(m.label)}, predicted ${escapeHtml(m.predicted)} (${percent(m.confidence)})</li>`).join("");
+  $("model-details").innerHTML = `
+    <p>Estimated accuracy: <span class="estimate">${interval(model.estimate)}</span> (95% interval; ${escapeHtml(model.estimate_method)})</p>
+    ${model.why ? `<p>Chosen: ${escapeHtml(model.why)}</p>` : ""}
+    <h3>Candidates</h3><table><tr><th>candidate</th><th>accuracy [95%]</th></tr>${rows}</table>
+    <h3>Confusion matrix (rows: true class, columns: predicted)</h3>
+    <table><tr><th></th>${classes.map((c) => `<th scope="col">${escapeHtml(c)}</th>`).join("")}</tr>${matrix}</table>
+    <h3>Per class</h3><table><tr><th>class</th><th>precision</th><th>recall</th><th>examples</th></tr>${perClass}</table>
+    <h3>Most confident mistakes</h3><ul>${mistakes || "<li>none</li>"}</ul>
+    <p><a href="/api/projects/${state.slug}/models/${stamp}/report" target="_blank">The full report</a></p>`;
+  drawUse(stamp);
+}
+
+// -- try --------------------------------------------------------------------------------
+function drawPredictions(result) {
+  const threshold = Number($("threshold").value || 0);
+  $("try-results").innerHTML = result.predictions.map((p) => {
+    const confidence = p.probabilities[p.label];
+    const verdict = confidence < threshold ? `<span class="unsure">not sure</span> (best guess ${escapeHtml(p.label)})` : escapeHtml(p.label);
+    const bars = result.classes.map((c) => `<div>${escapeHtml(c)} <span class="bar" style="width:${(200 * p.probabilities[c]).toFixed(0)}px"></span> ${percent(p.probabilities[c])}</div>`).join("");
+    return `<div class="card"><h3>${escapeHtml(p.item)}</h3><p>${verdict}</p>${bars}</div>`;
+  }).join("");
+}
+
+async function tryItems(kind) {
+  const stamp = $("model-select").value;
+  if (!stamp) { $("try-results").textContent = "Train a model first."; return; }
+  try {
+    let result;
+    if (kind === "files") {
+      const form = new FormData();
+      for (const file of $("try-files").files) form.append("files", file);
+      result = await api("POST", `/api/projects/${state.slug}/models/${stamp}/predict/files`, form);
+    } else {
+      const texts = $("try-texts").value.split("\n").filter((t) => t.trim());
+      result = await api("POST", `/api/projects/${state.slug}/models/${stamp}/predict/texts`, { texts });
+    }
+    drawPredictions(result);
+  } catch (error) {
+    $("try-results").innerHTML = `<p class="error">${escapeHtml(error.message)}</p>`;
+  }
+}
+
+// -- use --------------------------------------------------------------------------------
+function drawUse(stamp) {
+  const base = `${state.slug}/models/${stamp}`;
+  $("use-details").innerHTML = `
+    <p><a href="/api/projects/${base}/download">Download the model folder (zip)</a></p>
+    <p>Repeat this fit from the command line, in the workspace:</p>
+    <pre>smallfit fit ${escapeHtml(state.slug)}/train.csv --out ${escapeHtml(state.slug)}/models/new</pre>
+    <p>Use it from Python:</p>
+    <pre>import smallfit
+model = smallfit.load("${escapeHtml(base)}")
+model.predict(["..."])</pre>
+    <p>Serve it over HTTP:</p>
+    <pre>smallfit serve ${escapeHtml(base)} --port 8000</pre>`;
+}
+
+// -- wiring -----------------------------------------------------------------------------
+$("home").onclick = (event) => { event.preventDefault(); showProjects(); };
+$("new-project").onsubmit = async (event) => {
+  event.preventDefault();
+  const project = await api("POST", "/api/projects", { name: $("new-project-name").value });
+  $("new-project-name").value = "";
+  openProject(project.slug);
+};
+for (const button of document.querySelectorAll("nav button")) button.onclick = () => showStep(button.dataset.step);
+$("upload-form").onsubmit = (event) => { event.preventDefault(); uploadFiles($("upload-files").files, $("upload-label").value.trim()); };
+$("texts-form").onsubmit = async (event) => {
+  event.preventDefault();
+  const texts = $("texts-input").value.split("\n").filter((t) => t.trim());
+  try {
+    await api("POST", `/api/projects/${state.slug}/texts`, { label: $("texts-label").value.trim(), texts });
+    $("texts-input").value = "";
+    await refresh();
+    $("gather-message").textContent = `Added ${texts.length} texts.`;
+  } catch (error) {
+    $("gather-message").textContent = error.message;
+  }
+};
+const drop = $("drop-zone");
+drop.ondragover = (event) => { event.preventDefault(); drop.classList.add("over"); };
+drop.ondragleave = () => drop.classList.remove("over");
+drop.ondrop = (event) => { event.preventDefault(); drop.classList.remove("over"); uploadFiles(event.dataTransfer.files, $("upload-label").value.trim()); };
+$("train-button").onclick = startFit;
+$("cancel-button").onclick = () => api("DELETE", `/api/projects/${state.slug}/fit`).then(pollFit);
+$("model-select").onchange = () => showModel($("model-select").value);
+$("try-files-form").onsubmit = (event) => { event.preventDefault(); tryItems("files"); };
+$("try-texts-form").onsubmit = (event) => { event.preventDefault(); tryItems("texts"); };
+showProjects();

@@ -1,0 +1,222 @@
+"""The local web app's API: the whole loop on images and texts (create, upload, train,
+read the estimate, try, download and load), and what keeps the server for its user
+(host and origin checks, the token, paths kept inside the workspace, refused uploads)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+import smallfit
+from smallfit.app.jobs import Jobs, write_state
+from smallfit.app.server import create_app
+from smallfit.app.workspace import Workspace
+from smallfit.errors import SmallfitError
+from tests.conftest import COLOURS, TEXTS, make_image
+
+HOSTS = {"testserver"}
+
+
+def png(colour, seed: int) -> bytes:
+    buffer = io.BytesIO()
+    make_image(colour, seed).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def wait_for_fit(client: TestClient, slug: str, seconds: float = 300) -> dict:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        state = client.get(f"/api/projects/{slug}/fit").json()
+        if state["state"] not in ("running", "cancelling"):
+            return state
+        time.sleep(0.5)
+    raise AssertionError("the fit did not end in time")
+
+
+def test_the_whole_loop_on_images(tmp_path):
+    client = TestClient(create_app(tmp_path / "ws", HOSTS))
+    made = client.post("/api/projects", json={"name": "Colour photos"})
+    assert made.status_code == 201
+    slug = made.json()["slug"]
+    assert slug == "colour_photos"
+    for index, (name, colour) in enumerate(COLOURS.items()):
+        files = [("files", (f"{name}{k}.png", png(colour, 10 * index + k))) for k in range(8)]
+        sent = client.post(f"/api/projects/{slug}/files", data={"label": name}, files=files)
+        assert sent.status_code == 201, sent.text
+    project = client.get(f"/api/projects/{slug}").json()
+    assert project["modality"] == "image"
+    assert {c: v["count"] for c, v in project["classes"].items()} == dict.fromkeys(COLOURS, 8)
+    first = project["items"][0]["id"]
+    shown = client.get(f"/api/projects/{slug}/items/{first}/file")
+    assert shown.status_code == 200 and shown.content[:4] == b"\x89PNG"
+
+    started = client.post(f"/api/projects/{slug}/fit", json={"strategy": "probe", "seed": 1})
+    assert started.status_code == 202, started.text
+    again = client.post(f"/api/projects/{slug}/fit", json={"strategy": "probe"})
+    assert again.status_code == 409 and "already running" in again.json()["detail"]
+    state = wait_for_fit(client, slug)
+    assert state["state"] == "done", state
+    stamp = state["model"]
+
+    details = client.get(f"/api/projects/{slug}/models/{stamp}").json()
+    assert details["estimate"]["low"] <= details["estimate"]["value"] <= details["estimate"]["high"]
+    assert details["estimate"]["value"] >= 0.8
+    assert np.array(details["confusion_matrix"]).sum() == 24
+    report = client.get(f"/api/projects/{slug}/models/{stamp}/report")
+    assert report.status_code == 200 and "<html" in report.text.lower()
+
+    tried = client.post(
+        f"/api/projects/{slug}/models/{stamp}/predict/files",
+        files=[("files", ("new.png", png(COLOURS["green"], 999)))],
+    ).json()
+    assert tried["predictions"][0]["label"] == "green"
+    assert sum(tried["predictions"][0]["probabilities"].values()) == pytest.approx(1.0)
+
+    archive = client.get(f"/api/projects/{slug}/models/{stamp}/download")
+    assert archive.headers["content-type"] == "application/zip"
+    zipfile.ZipFile(io.BytesIO(archive.content)).extractall(tmp_path / "unzipped")
+    model = smallfit.load(tmp_path / "unzipped" / stamp)
+    image = tmp_path / "new.png"
+    image.write_bytes(png(COLOURS["green"], 999))
+    expected = tried["predictions"][0]["probabilities"]["green"]
+    assert model.predict_proba([image])[0][model.classes.index("green")] == pytest.approx(expected)
+
+
+def test_examples_are_moved_excluded_restored_and_classes_merged(tmp_path):
+    client = TestClient(create_app(tmp_path / "ws", HOSTS))
+    slug = client.post("/api/projects", json={"name": "notes"}).json()["slug"]
+    for label, texts in TEXTS.items():
+        sent = client.post(f"/api/projects/{slug}/texts", json={"label": label, "texts": texts})
+        assert sent.status_code == 201
+    items = client.get(f"/api/projects/{slug}").json()["items"]
+    ids = [i["id"] for i in items if i["label"] == "sport"][:2]
+    changed = client.patch(f"/api/projects/{slug}/items", json={"ids": ids, "excluded": True})
+    assert changed.json()["classes"]["sport"] == {"count": 6, "excluded": 2}
+    client.patch(f"/api/projects/{slug}/items", json={"ids": ids[:1], "excluded": False})
+    moved = client.patch(f"/api/projects/{slug}/items", json={"ids": ids[:1], "label": "cooking"})
+    assert moved.json()["classes"]["cooking"]["count"] == 7
+    merged = client.post(
+        f"/api/projects/{slug}/classes/rename", json={"old": "finance", "new": "cooking"}
+    )
+    assert set(merged.json()["classes"]) == {"sport", "cooking"}
+    table = (tmp_path / "ws" / slug / "items.csv").read_text()
+    assert "The stock market closed higher on Friday." in table  # nothing deleted
+    train = Workspace(tmp_path / "ws").project(slug).training_table().read_text()
+    assert train.count("\n") == 1 + 18 - 1  # header + all but the one still excluded
+    refused = client.post(
+        f"/api/projects/{slug}/files",
+        data={"label": "x"},
+        files=[("files", ("a.png", png(COLOURS["red"], 1)))],
+    )
+    assert refused.status_code == 422 and "holds text examples" in refused.json()["detail"]
+
+
+def test_texts_train_and_are_tried(tmp_path):
+    client = TestClient(create_app(tmp_path / "ws", HOSTS))
+    slug = client.post("/api/projects", json={"name": "topics"}).json()["slug"]
+    for label, texts in TEXTS.items():
+        client.post(f"/api/projects/{slug}/texts", json={"label": label, "texts": texts})
+    client.post(f"/api/projects/{slug}/fit", json={"strategy": "prototype"})
+    state = wait_for_fit(client, slug)
+    assert state["state"] == "done", state
+    tried = client.post(
+        f"/api/projects/{slug}/models/{state['model']}/predict/texts",
+        json={"texts": ["The bank cut its interest rates again."]},
+    ).json()
+    assert tried["predictions"][0]["label"] == "finance"
+
+
+def test_uploads_that_are_not_images_or_sounds_are_refused_by_name(tmp_path):
+    client = TestClient(create_app(tmp_path / "ws", HOSTS))
+    slug = client.post("/api/projects", json={"name": "p"}).json()["slug"]
+    notes = client.post(
+        f"/api/projects/{slug}/files",
+        data={"label": "a"},
+        files=[("files", ("notes.txt", b"hello"))],
+    )
+    assert notes.status_code == 415 and "notes.txt is not a file the app takes" in notes.text
+    fake = client.post(
+        f"/api/projects/{slug}/files",
+        data={"label": "a"},
+        files=[("files", ("photo.png", b"not really a png"))],
+    )
+    assert fake.status_code in (415, 422) and "photo.png" in fake.json()["detail"]
+    assert not any((tmp_path / "ws" / slug / "files").iterdir())  # nothing kept
+
+
+def test_host_origin_and_token_checks(tmp_path):
+    client = TestClient(create_app(tmp_path / "ws", HOSTS))
+    assert client.get("/api/projects", headers={"host": "evil.example"}).status_code == 421
+    cross = client.post(
+        "/api/projects", json={"name": "x"}, headers={"origin": "http://evil.example"}
+    )
+    assert cross.status_code == 403
+    same = client.post("/api/projects", json={"name": "x"}, headers={"origin": "http://testserver"})
+    assert same.status_code == 201
+
+    locked = TestClient(create_app(tmp_path / "ws", HOSTS, token="s3cret"))
+    assert locked.get("/api/projects").status_code == 401
+    assert locked.get("/api/projects", headers={"authorization": "Bearer wrong"}).status_code == 401
+    assert (
+        locked.get("/api/projects", headers={"authorization": "Bearer s3cret"}).status_code == 200
+    )
+    opened = locked.get("/?token=s3cret", follow_redirects=False)
+    assert opened.status_code == 303 and "smallfit_token=s3cret" in opened.headers["set-cookie"]
+    assert locked.get("/api/projects").status_code == 200  # the cookie now carries it
+
+
+def test_no_path_outside_the_workspace_is_reached(tmp_path):
+    space = Workspace(tmp_path / "ws")
+    project = space.create("p")
+    outside = tmp_path / "secret.txt"
+    outside.write_text("secret")
+    with pytest.raises(SmallfitError, match="outside the workspace"):
+        space.inside(Path("../secret.txt"))
+    with pytest.raises(SmallfitError, match="outside the workspace"):
+        space.inside(outside)
+    (project.folder / "files" / "link.png").symlink_to(outside)
+    with pytest.raises(SmallfitError, match="symbolic link"):
+        space.inside(project.folder / "files" / "link.png")
+    client = TestClient(create_app(tmp_path / "ws", HOSTS))
+    for slug in ("..", "..%2F..", "%2Fetc", "p%2F..%2F.."):
+        assert client.get(f"/api/projects/{slug}").status_code == 404
+    assert client.get("/api/projects/p/models/..%2F..%2Fsecret.txt").status_code == 404
+    assert client.get("/api/projects/p/items/nope/file").status_code == 404
+    assert client.delete("/api/projects/p").status_code == 400  # asks for confirmation
+    assert client.delete("/api/projects/p?confirm=p").status_code == 200
+    assert outside.read_text() == "secret"
+
+
+def test_a_fit_the_server_did_not_see_end_is_marked_interrupted(tmp_path):
+    space = Workspace(tmp_path / "ws")
+    project = space.create("p")
+    kept = project.folder / "models" / "20260101-000000"
+    kept.mkdir()
+    (kept / "model.json").write_text(json.dumps({"strategy": "probe"}))
+    # the fit process of a server that was killed: it outlived it
+    orphan = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(120)", "smallfit", "models/20260102-x"],
+        start_new_session=True,
+    )
+    cmdline = Path(f"/proc/{orphan.pid}/cmdline")
+    while b"models/" not in cmdline.read_bytes():  # until the fork has become the command
+        time.sleep(0.05)
+    started = {"state": "running", "model": "20260102-x", "pid": orphan.pid, "started": 0}
+    write_state(project, started)
+    state = Jobs().status(project)  # a new server: it started no fit
+    assert state["state"] == "interrupted"
+    assert orphan.wait(timeout=10) == -15  # stopped, not left to write a model later
+    assert project.models() == [kept]
+    # a pid now used by another process is left alone
+    write_state(project, started | {"pid": os.getpid()})
+    assert Jobs().status(project)["state"] == "interrupted"

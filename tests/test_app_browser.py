@@ -1,0 +1,114 @@
+"""The app in a real browser: Debian's chromium, driven by Playwright, walks the loop on
+the bundled demo photos (create, upload, train, read the estimate, try, download), and
+an upload that is not an image is refused with a message in the page."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import smallfit
+from smallfit.app.server import create_app
+
+CHROMIUM = shutil.which("chromium")
+playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed")
+
+DEMO = Path(smallfit.__file__).parent / "demo_data" / "fashion" / "train"
+CLASSES = ("bag", "sandal", "trouser")
+# flags for a closed network: no background connections, no first-run work
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def server(tmp_path):
+    """The app on a free local port, in a thread; yields its URL."""
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = create_app(tmp_path / "ws", {f"127.0.0.1:{port}"})
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    running = uvicorn.Server(config)
+    thread = threading.Thread(target=running.run, daemon=True)
+    thread.start()
+    while not running.started:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    running.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture
+def page(tmp_path):
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        context = browser.new_context(accept_downloads=True)
+        yield context.new_page()
+        browser.close()
+
+
+def test_the_loop_in_a_browser_on_the_demo_photos(server, page, tmp_path):
+    started = time.monotonic()
+    page.goto(server)
+    assert time.monotonic() - started < 5  # the page itself loads in well under a second
+    page.get_by_label("New project").fill("Demo photos")
+    page.get_by_role("button", name="Create").click()
+    page.get_by_role("heading", name="Gather examples").wait_for()
+    for name in CLASSES:
+        page.locator("#upload-label").fill(name)
+        page.locator("#upload-files").set_input_files(sorted((DEMO / name).glob("*.png"))[:10])
+        page.get_by_role("button", name="Upload").click()
+        page.get_by_text(f"Added 10 to {name}.").wait_for()
+    assert page.locator(".card").count() == 3
+    assert page.locator(".card img").count() == 30
+
+    page.locator("#upload-label").fill("bag")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not an image")
+    page.locator("#upload-files").set_input_files(notes)
+    page.get_by_role("button", name="Upload").click()
+    page.get_by_text("notes.txt is not a file the app takes").wait_for()
+
+    page.get_by_role("button", name="2 Train").click()
+    page.get_by_text("Advanced").click()
+    page.get_by_label("Strategy (empty: compare the default candidates)").fill("probe")
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("Fit done").wait_for(timeout=120_000)
+
+    page.get_by_role("button", name="3 Understand").click()
+    estimate = page.locator(".estimate").inner_text(timeout=10_000)
+    assert estimate.count("%") == 3  # the value and its 95% interval
+    assert page.get_by_text("Confusion matrix").is_visible()
+
+    page.get_by_role("button", name="4 Try").click()
+    trouser = sorted((DEMO / "trouser").glob("*.png"))[-1]  # not among those uploaded
+    page.locator("#try-files").set_input_files(trouser)
+    page.get_by_role("button", name="Predict files").click()
+    page.locator("#try-results .card").wait_for()
+    assert "trouser" in page.locator("#try-results .card").inner_text()
+
+    page.get_by_role("button", name="5 Use").click()
+    with page.expect_download() as download:
+        page.get_by_text("Download the model folder (zip)").click()
+    archive = tmp_path / "model.zip"
+    download.value.save_as(archive)
+    zipfile.ZipFile(archive).extractall(tmp_path / "unzipped")
+    (folder,) = (tmp_path / "unzipped").iterdir()
+    model = smallfit.load(folder)
+    assert model.classes == list(CLASSES)
