@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -72,6 +73,19 @@ def test_the_whole_loop_on_images(tmp_path):
     assert details["estimate"]["low"] <= details["estimate"]["value"] <= details["estimate"]["high"]
     assert details["estimate"]["value"] >= 0.8
     assert np.array(details["confusion_matrix"]).sum() == 24
+    cells = {
+        (actual, predicted): client.get(
+            f"/api/projects/{slug}/models/{stamp}/cell",
+            params={"actual": actual, "predicted": predicted},
+        ).json()["items"]
+        for actual in COLOURS
+        for predicted in COLOURS
+    }
+    classes = details["classes"]
+    for (actual, predicted), items in cells.items():  # each cell holds its count of items
+        count = details["confusion_matrix"][classes.index(actual)][classes.index(predicted)]
+        assert len(items) == count
+    assert sum(map(len, cells.values())) == 24
     report = client.get(f"/api/projects/{slug}/models/{stamp}/report")
     assert report.status_code == 200 and "<html" in report.text.lower()
 
@@ -111,7 +125,9 @@ def test_examples_are_moved_excluded_restored_and_classes_merged(tmp_path):
     assert set(merged.json()["classes"]) == {"sport", "cooking"}
     table = (tmp_path / "ws" / slug / "items.csv").read_text()
     assert "The stock market closed higher on Friday." in table  # nothing deleted
-    train = Workspace(tmp_path / "ws").project(slug).training_table().read_text()
+    table, rows = Workspace(tmp_path / "ws").project(slug).training_table()
+    train = table.read_text()
+    assert len(rows["ids"]) == 17 and rows["labels"].count("cooking") == 13
     assert train.count("\n") == 1 + 18 - 1  # header + all but the one still excluded
     refused = client.post(
         f"/api/projects/{slug}/files",
@@ -119,6 +135,17 @@ def test_examples_are_moved_excluded_restored_and_classes_merged(tmp_path):
         files=[("files", ("a.png", png(COLOURS["red"], 1)))],
     )
     assert refused.status_code == 422 and "holds text examples" in refused.json()["detail"]
+
+
+def test_a_folder_inside_the_workspace_is_imported_as_copies(tmp_path, image_folder):
+    shutil.copytree(image_folder, tmp_path / "ws" / "incoming")
+    client = TestClient(create_app(tmp_path / "ws", HOSTS))
+    slug = client.post("/api/projects", json={"name": "imported"}).json()["slug"]
+    done = client.post(f"/api/projects/{slug}/import", json={"folder": "incoming"})
+    assert done.status_code == 201, done.text
+    assert {c: v["count"] for c, v in done.json()["classes"].items()} == dict.fromkeys(COLOURS, 6)
+    assert len(list((tmp_path / "ws" / "incoming").rglob("*.png"))) == 18  # left in place
+    assert len(list((tmp_path / "ws" / slug / "files").iterdir())) == 18
 
 
 def test_texts_train_and_are_tried(tmp_path):
@@ -188,6 +215,9 @@ def test_no_path_outside_the_workspace_is_reached(tmp_path):
     with pytest.raises(SmallfitError, match="symbolic link"):
         space.inside(project.folder / "files" / "link.png")
     client = TestClient(create_app(tmp_path / "ws", HOSTS))
+    for folder in ("../", str(tmp_path), "p/files"):
+        refused = client.post("/api/projects/p/import", json={"folder": folder})
+        assert refused.status_code in (404, 422), refused.text
     for slug in ("..", "..%2F..", "%2Fetc", "p%2F..%2F.."):
         assert client.get(f"/api/projects/{slug}").status_code == 404
     assert client.get("/api/projects/p/models/..%2F..%2Fsecret.txt").status_code == 404

@@ -95,6 +95,9 @@ def test_the_loop_in_a_browser_on_the_demo_photos(server, page, tmp_path):
     estimate = page.locator(".estimate").inner_text(timeout=10_000)
     assert estimate.count("%") == 3  # the value and its 95% interval
     assert page.get_by_text("Confusion matrix").is_visible()
+    page.get_by_role("button", name="bag predicted as bag").click()
+    page.get_by_text("bag predicted as bag (out of fold)").wait_for()
+    assert page.locator("#cell-items img").count() >= 5
 
     page.get_by_role("button", name="4 Try").click()
     trouser = sorted((DEMO / "trouser").glob("*.png"))[-1]  # not among those uploaded

@@ -23,6 +23,7 @@ from typing import Any
 from smallfit.app.workspace import Project, atomic_write
 from smallfit.errors import SmallfitError
 
+ITEMS_FILE = "app_items.json"  # in a model folder: each training row's example and class
 LOG_LINES = 40  # of the fit's output, shown while it runs and when it fails
 PRESETS = ("fast", "balanced", "best")
 
@@ -41,7 +42,8 @@ class Jobs:
     def start(self, project: Project, settings: dict[str, Any]) -> dict[str, Any]:
         """Start fitting `project` with `settings` (strategy, preset, time_budget, seed);
         refused while one of its fits runs."""
-        command = fit_command(project, settings)
+        table, rows = project.training_table()
+        command = fit_command(table, settings)
         with self.lock:
             if self._alive(project):
                 raise FitBusy("A fit of this project is already running; wait for it or cancel it.")
@@ -69,7 +71,8 @@ class Jobs:
                 "settings": settings,
             }
             write_state(project, state)
-        threading.Thread(target=self._watch, args=(project, process, state), daemon=True).start()
+        watch = (project, process, state, rows)
+        threading.Thread(target=self._watch, args=watch, daemon=True).start()
         return state
 
     def cancel(self, project: Project) -> dict[str, Any]:
@@ -100,8 +103,12 @@ class Jobs:
         process = self.running.get(project.slug)
         return process is not None and process.poll() is None
 
-    def _watch(self, project: Project, process: subprocess.Popen, state: dict) -> None:
+    def _watch(self, project: Project, process: subprocess.Popen, state: dict, rows) -> None:
         code = process.wait()
+        model = project.folder / "models" / state["model"]
+        if code == 0 and (model / "model.json").is_file():
+            # which example each training row was, and its class then (the fit knows rows)
+            atomic_write(model / ITEMS_FILE, json.dumps(rows))
         with self.lock:
             cancelled = read_state(project).get("state") == "cancelling"
             ended = {"ended": time.time(), "exit_code": code}
@@ -122,9 +129,9 @@ class Jobs:
                     os.killpg(process.pid, signal.SIGTERM)
 
 
-def fit_command(project: Project, settings: dict[str, Any]) -> list[str]:
-    """The `smallfit fit` command line for `settings`, checked before anything starts."""
-    table = project.training_table()
+def fit_command(table: Path, settings: dict[str, Any]) -> list[str]:
+    """The `smallfit fit` command line for `table` and `settings`, checked before
+    anything starts."""
     command = [sys.executable, "-m", "smallfit", "fit", str(table.name)]
     unknown = set(settings) - {"strategy", "preset", "time_budget", "seed"}
     if unknown:

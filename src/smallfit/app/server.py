@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from smallfit import modalities
 from smallfit.app.guard import Guard
-from smallfit.app.jobs import FitBusy, Jobs
+from smallfit.app.jobs import ITEMS_FILE, FitBusy, Jobs
 from smallfit.app.workspace import Project, Workspace
 from smallfit.errors import SmallfitError
 
@@ -38,6 +38,13 @@ class NewProject(BaseModel):
 class Texts(BaseModel):
     label: str = Field(description="The class the texts belong to.")
     texts: list[str] = Field(min_length=1, max_length=MAX_TEXTS)
+
+
+class ImportFolder(BaseModel):
+    folder: str = Field(
+        description="A folder inside the workspace, FOLDER/<class>/<file> (or a table of "
+        "texts and labels); its files are copied in, never moved."
+    )
 
 
 class ItemChange(BaseModel):
@@ -152,6 +159,24 @@ def create_app(workspace: str | Path, hosts: set[str], token: str | None = None)
         count = project.add_texts(body.texts, body.label)
         return {"added": count, "classes": project.classes()}
 
+    @app.post("/api/projects/{slug}/import", status_code=201, summary="Import a folder")
+    def import_folder(slug: str, body: ImportFolder) -> dict[str, Any]:
+        from smallfit.modalities.reading import read_source
+
+        project = project_of(slug)
+        dataset = read_source(space.inside(Path(body.folder)), labeled=True)
+        if dataset.modality == "text":
+            for label in dataset.classes:
+                chosen = [
+                    t for t, y in zip(dataset.items, dataset.labels, strict=True) if y == label
+                ]
+                project.add_texts(chosen, str(label))
+        else:
+            for path, label in zip(dataset.items, dataset.labels, strict=True):
+                path = space.inside(path)  # no file reached through a link
+                project.add_file(path.name, path.read_bytes(), str(label), dataset.modality)
+        return {"added": len(dataset), "classes": project.classes()}
+
     @app.get("/api/projects/{slug}/items/{item_id}/file", summary="An example's file")
     def item_file(slug: str, item_id: str) -> FileResponse:
         path = project_of(slug).example_path(item_id)
@@ -188,6 +213,41 @@ def create_app(workspace: str | Path, hosts: set[str], token: str | None = None)
     @app.get("/api/projects/{slug}/models/{stamp}", summary="A model's estimate and metrics")
     def get_model(slug: str, stamp: str) -> dict[str, Any]:
         return model_details(project_of(slug).model_folder(stamp))
+
+    @app.get(
+        "/api/projects/{slug}/models/{stamp}/cell",
+        summary="The examples of a confusion-matrix cell (true class, predicted class)",
+    )
+    def confusion_cell(slug: str, stamp: str, actual: str, predicted: str) -> dict[str, Any]:
+        project = project_of(slug)
+        folder = project.model_folder(stamp)
+        model = loaded(folder)
+        classes = [str(c) for c in model.classes]
+        for name in (actual, predicted):
+            if name not in classes:
+                raise HTTPException(404, f"No class {name!r} in this model.")
+        guesses = model.info.get("examples", {}).get("predicted")
+        ids_file = folder / ITEMS_FILE
+        if guesses is None or not ids_file.is_file():
+            raise HTTPException(404, "This model does not record its out-of-fold predictions.")
+        rows = json.loads(ids_file.read_text())
+        table = project.items().set_index("id")  # examples deleted since are left out
+        wanted = classes.index(predicted)
+        found = [
+            item_id
+            for item_id, label, guess in zip(rows["ids"], rows["labels"], guesses, strict=True)
+            if guess == wanted and label == actual and item_id in table.index
+        ]
+        return {
+            "items": [
+                {
+                    "id": item_id,
+                    "kind": table.kind[item_id],
+                    "text": table.content[item_id] if table.kind[item_id] == "text" else None,
+                }
+                for item_id in found
+            ]
+        }
 
     @app.get("/api/projects/{slug}/models/{stamp}/report", summary="A model's HTML report")
     def model_report(slug: str, stamp: str) -> FileResponse:
@@ -318,11 +378,37 @@ def model_details(folder: Path) -> dict[str, Any]:
             for row in info.get("candidates", [])
         ],
         "classes": metrics.get("classes"),
-        "confusion_matrix": metrics.get("confusion_matrix"),
+        # per item, so that each cell's count is the number of examples it opens
+        "confusion_matrix": item_confusion(folder, model) or metrics.get("confusion_matrix"),
         "per_class": metrics.get("per_class"),
         "mistakes": info.get("examples", {}).get("mistakes", []),
         "learning_curve": info.get("learning_curve"),
+        "label_more": label_more_advice(info.get("learning_curve")),
     }
+
+
+def label_more_advice(curve: dict | None) -> str | None:
+    """The learning curve's answer to "should I label more?", in a sentence."""
+    if not curve:
+        return None
+    from smallfit.evaluate.learning_curve import advice
+
+    return advice(curve)
+
+
+def item_confusion(folder: Path, model) -> list[list[int]] | None:
+    """The confusion matrix of the items' out-of-fold predictions (probabilities averaged
+    over repeats, one prediction per item), or None when the model does not record them."""
+    guesses = model.info.get("examples", {}).get("predicted")
+    if guesses is None or not (folder / ITEMS_FILE).is_file():
+        return None
+    labels = json.loads((folder / ITEMS_FILE).read_text())["labels"]
+    classes = [str(c) for c in model.classes]
+    matrix = np.zeros((len(classes), len(classes)), dtype=int)
+    for label, guess in zip(labels, guesses, strict=True):
+        if guess is not None:
+            matrix[classes.index(label), guess] += 1
+    return matrix.tolist()
 
 
 def zipped(folder: Path) -> bytes:

@@ -203,9 +203,10 @@ class Project:
             raise SmallfitError(f"No file example {item_id!r} in this project.")
         return self._path(row.iloc[0].content)
 
-    def training_table(self) -> Path:
+    def training_table(self) -> tuple[Path, dict[str, list[str]]]:
         """train.csv: the examples not excluded, as `smallfit fit` reads them (a column of
-        file paths relative to the project, or of texts, and the label)."""
+        file paths relative to the project, or of texts, and the label); with their ids
+        and labels, row by row."""
         table = self.items()
         kept = table[~table.excluded]
         if kept.label.nunique() < 2:
@@ -214,7 +215,7 @@ class Project:
         frame = pd.DataFrame({column: kept.content.tolist(), "label": kept.label.tolist()})
         path = self._path("train.csv")
         atomic_write(path, frame.to_csv(index=False))
-        return path
+        return path, {"ids": kept.id.tolist(), "labels": kept.label.tolist()}
 
     # -- models ------------------------------------------------------------------------
     def models(self) -> list[Path]:

@@ -21,7 +21,8 @@ def _shown(dataset, index: int) -> dict:
 def fit_examples(dataset, probas: np.ndarray | None) -> dict:
     """Sample items per class and, given the chosen candidate's out-of-fold probabilities
     (repeats, n, classes), the mistakes it made with the highest confidence (probabilities
-    averaged over repeats)."""
+    averaged over repeats) and each item's out-of-fold predicted class (its index, or None
+    where it was never scored), which says which items make each confusion cell."""
     y = dataset.y
     per_class = max(1, min(4, SAMPLES // len(dataset.classes)))
     samples = {}
@@ -45,6 +46,9 @@ def fit_examples(dataset, probas: np.ndarray | None) -> dict:
             }
             for k in order
         ]
+        examples["predicted"] = [None] * len(dataset)
+        for k, index in enumerate(scored):
+            examples["predicted"][int(index)] = int(predicted[k])
         examples["n_mistakes"] = int(len(wrong))
         examples["n_scored"] = int(len(scored))
     return examples

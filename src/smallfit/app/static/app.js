@@ -184,7 +184,7 @@ async function showModel(stamp) {
   state.model = model;
   const rows = model.leaderboard.map((r) => `<tr><th scope="row">${escapeHtml(r.candidate)}</th><td>${r.accuracy ? interval(r.accuracy) : escapeHtml(r.skipped || "")}</td></tr>`).join("");
   const classes = model.classes || [];
-  const matrix = (model.confusion_matrix || []).map((row, i) => `<tr><th scope="row">${escapeHtml(classes[i])}</th>${row.map((n) => `<td>${n}</td>`).join("")}</tr>`).join("");
+  const matrix = (model.confusion_matrix || []).map((row, i) => `<tr><th scope="row">${escapeHtml(classes[i])}</th>${row.map((n, j) => `<td><button type="button" class="cell" data-actual="${escapeHtml(classes[i])}" data-predicted="${escapeHtml(classes[j])}" aria-label="${n} ${escapeHtml(classes[i])} predicted as ${escapeHtml(classes[j])}">${n}</button></td>`).join("")}</tr>`).join("");
   const perClass = Object.entries(model.per_class || {}).map(([name, m]) => `<tr><th scope="row">${escapeHtml(name)}</th><td>${percent(m.precision.value ?? m.precision)}</td><td>${percent(m.recall.value ?? m.recall)}</td><td>${m.support}</td></tr>`).join("");
   const mistakes = model.mistakes.map((m) => `<li>${escapeHtml(m.name || m.text || "")}: labelled ${escapeHtml(m.label)}, predicted ${escapeHtml(m.predicted)} (${percent(m.confidence)})</li>`).join("");
   $("model-details").innerHTML = `
@@ -193,10 +193,33 @@ async function showModel(stamp) {
     <h3>Candidates</h3><table><tr><th>candidate</th><th>accuracy [95%]</th></tr>${rows}</table>
     <h3>Confusion matrix (rows: true class, columns: predicted)</h3>
     <table><tr><th></th>${classes.map((c) => `<th scope="col">${escapeHtml(c)}</th>`).join("")}</tr>${matrix}</table>
+    <div id="cell-items" aria-live="polite"></div>
     <h3>Per class</h3><table><tr><th>class</th><th>precision</th><th>recall</th><th>examples</th></tr>${perClass}</table>
+    ${model.label_more ? `<h3>Should I label more?</h3><p>${escapeHtml(model.label_more)}</p>` : ""}
     <h3>Most confident mistakes</h3><ul>${mistakes || "<li>none</li>"}</ul>
     <p><a href="/api/projects/${state.slug}/models/${stamp}/report" target="_blank">The full report</a></p>`;
+  for (const cell of document.querySelectorAll("button.cell")) {
+    cell.onclick = () => showCell(stamp, cell.dataset.actual, cell.dataset.predicted);
+  }
   drawUse(stamp);
+}
+
+async function showCell(stamp, actual, predicted) {
+  const query = `actual=${encodeURIComponent(actual)}&predicted=${encodeURIComponent(predicted)}`;
+  const box = $("cell-items");
+  try {
+    const cell = await api("GET", `/api/projects/${state.slug}/models/${stamp}/cell?${query}`);
+    const shown = cell.items.map((item) => {
+      if (item.kind === "text") return `<p class="snippet">${escapeHtml(item.text.slice(0, 160))}</p>`;
+      const url = `/api/projects/${state.slug}/items/${item.id}/file`;
+      return state.project.modality === "sound"
+        ? `<audio controls preload="none" src="${url}"></audio>`
+        : `<img src="${url}" alt="${escapeHtml(actual)} predicted as ${escapeHtml(predicted)}">`;
+    });
+    box.innerHTML = `<h4>${cell.items.length} ${escapeHtml(actual)} predicted as ${escapeHtml(predicted)} (out of fold)</h4><div class="thumbs">${shown.join("")}</div>`;
+  } catch (error) {
+    box.innerHTML = `<p class="error">${escapeHtml(error.message)}</p>`;
+  }
 }
 
 // -- try --------------------------------------------------------------------------------
@@ -262,6 +285,16 @@ $("texts-form").onsubmit = async (event) => {
     $("texts-input").value = "";
     await refresh();
     $("gather-message").textContent = `Added ${texts.length} texts.`;
+  } catch (error) {
+    $("gather-message").textContent = error.message;
+  }
+};
+$("import-form").onsubmit = async (event) => {
+  event.preventDefault();
+  try {
+    const result = await api("POST", `/api/projects/${state.slug}/import`, { folder: $("import-folder").value.trim() });
+    await refresh();
+    $("gather-message").textContent = `Imported ${result.added} examples (copied; the folder is left as it was).`;
   } catch (error) {
     $("gather-message").textContent = error.message;
   }
