@@ -154,8 +154,16 @@ def test_texts_train_and_are_tried(tmp_path):
     for label, texts in TEXTS.items():
         client.post(f"/api/projects/{slug}/texts", json={"label": label, "texts": texts})
     client.post(f"/api/projects/{slug}/fit", json={"strategy": "prototype"})
-    state = wait_for_fit(client, slug)
+    states = []  # the fit's progress, streamed as server-sent events until it ends
+    with client.stream("GET", f"/api/projects/{slug}/fit/events") as stream:
+        for line in stream.iter_lines():
+            if line.startswith('data: {"'):
+                states.append(json.loads(line[6:]))
+    state = states[-1]
     assert state["state"] == "done", state
+    assert any(s["state"] == "running" and s["stage"] for s in states)  # stages as they ran
+    assert [row["candidate"] for row in state["leaderboard"]] == ["prototype"]
+    assert 0 <= state["leaderboard"][0]["accuracy"]["value"] <= 1
     tried = client.post(
         f"/api/projects/{slug}/models/{state['model']}/predict/texts",
         json={"texts": ["The bank cut its interest rates again."]},

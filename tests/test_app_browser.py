@@ -90,6 +90,7 @@ def test_the_loop_in_a_browser_on_the_demo_photos(server, page, tmp_path):
     page.get_by_label("Strategy (empty: compare the default candidates)").fill("probe")
     page.get_by_role("button", name="Train", exact=True).click()
     page.get_by_text("Fit done").wait_for(timeout=120_000)
+    assert "probe" in page.locator("#fit-leaderboard").inner_text()  # streamed as it ran
 
     page.get_by_role("button", name="3 Understand").click()
     estimate = page.locator(".estimate").inner_text(timeout=10_000)

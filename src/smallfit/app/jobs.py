@@ -24,6 +24,7 @@ from smallfit.app.workspace import Project, atomic_write
 from smallfit.errors import SmallfitError
 
 ITEMS_FILE = "app_items.json"  # in a model folder: each training row's example and class
+EVENTS_FILE = "fit.events"  # the running fit's progress (smallfit.progress), JSON lines
 LOG_LINES = 40  # of the fit's output, shown while it runs and when it fails
 PRESETS = ("fast", "balanced", "best")
 
@@ -53,13 +54,15 @@ class Jobs:
                 stamp += "b"
                 out = project.folder / "models" / stamp
             log = project.folder / "fit.log"
+            events = project.folder / EVENTS_FILE
+            events.write_text("")
             with open(log, "w") as sink:
                 process = subprocess.Popen(
                     [*command, "--out", str(out)],
                     cwd=project.folder,
                     stdout=sink,
                     stderr=subprocess.STDOUT,
-                    env=os.environ | {"SMALLFIT_QUIET": "1"},
+                    env=os.environ | {"SMALLFIT_QUIET": "1", "SMALLFIT_PROGRESS_FILE": str(events)},
                     start_new_session=True,  # its own process group, stopped as one
                 )
             self.running[project.slug] = process
@@ -97,7 +100,7 @@ class Jobs:
             state["seconds"] = round(end - state["started"], 1)
         if state.get("state") in ("running", "failed", "cancelling"):
             state["log"] = log_tail(project)
-        return state
+        return state | progress_of(project)
 
     def _alive(self, project: Project) -> bool:
         process = self.running.get(project.slug)
@@ -169,6 +172,24 @@ def stop_orphan(state: dict[str, Any]) -> None:
         return  # gone (or no /proc: nothing to check it by)
     if stamp and f"models/{stamp}" in command and "smallfit" in command:
         os.killpg(pid, signal.SIGTERM)
+
+
+def progress_of(project: Project) -> dict[str, Any]:
+    """The last fit's progress: its latest stage (what runs, how far, the time it
+    projects to need) and the candidates scored so far."""
+    path = project.folder / EVENTS_FILE
+    stage, candidates = None, []
+    if path.is_file():
+        for line in path.read_text().splitlines():
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line being written
+            if event["kind"] == "stage":
+                stage = {k: event[k] for k in ("stage", "done", "total", "seconds_left")}
+            elif event["kind"] == "candidate":
+                candidates.append({k: event[k] for k in ("candidate", "accuracy")})
+    return {"stage": stage, "leaderboard": candidates}
 
 
 def read_state(project: Project) -> dict[str, Any]:

@@ -5,6 +5,7 @@ processes, one at a time per project (app.jobs).
 """
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations.
+import asyncio
 import io
 import json
 import secrets
@@ -205,6 +206,30 @@ def create_app(workspace: str | Path, hosts: set[str], token: str | None = None)
     @app.get("/api/projects/{slug}/fit", summary="The last fit's state")
     def fit_status(slug: str) -> dict[str, Any]:
         return jobs.status(project_of(slug))
+
+    @app.get(
+        "/api/projects/{slug}/fit/events",
+        summary="The fit's state as server-sent events, until it ends",
+        response_class=StreamingResponse,
+    )
+    async def fit_events(slug: str) -> StreamingResponse:
+        project = project_of(slug)
+
+        async def stream():
+            sent = None
+            while True:
+                state = jobs.status(project)
+                message = json.dumps(state)
+                if message != sent:
+                    yield f"data: {message}\n\n"
+                    sent = message
+                if state["state"] not in ("running", "cancelling"):
+                    yield "event: end\ndata: {}\n\n"
+                    return
+                await asyncio.sleep(0.5)
+
+        headers = {"Cache-Control": "no-store"}
+        return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
 
     @app.delete("/api/projects/{slug}/fit", summary="Cancel the running fit")
     def cancel_fit(slug: str) -> dict[str, Any]:

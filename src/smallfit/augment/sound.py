@@ -90,8 +90,7 @@ class SoundTraining:
     def __init__(self, preset: str):
         if preset not in SPEC_MASKS:
             raise SmallfitError(
-                f"Unknown sound augmentation {preset!r}; choose from none, "
-                f"{', '.join(SPEC_MASKS)}."
+                f"Unknown sound augmentation {preset!r}; choose from none, {', '.join(SPEC_MASKS)}."
             )
         self.masks = SPEC_MASKS[preset]
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from smallfit import backbones, modalities
+from smallfit import backbones, modalities, progress
 from smallfit.budget import UNLIMITED, Budget, OutOfTime
 from smallfit.data import Dataset
 from smallfit.doctor import fit_summary
@@ -169,6 +169,7 @@ def fit_dataset(
                 row["accuracy"] = accuracy_interval(dataset.y, probas, random_state=seed)
             row["cv_seconds"] = round(time.perf_counter() - tic, 2)
             leaderboard.append(row)
+            progress.event("candidate", **{k: row.get(k) for k in ("candidate", "accuracy")})
     choice = None
     if estimate:
         # Highest accuracy wins; on a tie the earlier (simpler, default-ordered) candidate.

@@ -1,7 +1,7 @@
 // smallfit app page: shows what the JSON API under /api/ says, and sends what the user does.
 "use strict";
 
-const state = { slug: null, project: null, model: null, timer: null };
+const state = { slug: null, project: null, model: null, events: null };
 const $ = (id) => document.getElementById(id);
 
 function escapeHtml(text) {
@@ -34,7 +34,7 @@ function interval(estimate) {
 // -- projects ---------------------------------------------------------------------------
 async function showProjects() {
   state.slug = null;
-  clearInterval(state.timer);
+  if (state.events) state.events.close();
   $("project-view").hidden = true;
   $("projects-view").hidden = false;
   $("project-title").textContent = "";
@@ -149,25 +149,34 @@ async function startFit() {
   }
 }
 
-async function pollFit() {
-  clearInterval(state.timer);
+function drawFit(fit) {
+  const running = fit.state === "running" || fit.state === "cancelling";
+  $("cancel-button").hidden = !running;
+  $("train-button").disabled = running;
+  let text = fit.state === "none" ? "Not trained yet."
+    : `Fit ${fit.state}${fit.seconds !== undefined ? ` (${fit.seconds} s)` : ""}.`;
+  if (running && fit.stage) {
+    const left = fit.stage.seconds_left === null ? "" : `, about ${Math.ceil(fit.stage.seconds_left)} s left in this stage`;
+    text += ` ${fit.stage.stage}: ${fit.stage.done}/${fit.stage.total}${left}.`;
+  }
+  $("fit-state").textContent = text;
+  $("fit-leaderboard").innerHTML = (fit.leaderboard || []).length
+    ? `<table><tr><th>candidate</th><th>accuracy [95%]</th></tr>${fit.leaderboard.map((r) => `<tr><th scope="row">${escapeHtml(r.candidate)}</th><td>${r.accuracy ? interval(r.accuracy) : "skipped"}</td></tr>`).join("")}</table>`
+    : "";
+  $("fit-log").textContent = fit.state === "failed" ? (fit.log || "") : "";
+}
+
+function pollFit() {
+  // the server streams the fit's state (server-sent events) until the fit ends
+  if (state.events) state.events.close();
   const slug = state.slug;
-  const tick = async () => {
-    if (state.slug !== slug) return;
-    const fit = await api("GET", `/api/projects/${slug}/fit`);
-    const running = fit.state === "running" || fit.state === "cancelling";
-    $("cancel-button").hidden = !running;
-    $("train-button").disabled = running;
-    $("fit-state").textContent = fit.state === "none" ? "Not trained yet."
-      : `Fit ${fit.state}${fit.seconds !== undefined ? ` (${fit.seconds} s)` : ""}.`;
-    $("fit-log").textContent = fit.log || "";
-    if (!running) {
-      clearInterval(state.timer);
-      if (fit.state === "done") { await refresh(); }
-    }
-  };
-  await tick();
-  state.timer = setInterval(tick, 1000);
+  const events = new EventSource(`/api/projects/${slug}/fit/events`);
+  state.events = events;
+  events.onmessage = (message) => { if (state.slug === slug) drawFit(JSON.parse(message.data)); };
+  events.addEventListener("end", async () => {
+    events.close();
+    if (state.slug === slug) await refresh();
+  });
 }
 
 // -- understand -------------------------------------------------------------------------
