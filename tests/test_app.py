@@ -258,3 +258,25 @@ def test_a_fit_the_server_did_not_see_end_is_marked_interrupted(tmp_path):
     # a pid now used by another process is left alone
     write_state(project, started | {"pid": os.getpid()})
     assert Jobs().status(project)["state"] == "interrupted"
+
+
+def test_the_labelling_queue_suggests_unlabelled_examples_and_labels_are_undone(tmp_path):
+    client = TestClient(create_app(tmp_path / "ws", HOSTS))
+    slug = client.post("/api/projects", json={"name": "queue"}).json()["slug"]
+    for label, texts in TEXTS.items():
+        client.post(f"/api/projects/{slug}/texts", json={"label": label, "texts": texts[:4]})
+    later = [text for texts in TEXTS.values() for text in texts[4:]]
+    client.post(f"/api/projects/{slug}/texts", json={"texts": later})  # no class yet
+    project = client.get(f"/api/projects/{slug}").json()
+    assert project["unlabeled"] == 6 and sum(c["count"] for c in project["classes"].values()) == 12
+    assert client.get(f"/api/projects/{slug}/queue").status_code == 409  # no model yet
+    client.post(f"/api/projects/{slug}/fit", json={"strategy": "prototype"})
+    assert wait_for_fit(client, slug)["state"] == "done"
+    queue = client.get(f"/api/projects/{slug}/queue", params={"n": 4}).json()["items"]
+    assert len(queue) == 4 and {item["text"] for item in queue} <= set(later)
+    assert all(item["guess"] in TEXTS and 0 < item["confidence"] <= 1 for item in queue)
+    first = queue[0]["id"]
+    client.patch(f"/api/projects/{slug}/items", json={"ids": [first], "label": "sport"})
+    assert client.get(f"/api/projects/{slug}").json()["unlabeled"] == 5
+    client.patch(f"/api/projects/{slug}/items", json={"ids": [first], "unlabel": True})
+    assert client.get(f"/api/projects/{slug}").json()["unlabeled"] == 6

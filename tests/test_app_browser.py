@@ -107,6 +107,25 @@ def test_the_loop_in_a_browser_on_the_demo_photos(server, page, tmp_path):
     page.locator("#try-results .card").wait_for()
     assert "trouser" in page.locator("#try-results .card").inner_text()
 
+    page.get_by_role("button", name="1 Gather").click()
+    page.locator("#upload-label").fill("")
+    unlabelled = [sorted((DEMO / name).glob("*.png"))[12 + k] for name in CLASSES for k in (0, 1)]
+    page.locator("#upload-files").set_input_files(unlabelled)
+    page.get_by_role("button", name="Upload").click()
+    page.get_by_text("Added 6 to label later.").wait_for()
+    page.get_by_role("button", name="6 Label more").click()
+    page.get_by_role("button", name="Suggest examples to label").click()
+    page.get_by_text("6 examples suggested").wait_for()
+    for key in ("1", "2", "s", "3", "1", "u", "2", "3"):  # label, skip, undo by keyboard
+        page.keyboard.press(key)
+        time.sleep(0.3)
+    project = page.request.get(f"{server}/api/projects/demo_photos").json()
+    assert project["unlabeled"] == 1  # 5 labelled, the skipped one left
+    assert sum(c["count"] for c in project["classes"].values()) == 35
+    page.get_by_role("button", name="2 Train").click()
+    page.get_by_role("button", name="Train", exact=True).click()
+    page.get_by_text("Estimated accuracy before:").wait_for(timeout=120_000)
+
     page.get_by_role("button", name="5 Use").click()
     with page.expect_download() as download:
         page.get_by_text("Download the model folder (zip)").click()

@@ -14,7 +14,6 @@ import zipfile
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 from fastapi import FastAPI, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
@@ -23,6 +22,15 @@ from pydantic import BaseModel, Field
 from smallfit import modalities
 from smallfit.app.guard import Guard
 from smallfit.app.jobs import ITEMS_FILE, FitBusy, Jobs
+from smallfit.app.models import (
+    in_model_thread,
+    loaded,
+    model_details,
+    model_summary,
+    on_model_thread,
+    predictions,
+    queue_items,
+)
 from smallfit.app.workspace import Project, Workspace
 from smallfit.errors import SmallfitError
 
@@ -37,7 +45,7 @@ class NewProject(BaseModel):
 
 
 class Texts(BaseModel):
-    label: str = Field(description="The class the texts belong to.")
+    label: str = Field("", description="The class the texts belong to; empty: label later.")
     texts: list[str] = Field(min_length=1, max_length=MAX_TEXTS)
 
 
@@ -51,6 +59,7 @@ class ImportFolder(BaseModel):
 class ItemChange(BaseModel):
     ids: list[str] = Field(min_length=1, description="The examples to change.")
     label: str | None = Field(None, description="Move them to this class.")
+    unlabel: bool | None = Field(None, description="Put them back among those to label.")
     excluded: bool | None = Field(None, description="Keep them out of training, or not.")
 
 
@@ -142,8 +151,8 @@ def create_app(workspace: str | Path, hosts: set[str], token: str | None = None)
     @app.post("/api/projects/{slug}/files", status_code=201, summary="Upload example files")
     async def upload(
         slug: str,
-        label: Annotated[str, Form(description="The class of every file sent.")],
         files: Annotated[list[UploadFile], File(description="Images or sounds.")],
+        label: Annotated[str, Form(description="Their class; empty: to label later.")] = "",
     ) -> dict[str, Any]:
         project = project_of(slug)
         added = []
@@ -178,6 +187,19 @@ def create_app(workspace: str | Path, hosts: set[str], token: str | None = None)
                 project.add_file(path.name, path.read_bytes(), str(label), dataset.modality)
         return {"added": len(dataset), "classes": project.classes()}
 
+    @app.get("/api/projects/{slug}/queue", summary="The unlabelled examples to label next")
+    def queue(slug: str, n: int = 20) -> dict[str, Any]:
+        """The examples not labelled yet that the newest model most needs labelled (its
+        `suggest`), best first, each with the model's guess."""
+        project = project_of(slug)
+        models = project.models()
+        if not models:
+            raise HTTPException(409, "Train a model first: it chooses what to label next.")
+        pool = project.unlabeled()
+        if pool.empty:
+            return {"model": models[-1].name, "items": []}
+        return on_model_thread(queue_items, project, models[-1], pool, n)
+
     @app.get("/api/projects/{slug}/items/{item_id}/file", summary="An example's file")
     def item_file(slug: str, item_id: str) -> FileResponse:
         path = project_of(slug).example_path(item_id)
@@ -188,6 +210,8 @@ def create_app(workspace: str | Path, hosts: set[str], token: str | None = None)
         project = project_of(slug)
         if body.label is not None:
             project.relabel(body.ids, body.label)
+        if body.unlabel:
+            project.unlabel(body.ids)
         if body.excluded is not None:
             project.exclude(body.ids, body.excluded)
         return {"classes": project.classes()}
@@ -237,7 +261,7 @@ def create_app(workspace: str | Path, hosts: set[str], token: str | None = None)
 
     @app.get("/api/projects/{slug}/models/{stamp}", summary="A model's estimate and metrics")
     def get_model(slug: str, stamp: str) -> dict[str, Any]:
-        return model_details(project_of(slug).model_folder(stamp))
+        return on_model_thread(model_details, project_of(slug).model_folder(stamp))
 
     @app.get(
         "/api/projects/{slug}/models/{stamp}/cell",
@@ -246,7 +270,7 @@ def create_app(workspace: str | Path, hosts: set[str], token: str | None = None)
     def confusion_cell(slug: str, stamp: str, actual: str, predicted: str) -> dict[str, Any]:
         project = project_of(slug)
         folder = project.model_folder(stamp)
-        model = loaded(folder)
+        model = on_model_thread(loaded, folder)
         classes = [str(c) for c in model.classes]
         for name in (actual, predicted):
             if name not in classes:
@@ -294,7 +318,7 @@ def create_app(workspace: str | Path, hosts: set[str], token: str | None = None)
         slug: str, stamp: str, files: Annotated[list[UploadFile], File()]
     ) -> dict[str, Any]:
         folder = project_of(slug).model_folder(stamp)
-        model = loaded(folder)
+        model = await in_model_thread(loaded, folder)
         kind = modalities.get(model.modality)
         items, names = [], []
         for upload_file in files[:64]:
@@ -304,14 +328,15 @@ def create_app(workspace: str | Path, hosts: set[str], token: str | None = None)
                 raise HTTPException(415, f"{name} is not one of the {kind.plural} it takes.")
             items.append(kind.decode_file(data, name))
             names.append(name)
-        return predictions(model, items, names)
+        return await in_model_thread(predictions, model, items, names)
 
     @app.post("/api/projects/{slug}/models/{stamp}/predict/texts", summary="Try texts")
     def try_texts(slug: str, stamp: str, body: TryTexts) -> dict[str, Any]:
-        model = loaded(project_of(slug).model_folder(stamp))
+        model = on_model_thread(loaded, project_of(slug).model_folder(stamp))
         if model.modality != "text":
             raise HTTPException(415, f"This model takes {model.modality} files, not texts.")
-        return predictions(model, body.texts, [t[:60] for t in body.texts])
+        names = [t[:60] for t in body.texts]
+        return on_model_thread(predictions, model, body.texts, names)
 
     return app
 
@@ -334,37 +359,6 @@ def checked_upload(data: bytes, name: str) -> modalities.Modality:
     return kinds[0]
 
 
-_MODELS: dict[Path, Any] = {}
-
-
-def loaded(folder: Path):
-    """The model in `folder`, loaded once (a model folder never changes once written)."""
-    from smallfit.model import load
-
-    if folder not in _MODELS:
-        _MODELS[folder] = load(folder)
-    return _MODELS[folder]
-
-
-def predictions(model, items: list, names: list[str]) -> dict[str, Any]:
-    from smallfit.data import Dataset
-
-    with model.uncached():
-        proba = model.predict_proba(Dataset(items=items, modality=model.modality))
-    classes = [str(c) for c in model.classes]
-    return {
-        "classes": classes,
-        "predictions": [
-            {
-                "item": name,
-                "label": classes[int(np.argmax(row))],
-                "probabilities": dict(zip(classes, map(float, row), strict=True)),
-            }
-            for name, row in zip(names, proba, strict=True)
-        ],
-    }
-
-
 def summary(project: Project, jobs: Jobs) -> dict[str, Any]:
     meta = project.meta()
     return {
@@ -373,67 +367,9 @@ def summary(project: Project, jobs: Jobs) -> dict[str, Any]:
         "modality": meta["modality"],
         "created": meta["created"],
         "classes": project.classes(),
+        "unlabeled": len(project.unlabeled()),
         "fit": jobs.status(project),
     }
-
-
-def model_summary(folder: Path) -> dict[str, Any]:
-    info = json.loads((folder / "model.json").read_text())
-    honest = info.get("metrics", {}).get("honest") or info.get("metrics", {}).get("accuracy")
-    return {
-        "stamp": folder.name,
-        "strategy": info.get("strategy"),
-        "backbone": info.get("backbone"),
-        "estimate": honest and {k: honest[k] for k in ("value", "low", "high")},
-        "n_items": info.get("info", info).get("data", {}).get("n_items"),
-    }
-
-
-def model_details(folder: Path) -> dict[str, Any]:
-    """What the Understand step shows: the honest estimate, why this model, the
-    leaderboard, the confusion matrix, per-class metrics and the confident mistakes."""
-    model = loaded(folder)
-    metrics, info = model.metrics, model.info
-    honest = metrics.get("honest") or metrics["accuracy"]
-    return model_summary(folder) | {
-        "estimate_method": honest.get("method", "cross-validation"),
-        "why": info.get("why"),
-        "leaderboard": [
-            {key: row.get(key) for key in ("candidate", "accuracy", "skipped")}
-            for row in info.get("candidates", [])
-        ],
-        "classes": metrics.get("classes"),
-        # per item, so that each cell's count is the number of examples it opens
-        "confusion_matrix": item_confusion(folder, model) or metrics.get("confusion_matrix"),
-        "per_class": metrics.get("per_class"),
-        "mistakes": info.get("examples", {}).get("mistakes", []),
-        "learning_curve": info.get("learning_curve"),
-        "label_more": label_more_advice(info.get("learning_curve")),
-    }
-
-
-def label_more_advice(curve: dict | None) -> str | None:
-    """The learning curve's answer to "should I label more?", in a sentence."""
-    if not curve:
-        return None
-    from smallfit.evaluate.learning_curve import advice
-
-    return advice(curve)
-
-
-def item_confusion(folder: Path, model) -> list[list[int]] | None:
-    """The confusion matrix of the items' out-of-fold predictions (probabilities averaged
-    over repeats, one prediction per item), or None when the model does not record them."""
-    guesses = model.info.get("examples", {}).get("predicted")
-    if guesses is None or not (folder / ITEMS_FILE).is_file():
-        return None
-    labels = json.loads((folder / ITEMS_FILE).read_text())["labels"]
-    classes = [str(c) for c in model.classes]
-    matrix = np.zeros((len(classes), len(classes)), dtype=int)
-    for label, guess in zip(labels, guesses, strict=True):
-        if guess is not None:
-            matrix[classes.index(label), guess] += 1
-    return matrix.tolist()
 
 
 def zipped(folder: Path) -> bytes:

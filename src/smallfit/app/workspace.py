@@ -1,7 +1,8 @@
 """The app's workspace: a folder of projects, each a folder the CLI can read too.
 
 A project holds `project.json` (its name and kind of item), `items.csv` (one row per
-example: its file or text, its class, and whether it is excluded from training),
+example: its file or text, its class (empty: not labelled yet), and whether it is
+excluded from training),
 `files/` (uploaded files, copied in under safe names), and `models/<stamp>/` (fitted
 model directories). Training reads `train.csv`, written from the rows not excluded, so
 `smallfit fit PROJECT/train.csv` repeats a fit from the command line.
@@ -114,7 +115,7 @@ class Project:
     # -- examples ----------------------------------------------------------------------
     def items(self) -> pd.DataFrame:
         table = pd.read_csv(self._path("items.csv"), dtype={"id": str, "content": str})
-        table["label"] = table["label"].astype(str)
+        table["label"] = table["label"].fillna("").astype(str)  # "": not labelled yet
         table["excluded"] = table["excluded"].astype(bool)
         return table
 
@@ -124,27 +125,34 @@ class Project:
     def classes(self) -> dict[str, dict[str, int]]:
         """Each class with its number of examples, and of those excluded."""
         table = self.items()
+        table = table[table.label != ""]
         counts: dict[str, dict[str, int]] = {}
         for label, rows in table.groupby("label", sort=True):
             counts[str(label)] = {"count": int(len(rows)), "excluded": int(rows.excluded.sum())}
         return counts
 
+    def unlabeled(self) -> pd.DataFrame:
+        """The examples not labelled yet (and not excluded): the labelling queue's pool."""
+        table = self.items()
+        return table[(table.label == "") & ~table.excluded]
+
     def add_texts(self, texts: list[str], label: str) -> int:
-        """Add texts to class `label`; returns how many."""
+        """Add texts to class `label` ("": to label later); returns how many."""
         texts = [t.strip() for t in texts if t and t.strip()]
         if not texts:
             raise SmallfitError("No text to add: every line was empty.")
         return self._add("text", [(t, label) for t in texts], "text")
 
     def add_file(self, name: str, data: bytes, label: str, modality: str) -> str:
-        """Copy an uploaded file into files/ under a safe, unique name; returns its id."""
+        """Copy an uploaded file into files/ under a safe, unique name, in class `label`
+        ("": to label later); returns its id."""
         stem = safe_name(Path(name).name)[-MAX_NAME:] or "file"
         target = self._path(f"files/{uuid.uuid4().hex[:12]}_{stem}")
         target.write_bytes(data)
         return self._add("file", [(f"files/{target.name}", label)], modality)[0]
 
     def _add(self, kind: str, rows: list[tuple[str, str]], modality: str):
-        label = check_label(rows[0][1])
+        label = check_label(rows[0][1]) if rows[0][1].strip() else ""
         with self.workspace.lock:
             meta = self.meta()
             if meta["modality"] not in (None, modality):
@@ -171,6 +179,10 @@ class Project:
     def relabel(self, ids: list[str], label: str) -> None:
         """Move examples `ids` to class `label` (a new or an existing one)."""
         self._update(ids, "label", check_label(label))
+
+    def unlabel(self, ids: list[str]) -> None:
+        """Put examples `ids` back among those to label (undoing a label)."""
+        self._update(ids, "label", "")
 
     def exclude(self, ids: list[str], excluded: bool) -> None:
         """Keep examples out of training (or bring them back); nothing is deleted."""
@@ -208,7 +220,7 @@ class Project:
         file paths relative to the project, or of texts, and the label); with their ids
         and labels, row by row."""
         table = self.items()
-        kept = table[~table.excluded]
+        kept = table[~table.excluded & (table.label != "")]
         if kept.label.nunique() < 2:
             raise SmallfitError("Training needs two classes with examples; add more first.")
         column = "file" if self.meta()["modality"] != "text" else "text"

@@ -2,13 +2,16 @@
 
 Keys are (encoder id, item content hash). The encoder id covers architecture, weights
 and preprocessing, so changing any of them never returns a stale vector. Vectors are
-raw float32 bytes in SQLite (stdlib, safe to share between processes, no pickle).
+raw float32 bytes in SQLite (stdlib, safe to share between processes, no pickle). An
+encoder may be used from several threads (a server's), and a SQLite connection belongs
+to the thread that opened it, so each thread opens its own.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -26,18 +29,27 @@ class EmbeddingCache:
         self.dim = dim
         directory = directory or cache_dir()
         directory.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(directory / "embeddings.sqlite", timeout=60)
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS vectors (encoder TEXT, key TEXT, vector BLOB, "
-            "PRIMARY KEY (encoder, key))"
-        )
+        self.path = directory / "embeddings.sqlite"
+        self._local = threading.local()
+        self._connection()
+
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's connection to the cache, opened on first use."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = self._local.db = sqlite3.connect(self.path, timeout=60)
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS vectors (encoder TEXT, key TEXT, vector BLOB, "
+                "PRIMARY KEY (encoder, key))"
+            )
+        return db
 
     def get(self, keys: list[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
         for start in range(0, len(keys), 500):  # SQLite caps the number of bound parameters
             chunk = keys[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            rows = self._db.execute(
+            rows = self._connection().execute(
                 f"SELECT key, vector FROM vectors WHERE encoder = ? AND key IN ({marks})",
                 [self.encoder_id, *chunk],
             )
@@ -52,5 +64,6 @@ class EmbeddingCache:
             (self.encoder_id, key, np.asarray(v, dtype=np.float32).tobytes())
             for key, v in zip(keys, vectors, strict=True)
         ]
-        with self._db:
-            self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)", rows)
+        db = self._connection()
+        with db:
+            db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)", rows)

@@ -77,6 +77,10 @@ async function refresh() {
   $("project-title").textContent = state.project.name;
   drawClasses();
   drawModels();
+  const models = state.project.models;
+  $("before-after").textContent = models.length > 1
+    ? `Estimated accuracy before: ${interval(models[models.length - 2].estimate)}; now: ${interval(models[models.length - 1].estimate)}.`
+    : "";
 }
 
 function showStep(step) {
@@ -90,7 +94,8 @@ function showStep(step) {
 // -- gather -----------------------------------------------------------------------------
 function drawClasses() {
   const cards = $("class-cards");
-  cards.innerHTML = "";
+  cards.innerHTML = state.project.unlabeled
+    ? `<p>${state.project.unlabeled} examples to label later (step 6).</p>` : "";
   const byClass = {};
   for (const item of state.project.items) (byClass[item.label] ||= []).push(item);
   for (const [label, counts] of Object.entries(state.project.classes)) {
@@ -120,14 +125,13 @@ function drawClasses() {
 
 async function uploadFiles(files, label) {
   const message = $("gather-message");
-  if (!label) { message.textContent = "Name the class first."; return; }
   const form = new FormData();
   form.append("label", label);
   for (const file of files) form.append("files", file);
   try {
     const result = await api("POST", `/api/projects/${state.slug}/files`, form);
     await refresh();
-    message.textContent = `Added ${result.added} to ${label}.`;
+    message.textContent = label ? `Added ${result.added} to ${label}.` : `Added ${result.added} to label later.`;
     message.className = "";
   } catch (error) {
     message.textContent = error.message;
@@ -261,6 +265,77 @@ async function tryItems(kind) {
   }
 }
 
+// -- label more -------------------------------------------------------------------------
+const queue = { items: [], done: [] };
+
+async function loadQueue() {
+  try {
+    const result = await api("GET", `/api/projects/${state.slug}/queue?n=20`);
+    queue.items = result.items;
+    queue.done = [];
+    $("queue-state").textContent = result.items.length
+      ? `${result.items.length} examples suggested by model ${result.model}.`
+      : "Nothing left to label: upload examples without a class first.";
+    drawQueue();
+  } catch (error) {
+    $("queue-state").textContent = error.message;
+  }
+}
+
+function drawQueue() {
+  const classes = Object.keys(state.project.classes);
+  const item = queue.items[0];
+  if (!item) {
+    $("queue-card").innerHTML = queue.done.length ? `<p>Labelled ${queue.done.length}. Train again to see the difference.</p>` : "";
+    $("queue-keys").innerHTML = "";
+    return;
+  }
+  const url = `/api/projects/${state.slug}/items/${item.id}/file`;
+  const shown = item.kind === "text" ? `<p class="snippet">${escapeHtml(item.text)}</p>`
+    : state.project.modality === "sound" ? `<audio controls src="${url}"></audio>`
+    : `<img src="${url}" alt="example to label" style="max-width:200px">`;
+  $("queue-card").innerHTML = `<div class="card">${shown}
+    <p>The model guesses ${escapeHtml(item.guess)} (${percent(item.confidence)}); ${escapeHtml(item.reason)}</p></div>`;
+  $("queue-keys").innerHTML = classes.slice(0, 9).map((c, i) => `<button type="button" data-label="${escapeHtml(c)}">${i + 1} ${escapeHtml(c)}</button>`).join(" ")
+    + ` <button type="button" id="skip-button">S skip</button> <button type="button" id="undo-button">U undo</button>`;
+  for (const button of $("queue-keys").querySelectorAll("button[data-label]")) button.onclick = () => labelCurrent(button.dataset.label);
+  $("skip-button").onclick = skipCurrent;
+  $("undo-button").onclick = undoLast;
+}
+
+async function labelCurrent(label) {
+  const item = queue.items.shift();
+  if (!item) return;
+  await api("PATCH", `/api/projects/${state.slug}/items`, { ids: [item.id], label });
+  queue.done.push(item);
+  $("queue-state").textContent = `Labelled ${item.kind === "text" ? "the text" : "the example"} as ${label}.`;
+  drawQueue();
+}
+
+function skipCurrent() {
+  const item = queue.items.shift();
+  if (item) queue.items.push(item);
+  drawQueue();
+}
+
+async function undoLast() {
+  const item = queue.done.pop();
+  if (!item) return;
+  await api("PATCH", `/api/projects/${state.slug}/items`, { ids: [item.id], unlabel: true });
+  queue.items.unshift(item);
+  $("queue-state").textContent = "Undone.";
+  drawQueue();
+}
+
+document.addEventListener("keydown", (event) => {
+  if ($("label").hidden || ["INPUT", "TEXTAREA", "SELECT"].includes(event.target.tagName)) return;
+  const classes = Object.keys(state.project?.classes || {});
+  const number = Number(event.key);
+  if (number >= 1 && number <= Math.min(9, classes.length)) labelCurrent(classes[number - 1]);
+  else if (event.key === "s" || event.key === "S") skipCurrent();
+  else if (event.key === "u" || event.key === "U") undoLast();
+});
+
 // -- use --------------------------------------------------------------------------------
 function drawUse(stamp) {
   const base = `${state.slug}/models/${stamp}`;
@@ -313,6 +388,7 @@ drop.ondragover = (event) => { event.preventDefault(); drop.classList.add("over"
 drop.ondragleave = () => drop.classList.remove("over");
 drop.ondrop = (event) => { event.preventDefault(); drop.classList.remove("over"); uploadFiles(event.dataTransfer.files, $("upload-label").value.trim()); };
 $("train-button").onclick = startFit;
+$("queue-button").onclick = loadQueue;
 $("cancel-button").onclick = () => api("DELETE", `/api/projects/${state.slug}/fit`).then(pollFit);
 $("model-select").onchange = () => showModel($("model-select").value);
 $("try-files-form").onsubmit = (event) => { event.preventDefault(); tryItems("files"); };

@@ -1,0 +1,162 @@
+"""What the app asks of fitted models: loading them once, the Understand step's figures
+(the estimate, the candidates, the confusion matrix of the examples' out-of-fold
+predictions), trying items, and the labelling queue. Every model call runs on one
+thread (MODEL_THREAD)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from smallfit.app.jobs import ITEMS_FILE
+from smallfit.app.workspace import Project
+
+
+def pool_items(project: Project, pool) -> list[Any]:
+    """The unlabelled examples as items the model reads (texts, or their files' paths)."""
+    return [
+        row.content if row.kind == "text" else project.example_path(row.id)
+        for row in pool.itertuples()
+    ]
+
+
+def queue_items(project: Project, folder: Path, pool, n: int) -> dict[str, Any]:
+    """The unlabelled examples of `pool` the model in `folder` most needs labelled (its
+    `suggest`), best first, each with the model's guess."""
+    from smallfit.active.suggestions import suggest
+    from smallfit.data import Dataset
+
+    model = loaded(folder)
+    items = pool_items(project, pool)
+    picks = suggest(model, items, n=min(max(n, 1), len(items)))
+    where: dict[str, list[int]] = {}  # suggest names an item by its text or its path
+    for index, item in enumerate(items):
+        where.setdefault(str(item), []).append(index)
+    order = [where[str(name)].pop(0) for name in picks["item"]]
+    chosen = [items[i] for i in order]
+    proba = model.predict_proba(Dataset(items=chosen, modality=model.modality))
+    classes = [str(c) for c in model.classes]
+    return {
+        "model": folder.name,
+        "items": [
+            {
+                "id": pool.id.iloc[i],
+                "kind": pool.kind.iloc[i],
+                "text": pool.content.iloc[i] if pool.kind.iloc[i] == "text" else None,
+                "guess": classes[int(np.argmax(row))],
+                "confidence": float(np.max(row)),
+                "reason": reason,
+            }
+            for i, row, reason in zip(order, proba, picks["reason"], strict=True)
+        ],
+    }
+
+
+# Every model call runs on this one thread: an encoder keeps its embedding cache in SQLite,
+# whose connection belongs to the thread that made it (serve.py batches on one thread too).
+MODEL_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smallfit-model")
+
+
+def on_model_thread(function, *args):
+    """`function(*args)` run on the model thread (from a request's worker thread)."""
+    return MODEL_THREAD.submit(function, *args).result()
+
+
+async def in_model_thread(function, *args):
+    """The same from the event loop, which goes on answering other requests meanwhile."""
+    return await asyncio.wrap_future(MODEL_THREAD.submit(function, *args))
+
+
+_MODELS: dict[Path, Any] = {}
+
+
+def loaded(folder: Path):
+    """The model in `folder`, loaded once (a model folder never changes once written)."""
+    from smallfit.model import load
+
+    if folder not in _MODELS:
+        _MODELS[folder] = load(folder)
+    return _MODELS[folder]
+
+
+def predictions(model, items: list, names: list[str]) -> dict[str, Any]:
+    from smallfit.data import Dataset
+
+    with model.uncached():
+        proba = model.predict_proba(Dataset(items=items, modality=model.modality))
+    classes = [str(c) for c in model.classes]
+    return {
+        "classes": classes,
+        "predictions": [
+            {
+                "item": name,
+                "label": classes[int(np.argmax(row))],
+                "probabilities": dict(zip(classes, map(float, row), strict=True)),
+            }
+            for name, row in zip(names, proba, strict=True)
+        ],
+    }
+
+
+def model_summary(folder: Path) -> dict[str, Any]:
+    info = json.loads((folder / "model.json").read_text())
+    honest = info.get("metrics", {}).get("honest") or info.get("metrics", {}).get("accuracy")
+    return {
+        "stamp": folder.name,
+        "strategy": info.get("strategy"),
+        "backbone": info.get("backbone"),
+        "estimate": honest and {k: honest[k] for k in ("value", "low", "high")},
+        "n_items": info.get("info", info).get("data", {}).get("n_items"),
+    }
+
+
+def model_details(folder: Path) -> dict[str, Any]:
+    """What the Understand step shows: the honest estimate, why this model, the
+    leaderboard, the confusion matrix, per-class metrics and the confident mistakes."""
+    model = loaded(folder)
+    metrics, info = model.metrics, model.info
+    honest = metrics.get("honest") or metrics["accuracy"]
+    return model_summary(folder) | {
+        "estimate_method": honest.get("method", "cross-validation"),
+        "why": info.get("why"),
+        "leaderboard": [
+            {key: row.get(key) for key in ("candidate", "accuracy", "skipped")}
+            for row in info.get("candidates", [])
+        ],
+        "classes": metrics.get("classes"),
+        # per item, so that each cell's count is the number of examples it opens
+        "confusion_matrix": item_confusion(folder, model) or metrics.get("confusion_matrix"),
+        "per_class": metrics.get("per_class"),
+        "mistakes": info.get("examples", {}).get("mistakes", []),
+        "learning_curve": info.get("learning_curve"),
+        "label_more": label_more_advice(info.get("learning_curve")),
+    }
+
+
+def label_more_advice(curve: dict | None) -> str | None:
+    """The learning curve's answer to "should I label more?", in a sentence."""
+    if not curve:
+        return None
+    from smallfit.evaluate.learning_curve import advice
+
+    return advice(curve)
+
+
+def item_confusion(folder: Path, model) -> list[list[int]] | None:
+    """The confusion matrix of the items' out-of-fold predictions (probabilities averaged
+    over repeats, one prediction per item), or None when the model does not record them."""
+    guesses = model.info.get("examples", {}).get("predicted")
+    if guesses is None or not (folder / ITEMS_FILE).is_file():
+        return None
+    labels = json.loads((folder / ITEMS_FILE).read_text())["labels"]
+    classes = [str(c) for c in model.classes]
+    matrix = np.zeros((len(classes), len(classes)), dtype=int)
+    for label, guess in zip(labels, guesses, strict=True):
+        if guess is not None:
+            matrix[classes.index(label), guess] += 1
+    return matrix.tolist()
