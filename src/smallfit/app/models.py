@@ -108,7 +108,7 @@ def model_summary(folder: Path) -> dict[str, Any]:
     honest = info.get("metrics", {}).get("honest") or info.get("metrics", {}).get("accuracy")
     return {
         "stamp": folder.name,
-        "strategy": info.get("strategy"),
+        "strategy": (info.get("strategy") or {}).get("name"),
         "backbone": info.get("backbone"),
         "estimate": honest and {k: honest[k] for k in ("value", "low", "high")},
         "n_items": info.get("info", info).get("data", {}).get("n_items"),
