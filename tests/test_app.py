@@ -96,6 +96,10 @@ def test_the_whole_loop_on_images(tmp_path):
     assert tried["predictions"][0]["label"] == "green"
     assert sum(tried["predictions"][0]["probabilities"].values()) == pytest.approx(1.0)
 
+    onnx = client.get(f"/api/projects/{slug}/models/{stamp}/onnx")
+    assert onnx.status_code == 200, onnx.text
+    names = zipfile.ZipFile(io.BytesIO(onnx.content)).namelist()
+    assert f"{stamp}.onnx/model.onnx" in names and f"{stamp}.onnx/model.onnx.json" in names
     archive = client.get(f"/api/projects/{slug}/models/{stamp}/download")
     assert archive.headers["content-type"] == "application/zip"
     zipfile.ZipFile(io.BytesIO(archive.content)).extractall(tmp_path / "unzipped")
@@ -280,3 +284,21 @@ def test_the_labelling_queue_suggests_unlabelled_examples_and_labels_are_undone(
     assert client.get(f"/api/projects/{slug}").json()["unlabeled"] == 5
     client.patch(f"/api/projects/{slug}/items", json={"ids": [first], "unlabel": True})
     assert client.get(f"/api/projects/{slug}").json()["unlabeled"] == 6
+
+
+def test_the_doctors_findings_name_the_examples_to_exclude(tmp_path):
+    client = TestClient(create_app(tmp_path / "ws", HOSTS))
+    slug = client.post("/api/projects", json={"name": "doctor"}).json()["slug"]
+    for label, texts in TEXTS.items():
+        client.post(f"/api/projects/{slug}/texts", json={"label": label, "texts": texts})
+    twice = TEXTS["sport"][0]
+    client.post(f"/api/projects/{slug}/texts", json={"label": "cooking", "texts": [twice]})
+    client.post(f"/api/projects/{slug}/fit", json={"strategy": "prototype"})
+    stamp = wait_for_fit(client, slug)["model"]
+    findings = client.get(f"/api/projects/{slug}/models/{stamp}").json()["findings"]
+    (conflict,) = [f for f in findings if f["kind"] == "conflicting_labels"]
+    items = client.get(f"/api/projects/{slug}").json()["items"]
+    same = {i["id"] for i in items if i["text"] == twice}
+    assert set(conflict["ids"]) == same and len(same) == 2
+    client.patch(f"/api/projects/{slug}/items", json={"ids": conflict["ids"][1:], "excluded": True})
+    assert client.get(f"/api/projects/{slug}").json()["classes"]["cooking"]["excluded"] == 1

@@ -115,9 +115,10 @@ def model_summary(folder: Path) -> dict[str, Any]:
     }
 
 
-def model_details(folder: Path) -> dict[str, Any]:
+def model_details(project: Project, folder: Path) -> dict[str, Any]:
     """What the Understand step shows: the honest estimate, why this model, the
-    leaderboard, the confusion matrix, per-class metrics and the confident mistakes."""
+    leaderboard, the confusion matrix, per-class metrics, the confident mistakes and
+    the data doctor's findings."""
     model = loaded(folder)
     metrics, info = model.metrics, model.info
     honest = metrics.get("honest") or metrics["accuracy"]
@@ -135,7 +136,25 @@ def model_details(folder: Path) -> dict[str, Any]:
         "mistakes": info.get("examples", {}).get("mistakes", []),
         "learning_curve": info.get("learning_curve"),
         "label_more": label_more_advice(info.get("learning_curve")),
+        "findings": doctor_findings(project, folder, model),
     }
+
+
+def doctor_findings(project: Project, folder: Path, model) -> list[dict[str, Any]]:
+    """The fit's data findings (duplicates, conflicting labels, likely label errors),
+    each with the ids of the examples it names, so that the page can exclude or relabel
+    them (None for an example no longer in the project)."""
+    findings = model.info.get("doctor", {}).get("findings", [])
+    if not (folder / ITEMS_FILE).is_file():
+        return findings
+    ids = json.loads((folder / ITEMS_FILE).read_text())["ids"]
+    content = project.items().set_index("id").content
+    by_name = {}  # the fit names a row of train.csv "row N", a file by its path
+    for row, item_id in enumerate(ids):
+        by_name[f"row {row + 2}"] = item_id
+        if item_id in content.index:
+            by_name[content[item_id]] = item_id
+    return [f | {"ids": [by_name.get(name) for name in f["items"]]} for f in findings]
 
 
 def label_more_advice(curve: dict | None) -> str | None:

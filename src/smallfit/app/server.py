@@ -261,7 +261,8 @@ def create_app(workspace: str | Path, hosts: set[str], token: str | None = None)
 
     @app.get("/api/projects/{slug}/models/{stamp}", summary="A model's estimate and metrics")
     def get_model(slug: str, stamp: str) -> dict[str, Any]:
-        return on_model_thread(model_details, project_of(slug).model_folder(stamp))
+        project = project_of(slug)
+        return on_model_thread(model_details, project, project.model_folder(stamp))
 
     @app.get(
         "/api/projects/{slug}/models/{stamp}/cell",
@@ -309,6 +310,26 @@ def create_app(workspace: str | Path, hosts: set[str], token: str | None = None)
         name = f"{slug}-{stamp}.zip"
         return StreamingResponse(
             io.BytesIO(zipped(folder)),
+            media_type="application/zip",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+    @app.get(
+        "/api/projects/{slug}/models/{stamp}/onnx",
+        summary="The model exported to ONNX (smallfit export), zipped",
+    )
+    def download_onnx(slug: str, stamp: str) -> StreamingResponse:
+        from smallfit.export import export_onnx
+
+        project = project_of(slug)
+        folder = project.model_folder(stamp)
+        exported = folder.with_name(f"{stamp}.onnx")  # beside the model, made once
+        if not (exported / "model.onnx.json").is_file():
+            model = on_model_thread(loaded, folder)
+            on_model_thread(export_onnx, model, exported)
+        name = f"{slug}-{stamp}-onnx.zip"
+        return StreamingResponse(
+            io.BytesIO(zipped(exported)),
             media_type="application/zip",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )

@@ -109,9 +109,17 @@ function drawClasses() {
         : `<img src="${url}" alt="example of ${escapeHtml(label)}">`;
     });
     card.innerHTML = `<h3>${escapeHtml(label)}</h3>
-      <p>${counts.count} examples${counts.excluded ? `, ${counts.excluded} excluded` : ""}</p>
+      <p>${counts.count} examples${counts.excluded ? `, ${counts.excluded} excluded <button type="button" class="restore">Restore them</button>` : ""}</p>
       <div class="thumbs">${shown.join("")}</div>
       <button type="button" class="rename-class">Rename or merge</button>`;
+    const restore = card.querySelector(".restore");
+    if (restore) {
+      restore.onclick = async () => {
+        const ids = (byClass[label] || []).filter((item) => item.excluded).map((item) => item.id);
+        await api("PATCH", `/api/projects/${state.slug}/items`, { ids, excluded: false });
+        refresh();
+      };
+    }
     card.querySelector(".rename-class").onclick = async () => {
       const name = prompt(`New name for ${label} (an existing class's name merges them)`, label);
       if (name && name !== label) {
@@ -209,12 +217,31 @@ async function showModel(stamp) {
     <div id="cell-items" aria-live="polite"></div>
     <h3>Per class</h3><table><tr><th>class</th><th>precision</th><th>recall</th><th>examples</th></tr>${perClass}</table>
     ${model.label_more ? `<h3>Should I label more?</h3><p>${escapeHtml(model.label_more)}</p>` : ""}
+    <h3>Data doctor</h3>${drawFindings(model.findings)}
     <h3>Most confident mistakes</h3><ul>${mistakes || "<li>none</li>"}</ul>
     <p><a href="/api/projects/${state.slug}/models/${stamp}/report" target="_blank">The full report</a></p>`;
+  for (const button of document.querySelectorAll("button.exclude")) {
+    button.onclick = () => excludeItem(button.dataset.id, button);
+  }
   for (const cell of document.querySelectorAll("button.cell")) {
     cell.onclick = () => showCell(stamp, cell.dataset.actual, cell.dataset.predicted);
   }
   drawUse(stamp);
+}
+
+function drawFindings(findings) {
+  if (!findings.length) return "<p>No duplicates, conflicting labels or likely label errors found.</p>";
+  return `<ul>${findings.map((f) => `<li>${escapeHtml(f.kind.replaceAll("_", " "))}: ${escapeHtml(f.detail)}
+    ${f.suggestion ? `(${escapeHtml(f.suggestion)})` : ""}
+    ${(f.ids || []).filter((id) => id).map((id, k) => `<button type="button" class="exclude" data-id="${id}">Exclude ${escapeHtml(f.items[k])}</button>`).join(" ")}</li>`).join("")}</ul>`;
+}
+
+async function excludeItem(id, button) {
+  await api("PATCH", `/api/projects/${state.slug}/items`, { ids: [id], excluded: true });
+  button.disabled = true;
+  button.textContent = "Excluded (kept; restore it in Gather)";
+  state.project = await api("GET", `/api/projects/${state.slug}`);
+  drawClasses();
 }
 
 async function showCell(stamp, actual, predicted) {
@@ -341,6 +368,7 @@ function drawUse(stamp) {
   const base = `${state.slug}/models/${stamp}`;
   $("use-details").innerHTML = `
     <p><a href="/api/projects/${base}/download">Download the model folder (zip)</a></p>
+    <p><button type="button" id="onnx-button">Export to ONNX and download (zip)</button> <span id="onnx-state" role="status"></span></p>
     <p>Repeat this fit from the command line, in the workspace:</p>
     <pre>smallfit fit ${escapeHtml(state.slug)}/train.csv --out ${escapeHtml(state.slug)}/models/new</pre>
     <p>Use it from Python:</p>
@@ -349,6 +377,19 @@ model = smallfit.load("${escapeHtml(base)}")
 model.predict(["..."])</pre>
     <p>Serve it over HTTP:</p>
     <pre>smallfit serve ${escapeHtml(base)} --port 8000</pre>`;
+  $("onnx-button").onclick = async () => {
+    $("onnx-state").textContent = "Exporting...";
+    const response = await fetch(`/api/projects/${base}/onnx`);
+    if (!response.ok) {
+      $("onnx-state").textContent = (await response.json()).detail;
+      return;
+    }
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(await response.blob());
+    link.download = `${state.slug}-${stamp}-onnx.zip`;
+    link.click();
+    $("onnx-state").textContent = "Exported.";
+  };
 }
 
 // -- wiring -----------------------------------------------------------------------------
