@@ -302,3 +302,28 @@ def test_the_doctors_findings_name_the_examples_to_exclude(tmp_path):
     assert set(conflict["ids"]) == same and len(same) == 2
     client.patch(f"/api/projects/{slug}/items", json={"ids": conflict["ids"][1:], "excluded": True})
     assert client.get(f"/api/projects/{slug}").json()["classes"]["cooking"]["excluded"] == 1
+
+
+def test_the_map_places_every_training_example_and_moves_one(tmp_path):
+    client = TestClient(create_app(tmp_path / "ws", HOSTS))
+    slug = client.post("/api/projects", json={"name": "map"}).json()["slug"]
+    for label, texts in TEXTS.items():
+        client.post(f"/api/projects/{slug}/texts", json={"label": label, "texts": texts})
+    client.post(f"/api/projects/{slug}/fit", json={"strategy": "prototype"})
+    stamp = wait_for_fit(client, slug)["model"]
+    points = client.get(f"/api/projects/{slug}/models/{stamp}/map").json()["points"]
+    assert len(points) == 18 and len({(p["x"], p["y"]) for p in points}) == 18
+    centres = {
+        label: np.mean([[p["x"], p["y"]] for p in points if p["label"] == label], axis=0)
+        for label in TEXTS
+    }
+    spread = np.mean(
+        [np.hypot(p["x"] - centres[p["label"]][0], p["y"] - centres[p["label"]][1]) for p in points]
+    )
+    apart = np.mean([np.hypot(*(centres[a] - centres[b])) for a in TEXTS for b in TEXTS if a < b])
+    assert apart > spread  # the topics form clusters on the map
+    moved = points[0]["id"]
+    client.patch(f"/api/projects/{slug}/items", json={"ids": [moved], "label": "finance"})
+    again = client.get(f"/api/projects/{slug}/models/{stamp}/map").json()["points"]
+    (point,) = [p for p in again if p["id"] == moved]
+    assert point["now"] == "finance" and point["label"] == points[0]["label"]

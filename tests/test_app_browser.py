@@ -99,6 +99,10 @@ def test_the_loop_in_a_browser_on_the_demo_photos(server, page, tmp_path):
     page.get_by_role("button", name="bag predicted as bag").click()
     page.get_by_text("bag predicted as bag (out of fold)").wait_for()
     assert page.locator("#cell-items img").count() >= 5
+    page.locator("circle.point").first.wait_for()
+    assert page.locator("circle.point").count() == 30  # every example on the map
+    page.locator("circle.point").first.click()
+    page.get_by_label("Move to").wait_for()
 
     page.get_by_role("button", name="4 Try").click()
     trouser = sorted((DEMO / "trouser").glob("*.png"))[-1]  # not among those uploaded

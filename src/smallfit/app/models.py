@@ -179,3 +179,46 @@ def item_confusion(folder: Path, model) -> list[list[int]] | None:
         if guess is not None:
             matrix[classes.index(label), guess] += 1
     return matrix.tolist()
+
+
+def embedding_map(project: Project, folder: Path) -> dict[str, Any]:
+    """The training examples placed in 2-D (the first two principal components of their
+    normalised embeddings by the encoder the model's drift reference uses), each with its
+    class then and now, and its out-of-fold prediction."""
+    from sklearn.decomposition import PCA
+
+    from smallfit import backbones
+    from smallfit.errors import SmallfitError
+    from smallfit.numeric import normalise
+
+    model = loaded(folder)
+    name = model.reference.encoder.get("name") if model.reference is not None else None
+    if name is None or not backbones.available(name) or not (folder / ITEMS_FILE).is_file():
+        raise SmallfitError("No map for this model: its examples have no embeddings to place.")
+    rows = json.loads((folder / ITEMS_FILE).read_text())
+    table = project.items().set_index("id")
+    kept = [k for k, item_id in enumerate(rows["ids"]) if item_id in table.index]
+    if len(kept) < 3:
+        raise SmallfitError("No map: fewer than 3 of the model's examples are left.")
+    ids = [rows["ids"][k] for k in kept]
+    items = [table.content[i] if table.kind[i] == "text" else project.example_path(i) for i in ids]
+    vectors = normalise(backbones.create(name).embed(items, description="Embedding for the map"))
+    xy = PCA(n_components=2, random_state=0).fit_transform(vectors)
+    guesses = model.info.get("examples", {}).get("predicted") or [None] * len(rows["ids"])
+    classes = [str(c) for c in model.classes]
+    return {
+        "encoder": name,
+        "points": [
+            {
+                "id": item_id,
+                "x": round(float(x), 4),
+                "y": round(float(y), 4),
+                "label": rows["labels"][k],
+                "now": table.label[item_id],
+                "predicted": None if guesses[k] is None else classes[guesses[k]],
+                "kind": table.kind[item_id],
+                "text": table.content[item_id] if table.kind[item_id] == "text" else None,
+            }
+            for k, item_id, (x, y) in zip(kept, ids, xy, strict=True)
+        ],
+    }

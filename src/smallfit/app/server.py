@@ -23,6 +23,7 @@ from smallfit import modalities
 from smallfit.app.guard import Guard
 from smallfit.app.jobs import ITEMS_FILE, FitBusy, Jobs
 from smallfit.app.models import (
+    embedding_map,
     in_model_thread,
     loaded,
     model_details,
@@ -298,6 +299,14 @@ def create_app(workspace: str | Path, hosts: set[str], token: str | None = None)
                 for item_id in found
             ]
         }
+
+    @app.get(
+        "/api/projects/{slug}/models/{stamp}/map",
+        summary="The model's training examples in 2-D (principal components of embeddings)",
+    )
+    def examples_map(slug: str, stamp: str) -> dict[str, Any]:
+        project = project_of(slug)
+        return on_model_thread(embedding_map, project, project.model_folder(stamp))
 
     @app.get("/api/projects/{slug}/models/{stamp}/report", summary="A model's HTML report")
     def model_report(slug: str, stamp: str) -> FileResponse:

@@ -215,6 +215,9 @@ async function showModel(stamp) {
     <h3>Confusion matrix (rows: true class, columns: predicted)</h3>
     <table><tr><th></th>${classes.map((c) => `<th scope="col">${escapeHtml(c)}</th>`).join("")}</tr>${matrix}</table>
     <div id="cell-items" aria-live="polite"></div>
+    <h3>Map of the examples</h3>
+    <p>Each example placed by its embedding (its first two principal components), coloured by class; a ring marks an out-of-fold mistake. Click one to see it and move it to another class.</p>
+    <div id="map"></div><div id="map-item" aria-live="polite"></div>
     <h3>Per class</h3><table><tr><th>class</th><th>precision</th><th>recall</th><th>examples</th></tr>${perClass}</table>
     ${model.label_more ? `<h3>Should I label more?</h3><p>${escapeHtml(model.label_more)}</p>` : ""}
     <h3>Data doctor</h3>${drawFindings(model.findings)}
@@ -227,6 +230,52 @@ async function showModel(stamp) {
     cell.onclick = () => showCell(stamp, cell.dataset.actual, cell.dataset.predicted);
   }
   drawUse(stamp);
+  drawMap(stamp);
+}
+
+const PALETTE = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777", "#4b5563", "#65a30d"];
+
+async function drawMap(stamp) {
+  let map;
+  try {
+    map = await api("GET", `/api/projects/${state.slug}/models/${stamp}/map`);
+  } catch (error) {
+    $("map").innerHTML = `<p>${escapeHtml(error.message)}</p>`;
+    return;
+  }
+  const classes = Object.keys(state.project.classes);
+  const xs = map.points.map((p) => p.x), ys = map.points.map((p) => p.y);
+  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  const sx = (x) => 20 + 460 * (x - x0) / ((x1 - x0) || 1), sy = (y) => 20 + 260 * (y1 - y) / ((y1 - y0) || 1);
+  const dots = map.points.map((p, k) => {
+    const colour = PALETTE[classes.indexOf(p.now) % PALETTE.length] || "#000";
+    const wrong = p.predicted && p.predicted !== p.label;
+    return `<circle class="point" data-k="${k}" tabindex="0" role="button" cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="6" fill="${colour}" ${wrong ? 'stroke="#111" stroke-width="2.5"' : ""} aria-label="example of ${escapeHtml(p.now)}${wrong ? `, predicted ${escapeHtml(p.predicted)}` : ""}"><title>${escapeHtml(p.now)}</title></circle>`;
+  }).join("");
+  const legend = classes.map((c, i) => `<span style="color:${PALETTE[i % PALETTE.length]}">&#9679; ${escapeHtml(c)}</span>`).join(" ");
+  $("map").innerHTML = `<svg width="500" height="300" role="group" aria-label="map of the examples" style="background:#fff;border:1px solid #cbd5e1">${dots}</svg><p>${legend}</p>`;
+  for (const dot of $("map").querySelectorAll("circle.point")) {
+    const open = () => showPoint(map.points[Number(dot.dataset.k)], classes);
+    dot.onclick = open;
+    dot.onkeydown = (event) => { if (event.key === "Enter" || event.key === " ") { event.preventDefault(); open(); } };
+  }
+}
+
+function showPoint(point, classes) {
+  const url = `/api/projects/${state.slug}/items/${point.id}/file`;
+  const shown = point.kind === "text" ? `<p class="snippet">${escapeHtml(point.text)}</p>`
+    : state.project.modality === "sound" ? `<audio controls src="${url}"></audio>` : `<img src="${url}" alt="the example" style="max-width:160px">`;
+  $("map-item").innerHTML = `<div class="card">${shown}<p>Class ${escapeHtml(point.now)}${point.predicted ? `; predicted out of fold: ${escapeHtml(point.predicted)}` : ""}</p>
+    <label for="move-to">Move to</label> <select id="move-to">${classes.map((c) => `<option${c === point.now ? " selected" : ""}>${escapeHtml(c)}</option>`).join("")}</select>
+    <button type="button" id="move-button">Move</button></div>`;
+  $("move-button").onclick = async () => {
+    const label = $("move-to").value;
+    await api("PATCH", `/api/projects/${state.slug}/items`, { ids: [point.id], label });
+    point.now = label;
+    $("map-item").querySelector("p").textContent = `Moved to ${label}; train again to use it.`;
+    state.project = await api("GET", `/api/projects/${state.slug}`);
+    drawClasses();
+  };
 }
 
 function drawFindings(findings) {
