@@ -325,3 +325,16 @@ def test_finetune_trains_the_sound_event_encoder_and_joins_the_full_comparison(
     files = sorted(test.rglob("*.wav"))[:4]
     again = smallfit.load(tmp_path / "m")
     assert np.allclose(again.predict_proba(files), model.predict_proba(files), atol=1e-6)
+
+
+def test_a_file_longer_than_a_minute_is_named_as_read_in_part(tmp_path):
+    from smallfit.data.audio import MAX_SECONDS
+
+    path = tmp_path / "meeting.wav"
+    rate = 8000
+    sf.write(path, np.zeros(int(rate * (MAX_SECONDS + 5)), dtype=np.float32) + 0.01, rate)
+    with pytest.warns(
+        UserWarning, match=r"(?s)1 sound file\(s\) are longer than 60 s.*meeting.wav \(65 s\)"
+    ):
+        assert check_readable([path]) == []
+    assert len(decode(path).samples) == int(rate * MAX_SECONDS)

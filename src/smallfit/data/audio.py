@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from math import gcd
@@ -138,13 +139,25 @@ def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
 
 def check_readable(paths: list[Path]) -> list[str]:
     """Each path that cannot be used, with why ("path: truncated ..."); every file is
-    decoded in full, because a truncated file often has an intact header."""
-    bad = []
+    decoded in full, because a truncated file often has an intact header. Files longer
+    than MAX_SECONDS are used in part: a warning names them."""
+    bad, long = [], []
     for path in paths:
         try:
             decode(path)
         except SmallfitError as error:
             bad.append(f"{path}: {error}")
+            continue
+        seconds = soundfile().info(str(path)).duration
+        if seconds > MAX_SECONDS:
+            long.append(f"{path} ({seconds:.0f} s)")
+    if long:
+        warnings.warn(
+            f"{len(long)} sound file(s) are longer than {MAX_SECONDS:g} s; only their first "
+            f"{MAX_SECONDS:g} s are read (cut a long recording into clips to use all of "
+            f"it):\n{list_some(long)}",
+            stacklevel=2,
+        )
     return bad
 
 
