@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -30,22 +28,34 @@ PER_CLASS = 10
 def main() -> None:
     os.environ["SMALLFIT_CACHE"] = tempfile.mkdtemp(prefix="smallfit-app-bench-")  # cold
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import httpx
-    import uvicorn
-
     import smallfit
-    from smallfit.app.server import create_app
+    from smallfit.app.server import serving
 
-    demo = Path(smallfit.__file__).parent / "demo_data" / "fashion" / "train"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    app = create_app(tempfile.mkdtemp(prefix="smallfit-app-ws-"), {f"127.0.0.1:{port}"})
-    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=120)
+    with serving(tempfile.mkdtemp(prefix="smallfit-app-ws-")) as url:
+        result = measure(url, Path(smallfit.__file__).parent / "demo_data" / "fashion" / "train")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "app_speed.json").write_text(json.dumps(result, indent=2))
+    (RESULTS / "app_speed.md").write_text(
+        "## The app's speed (issue 19)\n\n"
+        f"`{result['command']}`: a real local server, the benchmark alone on the 2 cores, "
+        "embeddings cold.\n\n"
+        "| measure | target | measured |\n|---|---|---|\n"
+        f"| page load (HTML, script, style) | at most 1 s | {result['page_seconds']} s |\n"
+        f"| Train request to the estimate, demo photos {len(CLASSES)}x{PER_CLASS}, default "
+        f"fit | at most 60 s | {result['train_to_estimate_seconds']} s |\n"
+        f"| slowest of {result['requests_during_fit']} requests during the fit | under "
+        f"200 ms | {result['slowest_request_ms']} ms (median {result['median_request_ms']}) |\n"
+        f"\nThe fit chose {result['chosen']}; estimate {result['estimate']['value']:.3f} "
+        f"[{result['estimate']['low']:.3f}, {result['estimate']['high']:.3f}].\n"
+    )
+    print(json.dumps(result, indent=2))
+
+
+def measure(url: str, demo: Path) -> dict:
+    """The three figures, through the API of the app at `url`."""
+    import httpx
+
+    client = httpx.Client(base_url=url, timeout=120)
 
     tic = time.perf_counter()
     for path in ("/", "/static/app.js", "/static/app.css"):
@@ -86,22 +96,7 @@ def main() -> None:
         "slowest_request_ms": round(1000 * max(latencies), 1),
         "median_request_ms": round(1000 * sorted(latencies)[len(latencies) // 2], 1),
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "app_speed.json").write_text(json.dumps(result, indent=2))
-    (RESULTS / "app_speed.md").write_text(
-        "## The app's speed (issue 19)\n\n"
-        f"`{result['command']}`: a real local server, the benchmark alone on the 2 cores, "
-        "embeddings cold.\n\n"
-        "| measure | target | measured |\n|---|---|---|\n"
-        f"| page load (HTML, script, style) | at most 1 s | {result['page_seconds']} s |\n"
-        f"| Train request to the estimate, demo photos {len(CLASSES)}x{PER_CLASS}, default "
-        f"fit | at most 60 s | {result['train_to_estimate_seconds']} s |\n"
-        f"| slowest of {result['requests_during_fit']} requests during the fit | under "
-        f"200 ms | {result['slowest_request_ms']} ms (median {result['median_request_ms']}) |\n"
-        f"\nThe fit chose {result['chosen']}; estimate {result['estimate']['value']:.3f} "
-        f"[{result['estimate']['low']:.3f}, {result['estimate']['high']:.3f}].\n"
-    )
-    print(json.dumps(result, indent=2))
+    return result
 
 
 if __name__ == "__main__":

@@ -5,8 +5,6 @@ an upload that is not an image is refused with a message in the page."""
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
 import time
 import zipfile
 from pathlib import Path
@@ -14,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import smallfit
-from smallfit.app.server import create_app
+from smallfit.app.server import serving
 
 CHROMIUM = shutil.which("chromium")
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
@@ -37,21 +35,8 @@ FLAGS = [
 @pytest.fixture
 def server(tmp_path):
     """The app on a free local port, in a thread; yields its URL."""
-    import uvicorn
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    app = create_app(tmp_path / "ws", {f"127.0.0.1:{port}"})
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    running = uvicorn.Server(config)
-    thread = threading.Thread(target=running.run, daemon=True)
-    thread.start()
-    while not running.started:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    running.should_exit = True
-    thread.join(10)
+    with serving(tmp_path / "ws") as url:
+        yield url
 
 
 @pytest.fixture

@@ -8,10 +8,7 @@ on the bundled demo photos with the default fit:
 from __future__ import annotations
 
 import os
-import socket
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -29,25 +26,17 @@ FLAGS = [
 
 def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import uvicorn
     from playwright.sync_api import sync_playwright
 
     import smallfit
-    from smallfit.app.server import create_app
+    from smallfit.app.server import serving
 
     demo = Path(smallfit.__file__).parent / "demo_data" / "fashion" / "train"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    app = create_app(tempfile.mkdtemp(prefix="smallfit-shots-"), {f"127.0.0.1:{port}"})
-    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.05)
-    with sync_playwright() as driver:
+    workspace = tempfile.mkdtemp(prefix="smallfit-shots-")
+    with serving(workspace) as url, sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
         page = browser.new_page(viewport={"width": 1100, "height": 800})
-        page.goto(f"http://127.0.0.1:{port}/")
+        page.goto(url)
         page.get_by_label("New project").fill("Demo photos")
         page.get_by_role("button", name="Create").click()
         for name in CLASSES:
@@ -73,7 +62,6 @@ def main() -> None:
         page.get_by_role("button", name="5 Use").click()
         page.screenshot(path=HERE / "5-use.png")
         browser.close()
-    server.should_exit = True
 
 
 if __name__ == "__main__":

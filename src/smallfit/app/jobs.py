@@ -29,8 +29,9 @@ LOG_LINES = 40  # of the fit's output, shown while it runs and when it fails
 PRESETS = ("fast", "balanced", "best")
 
 
-class FitBusy(SmallfitError):
-    """A fit is already running for this project."""
+class FitConflict(SmallfitError):
+    """The project's fit is not in a state that allows the request (one already runs,
+    or none runs to cancel)."""
 
 
 class Jobs:
@@ -47,7 +48,9 @@ class Jobs:
         command = fit_command(table, settings)
         with self.lock:
             if self._alive(project):
-                raise FitBusy("A fit of this project is already running; wait for it or cancel it.")
+                raise FitConflict(
+                    "A fit of this project is already running; wait for it or cancel it."
+                )
             stamp = time.strftime("%Y%m%d-%H%M%S")
             out = project.folder / "models" / stamp
             while out.exists():  # two fits in one second
@@ -82,7 +85,7 @@ class Jobs:
         with self.lock:
             process = self.running.get(project.slug)
             if process is None or process.poll() is not None:
-                raise SmallfitError("No fit of this project is running.")
+                raise FitConflict("No fit of this project is running.")
             write_state(project, read_state(project) | {"state": "cancelling"})
             os.killpg(process.pid, signal.SIGTERM)
         return read_state(project)

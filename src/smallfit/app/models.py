@@ -14,15 +14,7 @@ from typing import Any
 import numpy as np
 
 from smallfit.app.jobs import ITEMS_FILE
-from smallfit.app.workspace import Project
-
-
-def pool_items(project: Project, pool) -> list[Any]:
-    """The unlabelled examples as items the model reads (texts, or their files' paths)."""
-    return [
-        row.content if row.kind == "text" else project.example_path(row.id)
-        for row in pool.itertuples()
-    ]
+from smallfit.app.workspace import Missing, Project
 
 
 def queue_items(project: Project, folder: Path, pool, n: int) -> dict[str, Any]:
@@ -32,7 +24,7 @@ def queue_items(project: Project, folder: Path, pool, n: int) -> dict[str, Any]:
     from smallfit.data import Dataset
 
     model = loaded(folder)
-    items = pool_items(project, pool)
+    items = project.model_inputs(pool)
     picks = suggest(model, items, n=min(max(n, 1), len(items)))
     where: dict[str, list[int]] = {}  # suggest names an item by its text or its path
     for index, item in enumerate(items):
@@ -140,14 +132,51 @@ def model_details(project: Project, folder: Path) -> dict[str, Any]:
     }
 
 
+def fit_rows(folder: Path, model) -> dict[str, list] | None:
+    """The model's training rows: which example each was ("ids"), its class then
+    ("labels") and its out-of-fold predicted class index or None ("predicted"); None
+    for a model the app did not fit or that records no out-of-fold predictions."""
+    predicted = model.info.get("examples", {}).get("predicted")
+    if predicted is None or not (folder / ITEMS_FILE).is_file():
+        return None
+    return json.loads((folder / ITEMS_FILE).read_text()) | {"predicted": predicted}
+
+
+def cell_items(project: Project, folder: Path, actual: str, predicted: str) -> list[dict]:
+    """The examples of class `actual` predicted (out of fold) as `predicted`: a cell of
+    the confusion matrix; examples deleted since are left out."""
+    model = loaded(folder)
+    classes = [str(c) for c in model.classes]
+    for name in (actual, predicted):
+        if name not in classes:
+            raise Missing(f"No class {name!r} in this model.")
+    rows = fit_rows(folder, model)
+    if rows is None:
+        raise Missing("No cells: this model does not record its out-of-fold predictions.")
+    table = project.items().set_index("id")
+    wanted = classes.index(predicted)
+    return [
+        {
+            "id": item_id,
+            "kind": table.kind[item_id],
+            "text": table.content[item_id] if table.kind[item_id] == "text" else None,
+        }
+        for item_id, label, guess in zip(
+            rows["ids"], rows["labels"], rows["predicted"], strict=True
+        )
+        if guess == wanted and label == actual and item_id in table.index
+    ]
+
+
 def doctor_findings(project: Project, folder: Path, model) -> list[dict[str, Any]]:
     """The fit's data findings (duplicates, conflicting labels, likely label errors),
     each with the ids of the examples it names, so that the page can exclude or relabel
     them (None for an example no longer in the project)."""
     findings = model.info.get("doctor", {}).get("findings", [])
-    if not (folder / ITEMS_FILE).is_file():
+    rows = fit_rows(folder, model)
+    if rows is None:
         return findings
-    ids = json.loads((folder / ITEMS_FILE).read_text())["ids"]
+    ids = rows["ids"]
     content = project.items().set_index("id").content
     by_name = {}  # the fit names a row of train.csv "row N", a file by its path
     for row, item_id in enumerate(ids):
@@ -169,13 +198,12 @@ def label_more_advice(curve: dict | None) -> str | None:
 def item_confusion(folder: Path, model) -> list[list[int]] | None:
     """The confusion matrix of the items' out-of-fold predictions (probabilities averaged
     over repeats, one prediction per item), or None when the model does not record them."""
-    guesses = model.info.get("examples", {}).get("predicted")
-    if guesses is None or not (folder / ITEMS_FILE).is_file():
+    rows = fit_rows(folder, model)
+    if rows is None:
         return None
-    labels = json.loads((folder / ITEMS_FILE).read_text())["labels"]
     classes = [str(c) for c in model.classes]
     matrix = np.zeros((len(classes), len(classes)), dtype=int)
-    for label, guess in zip(labels, guesses, strict=True):
+    for label, guess in zip(rows["labels"], rows["predicted"], strict=True):
         if guess is not None:
             matrix[classes.index(label), guess] += 1
     return matrix.tolist()
@@ -188,23 +216,22 @@ def embedding_map(project: Project, folder: Path) -> dict[str, Any]:
     from sklearn.decomposition import PCA
 
     from smallfit import backbones
-    from smallfit.errors import SmallfitError
     from smallfit.numeric import normalise
 
     model = loaded(folder)
     name = model.reference.encoder.get("name") if model.reference is not None else None
-    if name is None or not backbones.available(name) or not (folder / ITEMS_FILE).is_file():
-        raise SmallfitError("No map for this model: its examples have no embeddings to place.")
-    rows = json.loads((folder / ITEMS_FILE).read_text())
+    rows = fit_rows(folder, model)
+    if name is None or not backbones.available(name) or rows is None:
+        raise Missing("No map for this model: its examples have no embeddings to place.")
     table = project.items().set_index("id")
     kept = [k for k, item_id in enumerate(rows["ids"]) if item_id in table.index]
     if len(kept) < 3:
-        raise SmallfitError("No map: fewer than 3 of the model's examples are left.")
+        raise Missing("No map: fewer than 3 of the model's examples are left.")
     ids = [rows["ids"][k] for k in kept]
-    items = [table.content[i] if table.kind[i] == "text" else project.example_path(i) for i in ids]
+    items = project.model_inputs(table.loc[ids].reset_index())
     vectors = normalise(backbones.create(name).embed(items, description="Embedding for the map"))
     xy = PCA(n_components=2, random_state=0).fit_transform(vectors)
-    guesses = model.info.get("examples", {}).get("predicted") or [None] * len(rows["ids"])
+    guesses = rows["predicted"]
     classes = [str(c) for c in model.classes]
     return {
         "encoder": name,

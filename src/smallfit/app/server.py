@@ -9,8 +9,13 @@ import asyncio
 import io
 import json
 import secrets
+import socket
+import threading
+import time
 import webbrowser
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -21,8 +26,9 @@ from pydantic import BaseModel, Field
 
 from smallfit import modalities
 from smallfit.app.guard import Guard
-from smallfit.app.jobs import ITEMS_FILE, FitBusy, Jobs
+from smallfit.app.jobs import FitConflict, Jobs
 from smallfit.app.models import (
+    cell_items,
     embedding_map,
     in_model_thread,
     loaded,
@@ -32,7 +38,7 @@ from smallfit.app.models import (
     predictions,
     queue_items,
 )
-from smallfit.app.workspace import Project, Workspace
+from smallfit.app.workspace import Missing, Project, Workspace
 from smallfit.errors import SmallfitError
 
 STATIC = Path(__file__).parent / "static"
@@ -93,7 +99,9 @@ def create_app(workspace: str | Path, hosts: set[str], token: str | None = None)
 
     @app.exception_handler(SmallfitError)
     async def user_error(request: Request, error: SmallfitError) -> JSONResponse:
-        status = 409 if isinstance(error, FitBusy) else 404 if "No " in str(error)[:4] else 422
+        status = (
+            409 if isinstance(error, FitConflict) else 404 if isinstance(error, Missing) else 422
+        )
         return JSONResponse({"detail": str(error)}, status_code=status)
 
     def project_of(slug: str) -> Project:
@@ -160,7 +168,7 @@ def create_app(workspace: str | Path, hosts: set[str], token: str | None = None)
         for upload_file in files:
             data = await upload_file.read(MAX_FILE_BYTES + 1)
             name = upload_file.filename or "upload"
-            kind = checked_upload(data, name)
+            kind, _ = checked_upload(data, name)
             added.append(project.add_file(name, data, label, kind.name))
         return {"added": len(added), "ids": added, "classes": project.classes()}
 
@@ -272,33 +280,7 @@ def create_app(workspace: str | Path, hosts: set[str], token: str | None = None)
     def confusion_cell(slug: str, stamp: str, actual: str, predicted: str) -> dict[str, Any]:
         project = project_of(slug)
         folder = project.model_folder(stamp)
-        model = on_model_thread(loaded, folder)
-        classes = [str(c) for c in model.classes]
-        for name in (actual, predicted):
-            if name not in classes:
-                raise HTTPException(404, f"No class {name!r} in this model.")
-        guesses = model.info.get("examples", {}).get("predicted")
-        ids_file = folder / ITEMS_FILE
-        if guesses is None or not ids_file.is_file():
-            raise HTTPException(404, "This model does not record its out-of-fold predictions.")
-        rows = json.loads(ids_file.read_text())
-        table = project.items().set_index("id")  # examples deleted since are left out
-        wanted = classes.index(predicted)
-        found = [
-            item_id
-            for item_id, label, guess in zip(rows["ids"], rows["labels"], guesses, strict=True)
-            if guess == wanted and label == actual and item_id in table.index
-        ]
-        return {
-            "items": [
-                {
-                    "id": item_id,
-                    "kind": table.kind[item_id],
-                    "text": table.content[item_id] if table.kind[item_id] == "text" else None,
-                }
-                for item_id in found
-            ]
-        }
+        return {"items": on_model_thread(cell_items, project, folder, actual, predicted)}
 
     @app.get(
         "/api/projects/{slug}/models/{stamp}/map",
@@ -354,9 +336,10 @@ def create_app(workspace: str | Path, hosts: set[str], token: str | None = None)
         for upload_file in files[:64]:
             data = await upload_file.read(MAX_FILE_BYTES + 1)
             name = upload_file.filename or "upload"
-            if checked_upload(data, name).name != model.modality:
+            uploaded, item = checked_upload(data, name)
+            if uploaded.name != model.modality:
                 raise HTTPException(415, f"{name} is not one of the {kind.plural} it takes.")
-            items.append(kind.decode_file(data, name))
+            items.append(item)
             names.append(name)
         return await in_model_thread(predictions, model, items, names)
 
@@ -371,8 +354,8 @@ def create_app(workspace: str | Path, hosts: set[str], token: str | None = None)
     return app
 
 
-def checked_upload(data: bytes, name: str) -> modalities.Modality:
-    """The modality whose files `name` is, after decoding `data` as one; refused with a
+def checked_upload(data: bytes, name: str) -> tuple[modalities.Modality, Any]:
+    """The modality whose files `name` is, and `data` decoded as its item; refused with a
     message otherwise (nothing uploaded is kept unless it decodes)."""
     if len(data) > MAX_FILE_BYTES:
         raise HTTPException(413, f"{name} is over {MAX_FILE_BYTES // 1_000_000} MB.")
@@ -383,10 +366,9 @@ def checked_upload(data: bytes, name: str) -> modalities.Modality:
         )
         raise HTTPException(415, f"{name} is not a file the app takes ({takes}).")
     try:
-        kinds[0].decode_file(data, name)
+        return kinds[0], kinds[0].decode_file(data, name)
     except modalities.BadUpload as error:
         raise HTTPException(error.status, f"{name}: {error}") from None
-    return kinds[0]
 
 
 def summary(project: Project, jobs: Jobs) -> dict[str, Any]:
@@ -433,3 +415,25 @@ def run_app(
     if open_browser:
         webbrowser.open(url)
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@contextmanager
+def serving(workspace: str | Path) -> Iterator[str]:
+    """The app on a free local port, in a thread of this process, while the block runs;
+    yields its URL (for the browser tests, the speed benchmark and the screenshots)."""
+    import uvicorn
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = create_app(workspace, {f"127.0.0.1:{port}"})
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)

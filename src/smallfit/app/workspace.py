@@ -28,6 +28,12 @@ import pandas as pd
 from smallfit.errors import SmallfitError
 
 COLUMNS = ["id", "kind", "content", "label", "excluded"]
+
+
+class Missing(SmallfitError):
+    """What a request names (a project, class, example or model) does not exist."""
+
+
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_NAME = 64
 
@@ -61,10 +67,10 @@ class Workspace:
     def project(self, slug: str) -> Project:
         """The project of folder `slug`, or an error naming it."""
         if slug != safe_name(slug):
-            raise SmallfitError(f"No project {slug!r}.")
+            raise Missing(f"No project {slug!r}.")
         project = Project(self, slug)
         if not (self.inside(project.folder) / "project.json").is_file():
-            raise SmallfitError(f"No project {slug!r}.")
+            raise Missing(f"No project {slug!r}.")
         return project
 
     def create(self, name: str) -> Project:
@@ -194,7 +200,7 @@ class Project:
         with self.workspace.lock:
             table = self.items()
             if old not in set(table.label):
-                raise SmallfitError(f"No class {old!r} in this project.")
+                raise Missing(f"No class {old!r} in this project.")
             table.loc[table.label == old, "label"] = new
             self.write_items(table)
 
@@ -203,16 +209,20 @@ class Project:
             table = self.items()
             unknown = sorted(set(ids) - set(table.id))
             if unknown:
-                raise SmallfitError(f"No example {unknown[0]!r} in this project.")
+                raise Missing(f"No example {unknown[0]!r} in this project.")
             table.loc[table.id.isin(ids), column] = value
             self.write_items(table)
+
+    def model_inputs(self, rows: pd.DataFrame) -> list[Any]:
+        """Examples (rows of `items`) as a model reads them: texts, or their files' paths."""
+        return [r.content if r.kind == "text" else self._path(r.content) for r in rows.itertuples()]
 
     def example_path(self, item_id: str) -> Path:
         """The stored file of example `item_id` (an uploaded file)."""
         table = self.items()
         row = table[table.id == item_id]
         if row.empty or row.iloc[0].kind != "file":
-            raise SmallfitError(f"No file example {item_id!r} in this project.")
+            raise Missing(f"No file example {item_id!r} in this project.")
         return self._path(row.iloc[0].content)
 
     def training_table(self) -> tuple[Path, dict[str, list[str]]]:
@@ -237,10 +247,10 @@ class Project:
 
     def model_folder(self, stamp: str) -> Path:
         if stamp != safe_name(stamp):
-            raise SmallfitError(f"No model {stamp!r}.")
+            raise Missing(f"No model {stamp!r}.")
         folder = self._path(f"models/{stamp}")
         if not (folder / "model.json").is_file():
-            raise SmallfitError(f"No model {stamp!r} in this project.")
+            raise Missing(f"No model {stamp!r} in this project.")
         return folder
 
     def _path(self, relative: str) -> Path:

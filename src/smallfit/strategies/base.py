@@ -130,12 +130,12 @@ def encoder_for(cls: type[Strategy], modality: str, backbone: str | None) -> str
     kind = modalities.get(modality)
     if not cls.uses_encoder:  # the items' own features may come from an encoder (pixels)
         return kind.raw_features().backbone if cls.reads_items else None
-    if cls.fixed_backbone or backbone or kind.default_backbone is None:
-        return cls.fixed_backbone or backbone or kind.default_backbone
+    if cls.fixed_backbone or backbone:
+        return cls.fixed_backbone or backbone
     able = [
         name
         for name in (kind.default_backbone, *kind.candidate_backbones)
-        if cls.needs <= backbones.capabilities_of(name)
+        if name is not None and cls.needs <= backbones.capabilities_of(name)
     ]
     return able[0] if able else kind.default_backbone
 
