@@ -158,12 +158,18 @@ def test_texts_train_and_are_tried(tmp_path):
     for label, texts in TEXTS.items():
         client.post(f"/api/projects/{slug}/texts", json={"label": label, "texts": texts})
     client.post(f"/api/projects/{slug}/fit", json={"strategy": "prototype"})
-    states = []  # the fit's progress, streamed as server-sent events until it ends
-    with client.stream("GET", f"/api/projects/{slug}/fit/events") as stream:
-        for line in stream.iter_lines():
-            if line.startswith('data: {"'):
+    states, versions = [], []  # the project, streamed as server-sent events
+    with client.stream("GET", f"/api/projects/{slug}/events") as stream:
+        lines = stream.iter_lines()
+        for line in lines:
+            if line == "event: project":
+                versions.append(json.loads(next(lines)[6:]))
+            elif line.startswith("data: "):
                 states.append(json.loads(line[6:]))
+            if states and states[-1]["state"] == "done" and versions[-1]["models"]:
+                break  # the stream goes on while a page shows the project
     state = states[-1]
+    assert versions[0]["models"] == "" and versions[-1]["models"] == state["model"]
     assert state["state"] == "done", state
     assert any(s["state"] == "running" and s["stage"] for s in states)  # stages as they ran
     assert [row["candidate"] for row in state["leaderboard"]] == ["prototype"]
@@ -173,6 +179,23 @@ def test_texts_train_and_are_tried(tmp_path):
         json={"texts": ["The bank cut its interest rates again."]},
     ).json()
     assert tried["predictions"][0]["label"] == "finance"
+
+
+def test_a_table_of_texts_is_uploaded_and_a_table_without_texts_refused(tmp_path):
+    client = TestClient(create_app(tmp_path / "ws", HOSTS))
+    slug = client.post("/api/projects", json={"name": "csv"}).json()["slug"]
+    rows = [(text, label) for label, texts in TEXTS.items() for text in texts]
+    table = "text,label\n" + "".join(f'"{t}",{y}\n' for t, y in rows)
+    added = client.post(f"/api/projects/{slug}/table", files={"file": ("t.csv", table.encode())})
+    assert added.status_code == 201 and added.json()["added"] == 18
+    assert {c: v["count"] for c, v in added.json()["classes"].items()} == dict.fromkeys(TEXTS, 6)
+    numbers = client.post(
+        f"/api/projects/{slug}/table", files={"file": ("n.csv", b"a,b,label\n1,2,x\n3,4,y\n")}
+    )
+    assert numbers.status_code == 422 and "n.csv" in numbers.json()["detail"]
+    other = client.post(f"/api/projects/{slug}/table", files={"file": ("t.txt", b"hello")})
+    assert other.status_code == 415 and "t.txt is not a table" in other.json()["detail"]
+    assert len(client.get(f"/api/projects/{slug}").json()["items"]) == 18  # nothing else
 
 
 def test_uploads_that_are_not_images_or_sounds_are_refused_by_name(tmp_path):
@@ -300,6 +323,7 @@ def test_the_doctors_findings_name_the_examples_to_exclude(tmp_path):
     items = client.get(f"/api/projects/{slug}").json()["items"]
     same = {i["id"] for i in items if i["text"] == twice}
     assert set(conflict["ids"]) == same and len(same) == 2
+    assert set(conflict["predicted"]) <= set(TEXTS)  # each one's class out of fold
     client.patch(f"/api/projects/{slug}/items", json={"ids": conflict["ids"][1:], "excluded": True})
     assert client.get(f"/api/projects/{slug}").json()["classes"]["cooking"]["excluded"] == 1
 

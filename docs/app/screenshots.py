@@ -42,7 +42,7 @@ def main() -> None:
         for name in CLASSES:
             page.locator("#upload-label").fill(name)
             page.locator("#upload-files").set_input_files(sorted((demo / name).glob("*.png"))[:10])
-            page.get_by_role("button", name="Upload").click()
+            page.get_by_role("button", name="Upload", exact=True).click()
             page.get_by_text(f"Added 10 to {name}.").wait_for()
         page.screenshot(path=HERE / "1-gather.png")
         page.get_by_role("button", name="2 Train").click()

@@ -23,7 +23,6 @@ from typing import Any
 from smallfit.app.workspace import Project, atomic_write
 from smallfit.errors import SmallfitError
 
-ITEMS_FILE = "app_items.json"  # in a model folder: each training row's example and class
 EVENTS_FILE = "fit.events"  # the running fit's progress (smallfit.progress), JSON lines
 LOG_LINES = 40  # of the fit's output, shown while it runs and when it fails
 PRESETS = ("fast", "balanced", "best")
@@ -59,6 +58,8 @@ class Jobs:
             log = project.folder / "fit.log"
             events = project.folder / EVENTS_FILE
             events.write_text("")
+            # written before the fit, so that its rows are known once its model appears
+            atomic_write(rows_file(out), json.dumps(rows))
             with open(log, "w") as sink:
                 process = subprocess.Popen(
                     [*command, "--out", str(out)],
@@ -77,7 +78,7 @@ class Jobs:
                 "settings": settings,
             }
             write_state(project, state)
-        watch = (project, process, state, rows)
+        watch = (project, process, state)
         threading.Thread(target=self._watch, args=watch, daemon=True).start()
         return state
 
@@ -109,12 +110,11 @@ class Jobs:
         process = self.running.get(project.slug)
         return process is not None and process.poll() is None
 
-    def _watch(self, project: Project, process: subprocess.Popen, state: dict, rows) -> None:
+    def _watch(self, project: Project, process: subprocess.Popen, state: dict) -> None:
         code = process.wait()
         model = project.folder / "models" / state["model"]
-        if code == 0 and (model / "model.json").is_file():
-            # which example each training row was, and its class then (the fit knows rows)
-            atomic_write(model / ITEMS_FILE, json.dumps(rows))
+        if not (model / "model.json").is_file():
+            rows_file(model).unlink(missing_ok=True)
         with self.lock:
             cancelled = read_state(project).get("state") == "cancelling"
             ended = {"ended": time.time(), "exit_code": code}
@@ -133,6 +133,12 @@ class Jobs:
             for process in self.running.values():
                 if process.poll() is None:
                     os.killpg(process.pid, signal.SIGTERM)
+
+
+def rows_file(model: Path) -> Path:
+    """Beside a model folder fitted by the app: which example each training row was, and
+    its class then (the fit itself knows only rows)."""
+    return model.with_name(model.name + ".rows.json")
 
 
 def fit_command(table: Path, settings: dict[str, Any]) -> list[str]:

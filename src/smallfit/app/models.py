@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from smallfit.app.jobs import ITEMS_FILE
+from smallfit.app.jobs import rows_file
 from smallfit.app.workspace import Missing, Project
 
 
@@ -137,9 +137,9 @@ def fit_rows(folder: Path, model) -> dict[str, list] | None:
     ("labels") and its out-of-fold predicted class index or None ("predicted"); None
     for a model the app did not fit or that records no out-of-fold predictions."""
     predicted = model.info.get("examples", {}).get("predicted")
-    if predicted is None or not (folder / ITEMS_FILE).is_file():
+    if predicted is None or not rows_file(folder).is_file():
         return None
-    return json.loads((folder / ITEMS_FILE).read_text()) | {"predicted": predicted}
+    return json.loads(rows_file(folder).read_text()) | {"predicted": predicted}
 
 
 def cell_items(project: Project, folder: Path, actual: str, predicted: str) -> list[dict]:
@@ -170,20 +170,26 @@ def cell_items(project: Project, folder: Path, actual: str, predicted: str) -> l
 
 def doctor_findings(project: Project, folder: Path, model) -> list[dict[str, Any]]:
     """The fit's data findings (duplicates, conflicting labels, likely label errors),
-    each with the ids of the examples it names, so that the page can exclude or relabel
-    them (None for an example no longer in the project)."""
+    each with the ids of the examples it names (None for an example no longer in the
+    project) and their out-of-fold predicted classes, so that the page can exclude them
+    or relabel them, offering the class the model saw first."""
     findings = model.info.get("doctor", {}).get("findings", [])
     rows = fit_rows(folder, model)
     if rows is None:
         return findings
-    ids = rows["ids"]
+    classes = [str(c) for c in model.classes]
     content = project.items().set_index("id").content
     by_name = {}  # the fit names a row of train.csv "row N", a file by its path
-    for row, item_id in enumerate(ids):
-        by_name[f"row {row + 2}"] = item_id
+    for row, (item_id, guess) in enumerate(zip(rows["ids"], rows["predicted"], strict=True)):
+        seen = (item_id, None if guess is None else classes[guess])
+        by_name[f"row {row + 2}"] = seen
         if item_id in content.index:
-            by_name[content[item_id]] = item_id
-    return [f | {"ids": [by_name.get(name) for name in f["items"]]} for f in findings]
+            by_name[content[item_id]] = seen
+    named = [[by_name.get(name, (None, None)) for name in f["items"]] for f in findings]
+    return [
+        f | {"ids": [i for i, _ in seen], "predicted": [p for _, p in seen]}
+        for f, seen in zip(findings, named, strict=True)
+    ]
 
 
 def label_more_advice(curve: dict | None) -> str | None:

@@ -185,15 +185,37 @@ def create_app(workspace: str | Path, hosts: set[str], token: str | None = None)
         project = project_of(slug)
         dataset = read_source(space.inside(Path(body.folder)), labeled=True)
         if dataset.modality == "text":
-            for label in dataset.classes:
-                chosen = [
-                    t for t, y in zip(dataset.items, dataset.labels, strict=True) if y == label
-                ]
-                project.add_texts(chosen, str(label))
+            add_labelled_texts(project, dataset)
         else:
             for path, label in zip(dataset.items, dataset.labels, strict=True):
                 path = space.inside(path)  # no file reached through a link
                 project.add_file(path.name, path.read_bytes(), str(label), dataset.modality)
+        return {"added": len(dataset), "classes": project.classes()}
+
+    @app.post(
+        "/api/projects/{slug}/table",
+        status_code=201,
+        summary="Upload a table of texts and their classes",
+    )
+    async def upload_table(
+        slug: str,
+        file: Annotated[
+            UploadFile,
+            File(description="CSV, TSV, JSONL or Parquet: a text column and a label column."),
+        ],
+    ) -> dict[str, Any]:
+        from smallfit.data.tables import is_table_path, read_table
+        from smallfit.modalities.text import from_frame
+
+        project = project_of(slug)
+        data = await file.read(MAX_FILE_BYTES + 1)
+        name = Path(file.filename or "upload").name
+        if not is_table_path(Path(name)):
+            raise HTTPException(415, f"{name} is not a table (.csv, .tsv, .jsonl, .parquet).")
+        check_size(data, name)
+        frame = read_table(Path(name), data)
+        dataset = from_frame(frame, text_column=None, label_column=None, labeled=True, source=name)
+        add_labelled_texts(project, dataset)
         return {"added": len(dataset), "classes": project.classes()}
 
     @app.get("/api/projects/{slug}/queue", summary="The unlabelled examples to label next")
@@ -241,24 +263,32 @@ def create_app(workspace: str | Path, hosts: set[str], token: str | None = None)
         return jobs.status(project_of(slug))
 
     @app.get(
-        "/api/projects/{slug}/fit/events",
-        summary="The fit's state as server-sent events, until it ends",
+        "/api/projects/{slug}/events",
+        summary="The project as server-sent events while a page shows it: its fit's state "
+        "(plain messages) and its versions (`project` events), each sent when it changes",
         response_class=StreamingResponse,
     )
-    async def fit_events(slug: str) -> StreamingResponse:
+    async def project_events(slug: str) -> StreamingResponse:
         project = project_of(slug)
 
         async def stream():
-            sent = None
+            # Every open page follows the project through this stream, so two tabs show the
+            # same state; a page reconnects by itself (after `retry` ms) when the server
+            # restarts, and the first messages then tell it what changed meanwhile.
+            yield "retry: 1000\n\n"
+            sent: dict[str, str] = {}
             while True:
-                state = jobs.status(project)
-                message = json.dumps(state)
-                if message != sent:
-                    yield f"data: {message}\n\n"
-                    sent = message
-                if state["state"] not in ("running", "cancelling"):
-                    yield "event: end\ndata: {}\n\n"
+                try:
+                    now = {
+                        "": json.dumps(jobs.status(project)),
+                        "project": json.dumps(project.versions()),
+                    }
+                except (Missing, FileNotFoundError):  # the project was deleted
                     return
+                for event, message in now.items():
+                    if message != sent.get(event):
+                        yield f"event: {event}\n" * bool(event) + f"data: {message}\n\n"
+                sent = now
                 await asyncio.sleep(0.5)
 
         headers = {"Cache-Control": "no-store"}
@@ -354,11 +384,16 @@ def create_app(workspace: str | Path, hosts: set[str], token: str | None = None)
     return app
 
 
+def check_size(data: bytes, name: str) -> None:
+    """Refuse an uploaded file over MAX_FILE_BYTES (read up to one byte more)."""
+    if len(data) > MAX_FILE_BYTES:
+        raise HTTPException(413, f"{name} is over {MAX_FILE_BYTES // 1_000_000} MB.")
+
+
 def checked_upload(data: bytes, name: str) -> tuple[modalities.Modality, Any]:
     """The modality whose files `name` is, and `data` decoded as its item; refused with a
     message otherwise (nothing uploaded is kept unless it decodes)."""
-    if len(data) > MAX_FILE_BYTES:
-        raise HTTPException(413, f"{name} is over {MAX_FILE_BYTES // 1_000_000} MB.")
+    check_size(data, name)
     kinds = [m for m in modalities.all_registered() if m.upload_files and m.claims(Path(name))]
     if not kinds:
         takes = ", ".join(
@@ -369,6 +404,13 @@ def checked_upload(data: bytes, name: str) -> tuple[modalities.Modality, Any]:
         return kinds[0], kinds[0].decode_file(data, name)
     except modalities.BadUpload as error:
         raise HTTPException(error.status, f"{name}: {error}") from None
+
+
+def add_labelled_texts(project: Project, dataset) -> None:
+    """Add a labelled text Dataset's texts to `project`, each to its class."""
+    for label in dataset.classes:
+        chosen = [t for t, y in zip(dataset.items, dataset.labels, strict=True) if y == label]
+        project.add_texts(chosen, str(label))
 
 
 def summary(project: Project, jobs: Jobs) -> dict[str, Any]:
@@ -394,6 +436,10 @@ def zipped(folder: Path) -> bytes:
     return buffer.getvalue()
 
 
+# an open page keeps its event stream open: stop waiting for it after a second
+UVICORN = {"log_level": "warning", "timeout_graceful_shutdown": 1}
+
+
 def run_app(
     workspace: str | Path,
     *,
@@ -414,7 +460,7 @@ def run_app(
     print(f"smallfit app: {url}  (workspace {Path(workspace).resolve()}; Ctrl+C stops it)")
     if open_browser:
         webbrowser.open(url)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    uvicorn.run(app, host=host, port=port, **UVICORN)
 
 
 @contextmanager
@@ -427,7 +473,7 @@ def serving(workspace: str | Path) -> Iterator[str]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     app = create_app(workspace, {f"127.0.0.1:{port}"})
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **UVICORN))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:

@@ -36,6 +36,7 @@ class Missing(SmallfitError):
 
 SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 MAX_NAME = 64
+STAGING = ".partial"  # the suffix of a model folder that Model.save is still writing
 
 
 class Workspace:
@@ -241,12 +242,25 @@ class Project:
 
     # -- models ------------------------------------------------------------------------
     def models(self) -> list[Path]:
-        """Finished model folders, oldest first."""
+        """Finished model folders, oldest first (not one still being saved, which
+        Model.save writes as NAME.partial before renaming it)."""
         root = self._path("models")
-        return sorted(p for p in root.iterdir() if (p / "model.json").is_file())
+        return sorted(
+            p
+            for p in root.iterdir()
+            if (p / "model.json").is_file() and not p.name.endswith(STAGING)
+        )
+
+    def versions(self) -> dict[str, str]:
+        """What changes when the project does: "items" (its examples and name) and
+        "models" (the finished models), so that every open page can follow them."""
+        stamps = [
+            str(self._path(name).stat().st_mtime_ns) for name in ("items.csv", "project.json")
+        ]
+        return {"items": "-".join(stamps), "models": ",".join(p.name for p in self.models())}
 
     def model_folder(self, stamp: str) -> Path:
-        if stamp != safe_name(stamp):
+        if stamp != safe_name(stamp) or stamp.endswith(STAGING):
             raise Missing(f"No model {stamp!r}.")
         folder = self._path(f"models/{stamp}")
         if not (folder / "model.json").is_file():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pandas as pd
@@ -25,17 +26,19 @@ def check_table_path(into: Path, data: Path) -> None:
         )
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """Read a table by its extension; errors say which file and why."""
+def read_table(path: Path, data: bytes | None = None) -> pd.DataFrame:
+    """Read a table by its extension, from `data` when given (an upload, which `path`
+    names); errors say which file and why."""
     suffix = path.suffix.lower()
+    source = path if data is None else io.BytesIO(data)
     try:
         if suffix == ".csv":
-            return pd.read_csv(path, keep_default_na=False, na_values=[""])
+            return pd.read_csv(source, keep_default_na=False, na_values=[""])
         if suffix == ".tsv":
-            return pd.read_csv(path, sep="\t", keep_default_na=False, na_values=[""])
+            return pd.read_csv(source, sep="\t", keep_default_na=False, na_values=[""])
         if suffix in (".jsonl", ".ndjson"):
-            return pd.read_json(path, lines=True)
-        return pd.read_parquet(path)
+            return pd.read_json(source, lines=True)
+        return pd.read_parquet(source)
     except Exception as err:  # noqa: BLE001 - pandas raises many types; the user needs one message
         raise SmallfitError(f"Cannot read table {path}: {err}") from None
 

@@ -1,7 +1,7 @@
 // smallfit app page: shows what the JSON API under /api/ says, and sends what the user does.
 "use strict";
 
-const state = { slug: null, project: null, model: null, events: null };
+const state = { slug: null, project: null, model: null, events: null, versions: null };
 const $ = (id) => document.getElementById(id);
 
 function escapeHtml(text) {
@@ -69,13 +69,22 @@ async function openProject(slug, step = "gather") {
   $("project-view").hidden = false;
   await refresh();
   showStep(step);
-  pollFit();
+  follow();
+}
+
+let reads = 0;  // the project's reads: an answer overtaken by a later read is dropped
+
+async function refreshExamples() {
+  const read = ++reads;
+  const project = await api("GET", `/api/projects/${state.slug}`);
+  if (read !== reads) return;
+  state.project = project;
+  $("project-title").textContent = state.project.name;
+  drawClasses();
 }
 
 async function refresh() {
-  state.project = await api("GET", `/api/projects/${state.slug}`);
-  $("project-title").textContent = state.project.name;
-  drawClasses();
+  await refreshExamples();
   drawModels();
   const models = state.project.models;
   $("before-after").textContent = models.length > 1
@@ -117,14 +126,14 @@ function drawClasses() {
       restore.onclick = async () => {
         const ids = (byClass[label] || []).filter((item) => item.excluded).map((item) => item.id);
         await api("PATCH", `/api/projects/${state.slug}/items`, { ids, excluded: false });
-        refresh();
+        refreshExamples();
       };
     }
     card.querySelector(".rename-class").onclick = async () => {
       const name = prompt(`New name for ${label} (an existing class's name merges them)`, label);
       if (name && name !== label) {
         await api("POST", `/api/projects/${state.slug}/classes/rename`, { old: label, new: name });
-        refresh();
+        refreshExamples();
       }
     };
     cards.appendChild(card);
@@ -138,7 +147,7 @@ async function uploadFiles(files, label) {
   for (const file of files) form.append("files", file);
   try {
     const result = await api("POST", `/api/projects/${state.slug}/files`, form);
-    await refresh();
+    await refreshExamples();
     message.textContent = label ? `Added ${result.added} to ${label}.` : `Added ${result.added} to label later.`;
     message.className = "";
   } catch (error) {
@@ -154,8 +163,7 @@ async function startFit() {
   if ($("train-preset").value) settings.preset = $("train-preset").value;
   if ($("train-budget").value) settings.time_budget = Number($("train-budget").value);
   try {
-    await api("POST", `/api/projects/${state.slug}/fit`, settings);
-    pollFit();
+    drawFit(await api("POST", `/api/projects/${state.slug}/fit`, settings));
   } catch (error) {
     $("fit-state").textContent = error.message;
   }
@@ -178,16 +186,23 @@ function drawFit(fit) {
   $("fit-log").textContent = fit.state === "failed" ? (fit.log || "") : "";
 }
 
-function pollFit() {
-  // the server streams the fit's state (server-sent events) until the fit ends
+function follow() {
+  // The server streams the project while the page shows it (server-sent events): the
+  // fit's state, and versions of the examples and models, changed here, in another tab
+  // or by a fit; the browser reconnects by itself after a server restart.
   if (state.events) state.events.close();
+  state.versions = null;
   const slug = state.slug;
-  const events = new EventSource(`/api/projects/${slug}/fit/events`);
+  const events = new EventSource(`/api/projects/${slug}/events`);
   state.events = events;
   events.onmessage = (message) => { if (state.slug === slug) drawFit(JSON.parse(message.data)); };
-  events.addEventListener("end", async () => {
-    events.close();
-    if (state.slug === slug) await refresh();
+  events.addEventListener("project", async (message) => {
+    if (state.slug !== slug) return;
+    const seen = state.versions, now = JSON.parse(message.data);
+    state.versions = now;
+    if (!seen) return;  // the page has just read the project
+    if (now.models !== seen.models) await refresh();
+    else if (now.items !== seen.items) await refreshExamples();
   });
 }
 
@@ -213,7 +228,7 @@ async function showModel(stamp) {
     ${model.why ? `<p>Chosen: ${escapeHtml(model.why)}</p>` : ""}
     <h3>Candidates</h3><table><tr><th>candidate</th><th>accuracy [95%]</th></tr>${rows}</table>
     <h3>Confusion matrix (rows: true class, columns: predicted)</h3>
-    <table><tr><th></th>${classes.map((c) => `<th scope="col">${escapeHtml(c)}</th>`).join("")}</tr>${matrix}</table>
+    <table><tr><th scope="col">true class</th>${classes.map((c) => `<th scope="col">${escapeHtml(c)}</th>`).join("")}</tr>${matrix}</table>
     <div id="cell-items" aria-live="polite"></div>
     <h3>Map of the examples</h3>
     <p>Each example placed by its embedding (its first two principal components), coloured by class; a ring marks an out-of-fold mistake. Click one to see it and move it to another class.</p>
@@ -223,8 +238,10 @@ async function showModel(stamp) {
     <h3>Data doctor</h3>${drawFindings(model.findings)}
     <h3>Most confident mistakes</h3><ul>${mistakes || "<li>none</li>"}</ul>
     <p><a href="/api/projects/${state.slug}/models/${stamp}/report" target="_blank">The full report</a></p>`;
-  for (const button of document.querySelectorAll("button.exclude")) {
-    button.onclick = () => excludeItem(button.dataset.id, button);
+  for (const fix of document.querySelectorAll("div.fix")) {
+    const button = fix.querySelector("button.exclude");
+    button.onclick = () => excludeItem(fix.dataset.id, button);
+    fix.querySelector("button.relabel").onclick = () => relabelItem(fix);
   }
   for (const cell of document.querySelectorAll("button.cell")) {
     cell.onclick = () => showCell(stamp, cell.dataset.actual, cell.dataset.predicted);
@@ -252,7 +269,7 @@ async function drawMap(stamp) {
     const wrong = p.predicted && p.predicted !== p.label;
     return `<circle class="point" data-k="${k}" tabindex="0" role="button" cx="${sx(p.x).toFixed(1)}" cy="${sy(p.y).toFixed(1)}" r="6" fill="${colour}" ${wrong ? 'stroke="#111" stroke-width="2.5"' : ""} aria-label="example of ${escapeHtml(p.now)}${wrong ? `, predicted ${escapeHtml(p.predicted)}` : ""}"><title>${escapeHtml(p.now)}</title></circle>`;
   }).join("");
-  const legend = classes.map((c, i) => `<span style="color:${PALETTE[i % PALETTE.length]}">&#9679; ${escapeHtml(c)}</span>`).join(" ");
+  const legend = classes.map((c, i) => `<span><span style="color:${PALETTE[i % PALETTE.length]}" aria-hidden="true">&#9679;</span> ${escapeHtml(c)}</span>`).join(" ");
   $("map").innerHTML = `<svg width="500" height="300" role="group" aria-label="map of the examples" style="background:#fff;border:1px solid #cbd5e1">${dots}</svg><p>${legend}</p>`;
   for (const dot of $("map").querySelectorAll("circle.point")) {
     const open = () => showPoint(map.points[Number(dot.dataset.k)], classes);
@@ -280,9 +297,26 @@ function showPoint(point, classes) {
 
 function drawFindings(findings) {
   if (!findings.length) return "<p>No duplicates, conflicting labels or likely label errors found.</p>";
+  const classes = Object.keys(state.project.classes);
   return `<ul>${findings.map((f) => `<li>${escapeHtml(f.kind.replaceAll("_", " "))}: ${escapeHtml(f.detail)}
     ${f.suggestion ? `(${escapeHtml(f.suggestion)})` : ""}
-    ${(f.ids || []).filter((id) => id).map((id, k) => `<button type="button" class="exclude" data-id="${id}">Exclude ${escapeHtml(f.items[k])}</button>`).join(" ")}</li>`).join("")}</ul>`;
+    ${(f.ids || []).map((id, k) => id ? fixButtons(id, f.items[k], f.predicted[k], classes) : "").join("")}</li>`).join("")}</ul>`;
+}
+
+// Exclude an example named by a finding, or relabel it (offering the class the model saw).
+function fixButtons(id, name, predicted, classes) {
+  const options = classes.map((c) => `<option${c === predicted ? " selected" : ""}>${escapeHtml(c)}</option>`).join("");
+  return `<div class="fix" data-id="${id}"><button type="button" class="exclude">Exclude ${escapeHtml(name)}</button>
+    <label>Relabel ${escapeHtml(name)} as <select class="relabel-to">${options}</select></label>
+    <button type="button" class="relabel">Relabel</button> <span class="fix-done" aria-live="polite"></span></div>`;
+}
+
+async function relabelItem(fix) {
+  const label = fix.querySelector(".relabel-to").value;
+  await api("PATCH", `/api/projects/${state.slug}/items`, { ids: [fix.dataset.id], label });
+  fix.querySelector(".fix-done").textContent = `Relabelled as ${label}; train again to use it.`;
+  state.project = await api("GET", `/api/projects/${state.slug}`);
+  drawClasses();
 }
 
 async function excludeItem(id, button) {
@@ -457,8 +491,20 @@ $("texts-form").onsubmit = async (event) => {
   try {
     await api("POST", `/api/projects/${state.slug}/texts`, { label: $("texts-label").value.trim(), texts });
     $("texts-input").value = "";
-    await refresh();
+    await refreshExamples();
     $("gather-message").textContent = `Added ${texts.length} texts.`;
+  } catch (error) {
+    $("gather-message").textContent = error.message;
+  }
+};
+$("table-form").onsubmit = async (event) => {
+  event.preventDefault();
+  const form = new FormData();
+  form.append("file", $("table-file").files[0]);
+  try {
+    const result = await api("POST", `/api/projects/${state.slug}/table`, form);
+    await refreshExamples();
+    $("gather-message").textContent = `Added ${result.added} texts from the table.`;
   } catch (error) {
     $("gather-message").textContent = error.message;
   }
@@ -467,7 +513,7 @@ $("import-form").onsubmit = async (event) => {
   event.preventDefault();
   try {
     const result = await api("POST", `/api/projects/${state.slug}/import`, { folder: $("import-folder").value.trim() });
-    await refresh();
+    await refreshExamples();
     $("gather-message").textContent = `Imported ${result.added} examples (copied; the folder is left as it was).`;
   } catch (error) {
     $("gather-message").textContent = error.message;
@@ -479,7 +525,7 @@ drop.ondragleave = () => drop.classList.remove("over");
 drop.ondrop = (event) => { event.preventDefault(); drop.classList.remove("over"); uploadFiles(event.dataTransfer.files, $("upload-label").value.trim()); };
 $("train-button").onclick = startFit;
 $("queue-button").onclick = loadQueue;
-$("cancel-button").onclick = () => api("DELETE", `/api/projects/${state.slug}/fit`).then(pollFit);
+$("cancel-button").onclick = () => api("DELETE", `/api/projects/${state.slug}/fit`).then(drawFit);
 $("model-select").onchange = () => showModel($("model-select").value);
 $("try-files-form").onsubmit = (event) => { event.preventDefault(); tryItems("files"); };
 $("try-texts-form").onsubmit = (event) => { event.preventDefault(); tryItems("texts"); };
