@@ -143,7 +143,7 @@ def test_the_default_fit_combines_and_a_kept_ensemble_is_saved(text_csv, tmp_pat
     monkeypatch.setattr(
         combining,
         "resampled",
-        lambda probas, y, seed: (
+        lambda probas, y, seed, groups=None: (
             real(probas, y, seed)
             | {
                 "ensemble": np.array([0.9, 1.0]),
@@ -245,7 +245,7 @@ def test_the_candidate_a_selection_keeps_alone_is_the_one_refit(text_csv, monkey
     monkeypatch.setattr(
         combining,
         "resampled",
-        lambda probas, y, seed: (
+        lambda probas, y, seed, groups=None: (
             real(probas, y, seed) | {"ensemble": np.array([1.0]), "average": np.array([0.5])}
         ),
     )

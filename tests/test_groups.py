@@ -103,10 +103,23 @@ def test_groups_table_for_a_folder_and_clear_errors(tmp_path, image_folder):
     pd.DataFrame({"item": files[:-1], "group": "g"}).to_csv(tmp_path / "short.csv", index=False)
     with pytest.raises(SmallfitError, match=r"1 item\(s\) of .* are not in .*short.csv"):
         smallfit.fit(image_folder, groups=tmp_path / "short.csv")
-    with pytest.raises(SmallfitError, match="not available with a search preset"):
-        smallfit.fit(
-            image_folder, groups=tmp_path / "cameras.csv", group_column="camera", preset="fast"
-        )
+
+
+def test_a_search_keeps_groups_together_in_its_folds_and_its_holdout(tmp_path):
+    from smallfit.evaluate.selection import outer_split
+
+    y = np.repeat([0, 1], 250)
+    groups = np.array([f"{c}-{i % 25}" for i, c in enumerate(y)], dtype=object)
+    search, holdout = outer_split(y, 0, groups)
+    assert not set(groups[search]) & set(groups[holdout])
+    assert 0.15 < len(holdout) / len(y) < 0.25 and set(y[holdout]) == {0, 1}
+    few = np.array([f"{c}-{i % 5}" for i, c in enumerate(y)], dtype=object)
+    assert outer_split(y, 0, few) is None  # 5 groups a class: too few to hold some out
+
+    table = leaky_table(tmp_path / "scans.csv")
+    grouped = smallfit.fit(table, group_column="patient", preset="fast", time_budget=40)
+    assert grouped.info["settings"]["groups"] == 20
+    assert grouped.metrics["honest"]["value"] < 0.75  # a new patient is a coin flip
 
 
 def test_missing_group_value_names_the_row(tmp_path):
@@ -119,3 +132,21 @@ def test_missing_group_value_names_the_row(tmp_path):
         match=r"1 row\(s\) of .*scans.csv have no value in column 'patient':\n.*row 8",
     ):
         smallfit.fit(table, strategy="knn", group_column="patient")
+
+
+def test_intervals_resample_whole_groups():
+    from smallfit.evaluate.metrics import accuracy_interval, resampler
+
+    groups = np.repeat(np.arange(10), 8)  # 10 speakers, 8 clips each
+    draw = resampler(groups.size, groups)(np.random.default_rng(0))
+    drawn, counts = np.unique(groups[draw], return_counts=True)
+    assert draw.size % 8 == 0 and (counts % 8 == 0).all()  # whole groups, with replacement
+    # a model right on every clip of 7 speakers and wrong on every clip of 3: the items
+    # are 80 but the evidence is 10 speakers, so the grouped interval is much wider
+    y = np.zeros(groups.size, dtype=int)
+    probas = np.tile([[0.9, 0.1]], (groups.size, 1))
+    probas[groups >= 7] = [0.1, 0.9]
+    by_item = accuracy_interval(y, probas, random_state=0)
+    by_group = accuracy_interval(y, probas, random_state=0, groups=groups)
+    assert by_item["value"] == by_group["value"] == 0.7
+    assert by_group["high"] - by_group["low"] > 1.8 * (by_item["high"] - by_item["low"])

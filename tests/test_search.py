@@ -41,6 +41,10 @@ def test_default_budget_rule_and_presets():
     assert space.encoders["classic"] == ["pixels"]
     assert "lora" in spaces.make_space("text", "best", None).params
     assert "lora" not in spaces.make_space("image", "best", None).params
+    # a table has no pretrained encoder: any preset searches its own learners
+    table = spaces.make_space("table", "fast", None)
+    assert list(table.params) == ["classic", "forest", "boosting", "knn", "mlp"]
+    assert set(map(tuple, table.encoders.values())) == {(None,)}
 
 
 def test_a_searched_encoder_is_the_candidates_backbone_not_a_strategy_parameter():
@@ -75,8 +79,8 @@ def test_the_best_preset_also_tries_an_ensemble_of_the_trials(monkeypatch, tmp_p
     monkeypatch.setattr(
         combining,
         "resampled",
-        lambda probas, y, seed: (
-            real(probas, y, seed)
+        lambda probas, y, seed, groups=None: (
+            real(probas, y, seed, groups=groups)
             | {
                 "ensemble": np.array([0.9, 1.0]),
                 "best_single": np.array([0.5]),

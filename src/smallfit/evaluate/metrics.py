@@ -2,10 +2,14 @@
 
 Out-of-fold predictions from R repeats are pooled; a bootstrap sample draws items
 (with all their repeats) so the interval reflects how few items there are, which is
-what dominates uncertainty on small data.
+what dominates uncertainty on small data. With groups (speakers, patients), it draws
+whole groups.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from scipy.stats import rankdata
@@ -107,14 +111,28 @@ def pooled(y: np.ndarray, probas: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     return np.tile(y[items], repeats), rows, items
 
 
+def resampler(n: int, groups: np.ndarray | None = None) -> Callable[[Any], np.ndarray]:
+    """Draws one bootstrap resample of positions 0..n-1 from a numpy Generator: positions
+    with replacement, or, with `groups` (one per position), whole groups with replacement
+    (a cluster bootstrap: the items of one speaker or patient are not independent, and
+    drawing them one by one gives intervals too narrow for new groups)."""
+    if groups is None:
+        return lambda rng: rng.integers(0, n, n)
+    names, which = np.unique(groups, return_inverse=True)
+    members = [np.flatnonzero(which == g) for g in range(names.size)]
+    return lambda rng: np.concatenate([members[g] for g in rng.integers(0, names.size, names.size)])
+
+
 def evaluate_probas(
     y: np.ndarray,
     probas: np.ndarray,
     classes: list,
     n_bootstrap: int = N_BOOTSTRAP,
     random_state: int = 0,
+    groups: np.ndarray | None = None,
 ) -> dict:
-    """All metrics with 95% intervals, as a JSON-ready dict.
+    """All metrics with 95% intervals, as a JSON-ready dict (with `groups`, one per item,
+    the intervals resample whole groups).
 
     `probas` is (R, n, C) out-of-fold (NaN rows = not scored) or (n, C) on a test set.
     """
@@ -127,8 +145,9 @@ def evaluate_probas(
     rng = np.random.default_rng(random_state)
     samples: dict[str, list] = {k: [] for k in SCALARS + PER_CLASS}
     offsets = (np.arange(repeats) * len(items))[:, None]
+    draw_one = resampler(len(items), None if groups is None else groups[items])
     for _ in range(n_bootstrap):
-        draw = rng.integers(0, len(items), len(items))
+        draw = draw_one(rng)
         picked = (offsets + draw[None, :]).ravel()
         values = point_metrics(y_rows[picked], rows[picked], n_classes)
         for key in samples:
@@ -162,14 +181,24 @@ def item_correctness(y: np.ndarray, probas: np.ndarray) -> np.ndarray:
 
 
 def accuracy_interval(
-    y: np.ndarray, probas: np.ndarray, n_bootstrap: int = N_BOOTSTRAP, random_state: int = 0
+    y: np.ndarray,
+    probas: np.ndarray,
+    n_bootstrap: int = N_BOOTSTRAP,
+    random_state: int = 0,
+    groups: np.ndarray | None = None,
 ) -> dict:
-    """Mean out-of-fold accuracy with its bootstrap interval (cheap: for leaderboards)."""
+    """Mean out-of-fold accuracy with its bootstrap interval (cheap: for leaderboards;
+    with `groups`, one per item, resampling whole groups)."""
     correct = item_correctness(y, probas)
-    correct = correct[~np.isnan(correct)]
+    scored = ~np.isnan(correct)
+    correct = correct[scored]
     rng = np.random.default_rng(random_state)
-    draws = rng.integers(0, correct.size, (n_bootstrap, correct.size))
-    return _interval(float(correct.mean()), correct[draws].mean(axis=1))
+    if groups is None:
+        draws = rng.integers(0, correct.size, (n_bootstrap, correct.size))
+        return _interval(float(correct.mean()), correct[draws].mean(axis=1))
+    draw = resampler(correct.size, groups[scored])
+    samples = np.array([correct[draw(rng)].mean() for _ in range(n_bootstrap)])
+    return _interval(float(correct.mean()), samples)
 
 
 def _interval(value, samples: np.ndarray) -> dict:

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from smallfit.evaluate import accuracy_interval
-from smallfit.evaluate.metrics import item_correctness
+from smallfit.evaluate.metrics import item_correctness, resampler
 from smallfit.evaluate.selection import left_out_estimate
 from smallfit.fitting.candidates import Candidate, build
 
@@ -98,21 +98,27 @@ def select(probas: dict[str, np.ndarray], y: np.ndarray, items: np.ndarray) -> d
 
 
 def resampled(
-    probas: dict[str, np.ndarray], y: np.ndarray, seed: int, n_resamples: int = N_RESAMPLES
+    probas: dict[str, np.ndarray],
+    y: np.ndarray,
+    seed: int,
+    n_resamples: int = N_RESAMPLES,
+    groups: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Left-out accuracy of each procedure over bootstrap resamples of the scored items:
     `ensemble` (selection on the resample) and `best_single` (the candidate most accurate
     on the resample), both scored on the items the resample left out; and `weights`, each
     resample's selection (resamples x candidates, in `probas` order); `average`, the
-    plain average of all candidates, scored on the same left-out items."""
+    plain average of all candidates, scored on the same left-out items. With `groups`
+    (one per item), resamples draw whole groups, and leave whole groups out."""
     labels = list(probas)
     scored = np.flatnonzero(~np.isnan(probas[labels[0]][0, :, 0]))
     correct = np.stack([item_correctness(y, probas[label]) for label in labels])
     averaged = blend(probas, dict.fromkeys(labels, 1 / len(labels)))[0].argmax(1) == y
     rng = np.random.default_rng(seed)
+    draw = resampler(scored.size, None if groups is None else groups[scored])
     result: dict[str, list] = {"ensemble": [], "best_single": [], "average": [], "weights": []}
     for _ in range(n_resamples):
-        drawn = scored[rng.integers(0, scored.size, scored.size)]
+        drawn = scored[draw(rng)]
         left_out = np.setdiff1d(scored, drawn)
         if left_out.size == 0:
             continue
@@ -157,28 +163,33 @@ def combine(
     best: str,
     seed: int,
     allow_ensemble: bool = True,
+    groups: np.ndarray | None = None,
 ) -> Choice:
     """Choose among averaging the scored candidates, their selected ensemble and the best
-    single one (`best`, the leaderboard's most accurate), by left-out accuracy on resamples."""
+    single one (`best`, the leaderboard's most accurate), by left-out accuracy on resamples
+    (of whole groups, with `groups`)."""
     by_label = {c.label: c for c in candidates}
     probas = {c.label: over_repeats(probas[c.label]) for c in candidates if c.label in probas}
     n_scored = len(probas)
-    runs = resampled(probas, y, seed) if n_scored > 1 else None
+    runs = resampled(probas, y, seed, groups=groups) if n_scored > 1 else None
+    unit = "items" if groups is None else "groups"
     method = (
         f"the whole choice among {n_scored} candidates repeated on {N_RESAMPLES} bootstrap "
-        "resamples of the items and scored on the items each left out (BBC-CV)"
+        f"resamples of the {unit} and scored on the {unit} each left out (BBC-CV)"
     )
     single = Choice(by_label[best], probas[best], {}, "", None)
     if runs is None:
         single.why = f"{best} was the only candidate scored."
         return single
     scored = np.flatnonzero(~np.isnan(probas[best][0, :, 0]))
-    single.honest = left_out_estimate(runs["best_single"], method, scored.size)
+    # the Wilson floor counts independent units: groups, when items come in groups
+    units = scored.size if groups is None else np.unique(groups[scored]).size
+    single.honest = left_out_estimate(runs["best_single"], method, units)
     if not allow_ensemble:
         single.why = f"{best} was the most accurate of {n_scored} candidates (no ensemble tried)."
         return single
     estimates = {
-        name: left_out_estimate(runs[name], method, scored.size)
+        name: left_out_estimate(runs[name], method, units)
         for name in ("average", "ensemble", "best_single")
     }
     weights_of = {
@@ -215,7 +226,7 @@ def combine(
     ]
     record["combination"] = kept
     record["scores"]["selected_and_scored_on_all"] = {
-        "accuracy": accuracy_interval(y, blended, random_state=seed),
+        "accuracy": accuracy_interval(y, blended, random_state=seed, groups=groups),
         "log_loss": round(
             float(-np.log(np.clip(_true_class(blended, y)[0, scored], 1e-15, 1)).mean()), 6
         ),

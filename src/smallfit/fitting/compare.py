@@ -101,11 +101,6 @@ def fit_dataset(
     if pool is not None:
         candidates = semi_supervised(candidates, dataset.modality)
     searching = estimate and strategy is None and preset is not None
-    if searching and dataset.groups is not None:
-        raise SmallfitError(
-            "Grouped folds are not available with a search preset: its trials and workers "
-            "split the items without groups. Fit without a preset, or without groups."
-        )
     if not searching:  # a search embeds with every encoder of its own space (search.start)
         for name in dict.fromkeys(c.backbone for c in candidates if c.backbone):
             backbones.create(name).embed(dataset.items, description=f"Embedding with {name}")
@@ -166,7 +161,9 @@ def fit_dataset(
                 row |= {"accuracy": None, "skipped": f"failed: {failure(error)}"}
             else:
                 probas_by_label[candidate.label] = probas
-                row["accuracy"] = accuracy_interval(dataset.y, probas, random_state=seed)
+                row["accuracy"] = accuracy_interval(
+                    dataset.y, probas, random_state=seed, groups=dataset.groups
+                )
             row["cv_seconds"] = round(time.perf_counter() - tic, 2)
             leaderboard.append(row)
             progress.event("candidate", **{k: row.get(k) for k in ("candidate", "accuracy")})
@@ -186,10 +183,18 @@ def fit_dataset(
     if estimate and not searching:
         # combine the candidates (or keep the best alone) and estimate that whole choice
         choice = combine(
-            candidates, probas_by_label, scored.y, best.label, seed, ensemble is not False
+            candidates,
+            probas_by_label,
+            scored.y,
+            best.label,
+            seed,
+            ensemble is not False,
+            groups=scored.groups,
         )
     elif ensemble and estimate:  # the search's `best` preset: its trials' ensemble
-        choice = combine(candidates, probas_by_label, scored.y, best.label, seed)
+        choice = combine(
+            candidates, probas_by_label, scored.y, best.label, seed, groups=scored.groups
+        )
     if choice is not None:  # an ensemble, or the one candidate its selection kept alone
         best = choice.candidate
         if best.strategy == "ensemble":
@@ -222,7 +227,11 @@ def fit_dataset(
     out_of_sample = probas_by_label.get(best.label)
     if estimate:
         metrics = evaluate_probas(
-            scored.y, probas_by_label[best.label], dataset.classes, random_state=seed
+            scored.y,
+            probas_by_label[best.label],
+            dataset.classes,
+            random_state=seed,
+            groups=scored.groups,
         )
         metrics["kind"] = "cross-validation"
         metrics["selected_among"] = len(candidates)
@@ -280,15 +289,21 @@ def honest_estimate(found: search.Found, best: Candidate, seed: int, fit_params:
     holdout, the predictions of the winner fitted on the searched part for the holdout."""
     oof = found.probas[best.label]
     if found.holdout is None:
-        estimate = bbc_cv(found.dataset.y, list(found.probas.values()), random_state=seed)
+        estimate = bbc_cv(
+            found.dataset.y,
+            list(found.probas.values()),
+            random_state=seed,
+            groups=found.dataset.groups,
+        )
         return estimate, oof
     model, encoder = build(best, seed)
     model.fit(found.dataset, encoder, **accepted_fit_params(model, fit_params))
     held = found.full.subset(found.holdout)
     proba = model.predict_proba(held.items)
-    estimate = accuracy_interval(held.y, proba, random_state=seed) | {
-        "method": f"outer holdout of {len(held)} items ({HOLDOUT_FRACTION:.0%}) the search "
-        "never saw"
+    whole = "" if held.groups is None else f" in {np.unique(held.groups).size} whole groups"
+    estimate = accuracy_interval(held.y, proba, random_state=seed, groups=held.groups) | {
+        "method": f"outer holdout of {len(held)} items{whole} ({HOLDOUT_FRACTION:.0%}) the "
+        "search never saw"
     }
     full = np.full((oof.shape[0], len(found.full), oof.shape[2]), np.nan)
     full[:, found.rows] = oof

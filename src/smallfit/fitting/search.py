@@ -317,7 +317,9 @@ class Search:
             if "oof" in attrs:
                 probas = np.array(attrs["oof"], dtype=float)
                 probas_by_label[candidate.label] = probas
-                row["accuracy"] = accuracy_interval(scored.y, probas, random_state=seed)
+                row["accuracy"] = accuracy_interval(
+                    scored.y, probas, random_state=seed, groups=scored.groups
+                )
             elif kept:
                 row |= {"accuracy": None, "skipped": attrs.get("skipped", "failed")}
             else:
@@ -358,7 +360,7 @@ def running_accuracy(y: np.ndarray, probas: np.ndarray) -> float:
 
 def search_part(dataset: Dataset, seed: int) -> tuple[np.ndarray, np.ndarray | None]:
     """The items the search scores, and the outer holdout it never sees (None if too few)."""
-    split = outer_split(dataset.y, seed)
+    split = outer_split(dataset.y, seed, dataset.groups)
     return (np.arange(len(dataset)), None) if split is None else split
 
 
@@ -372,6 +374,7 @@ def portable_data(dataset: Dataset) -> dict | None:
         "y": dataset.y.tolist(),
         "classes": list(dataset.classes),
         "source": dataset.source,
+        "groups": None if dataset.groups is None else dataset.groups.tolist(),
     }
 
 
@@ -404,7 +407,7 @@ def start(
     scored = dataset if holdout is None else dataset.subset(rows)
     for name in dict.fromkeys(e for es in space.encoders.values() for e in es if e):
         backbones.create(name).embed(dataset.items, description=f"Embedding with {name}")
-    splits = comparison_splits(scored.y, space.params, folds, loocv, seed)
+    splits = comparison_splits(scored.y, space.params, folds, loocv, seed, groups=scored.groups)
     enqueued = defaults_of(space)
     study_name = f"smallfit-{dataset.fingerprint()[:12]}-{time.strftime('%Y%m%d-%H%M%S')}"
     study = open_study(storage, study_name, seed, len(enqueued), create=True)
@@ -461,6 +464,7 @@ def work(storage: str, study_name: str | None = None) -> int:
         labels=[data["classes"][i] for i in data["y"]],
         classes=data["classes"],
         source=data["source"],
+        groups=data.get("groups"),
     )
     space = make_space(
         dataset.modality, settings["preset"], settings["backbone"], settings["strategy_params"]
@@ -469,7 +473,12 @@ def work(storage: str, study_name: str | None = None) -> int:
     rows, holdout = search_part(dataset, settings["seed"])
     scored = dataset if holdout is None else dataset.subset(rows)
     splits = comparison_splits(
-        scored.y, space.params, settings["folds"], settings["loocv"], settings["seed"]
+        scored.y,
+        space.params,
+        settings["folds"],
+        settings["loocv"],
+        settings["seed"],
+        groups=scored.groups,
     )
     search = Search(study, scored, space, splits, settings, shared=True)
     with storage_errors(storage):

@@ -64,7 +64,9 @@ def make_space(
     modality: str, preset: str, backbone: str | None, strategy_params: dict | None = None
 ) -> Space:
     """The preset's strategies for this modality, each on the user's encoder (or every
-    packaged encoder of the modality that is installed), without the settings the user fixed."""
+    packaged encoder of the modality that is installed), without the settings the user
+    fixed; for a kind of item with no pretrained encoder (tables), its candidates'
+    learners, whatever the preset."""
     if backbone:
         choices = [backbone]
     else:
@@ -75,13 +77,17 @@ def make_space(
         ]
     fixed = strategy_params or {}
     encoders, params = {}, {}
-    for name in PRESETS[check_preset(preset)]:
+    kind = modalities.get(modality)
+    names = PRESETS[check_preset(preset)]
+    if kind.default_backbone is None:  # no pretrained encoder (tables): its own learners
+        names, choices = tuple(dict.fromkeys(name for name, _ in kind.candidates)), [None]
+    for name in names:
         cls = type(strategies.create(name))
-        usable = [c for c in choices if works_on(cls, modality, c)]
+        usable = [c for c in choices if c is None or works_on(cls, modality, c)]
         if not usable:
             continue
-        encoders[name] = list(dict.fromkeys(encoder_for(cls, modality, c) for c in usable))
-        space = cls.search_space | modalities.get(modality).search_choices.get(name, {})
+        encoders[name] = list(dict.fromkeys(c and encoder_for(cls, modality, c) for c in usable))
+        space = cls.search_space | kind.search_choices.get(name, {})
         params[name] = {k: v for k, v in space.items() if k not in fixed.get(name, {})}
     return Space(modality, encoders, params, {k: dict(v) for k, v in fixed.items()})
 
