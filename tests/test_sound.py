@@ -231,6 +231,27 @@ def test_augmented_copies_are_the_same_in_every_fold_and_differ_from_their_sourc
     assert sum(changed) >= 4  # each transform has probability 1/2: most copies differ
 
 
+def test_synthetic_reverb_decays_by_its_rt60_and_keeps_the_clips_length_and_peak():
+    from smallfit.augment.reverb import SyntheticReverb, impulse_response
+    from smallfit.augment.sound import seeded
+
+    rate = 16000
+    with seeded(0):
+        response = impulse_response(rate, rt60=0.5, direct_to_reverb_db=6.0)
+    tail = response[1:]
+    assert 10 * np.log10(np.sum(tail**2)) == pytest.approx(-6.0, abs=0.01)
+    early = np.sum(tail[: rate // 10] ** 2)  # the tail's first 0.1 s
+    late = np.sum(tail[rate // 4 : rate // 4 + rate // 10] ** 2)  # 0.25 s later: 30 dB down
+    assert 10 * np.log10(early / late) == pytest.approx(30.0, abs=3.0)
+
+    clip = make_sound("chirp", 3)
+    with seeded(1):
+        wet = SyntheticReverb(p=1.0)(clip, sample_rate=rate)
+    assert wet.shape == clip.shape and wet.dtype == np.float32
+    assert np.abs(wet).max() == pytest.approx(np.abs(clip).max(), rel=1e-5)
+    assert not np.allclose(wet, clip, atol=1e-3)
+
+
 @needs_encoders
 def test_a_probe_with_copies_trains_on_them_and_refits_identically(sound_folders):
     train, _ = sound_folders
@@ -325,6 +346,52 @@ def test_finetune_trains_the_sound_event_encoder_and_joins_the_full_comparison(
     files = sorted(test.rglob("*.wav"))[:4]
     again = smallfit.load(tmp_path / "m")
     assert np.allclose(again.predict_proba(files), model.predict_proba(files), atol=1e-6)
+    # its ONNX graph takes every block and picks the loudest, as the model does
+    from smallfit.export import export_onnx, session
+
+    export_onnx(model, tmp_path / "onnx")
+    graph = session(tmp_path / "onnx" / "model.onnx")
+    frames = encoder.graph_frames(files)
+    got = np.concatenate([graph.run(None, {"frames": f[None]})[0] for f in frames])
+    assert np.abs(got - model.predict_proba(files)).max() < 1e-4
+
+
+@needs_encoders
+@pytest.mark.parametrize("backbone", ["speech_embedding", "aisfx"])
+def test_a_sound_probe_exports_to_onnx_with_the_models_probabilities(
+    backbone, sound_folders, tmp_path
+):
+    import json
+
+    from smallfit.data.audio import load_sound
+    from smallfit.export import export_onnx, session
+
+    train, test = sound_folders
+    model = api.fit(train, strategy="probe", backbone=backbone, folds=2, seed=0)
+    out = tmp_path / "onnx"
+    spec = export_onnx(model, out)
+    assert spec["inputs"] == ["frames"] and spec["check"]["max_abs_difference_to_pytorch"] < 1e-4
+    assert json.loads((out / "model.onnx.json").read_text())["input"]["steps"]
+    files = sorted(test.rglob("*.wav"))[:4] + sorted(test.rglob("*.flac"))[:2]
+    graph = session(out / "model.onnx")
+    if backbone == "speech_embedding":  # the documented steps, with the copied graphs
+        mel, embedding = session(out / "speech_mel.onnx"), session(out / "speech_embedding.onnx")
+        frames = []
+        for path in files:
+            clip = load_sound(path, 16000)
+            clip = np.pad(
+                clip, (max(0, 16000 - clip.size) // 2, max(0, 16000 - clip.size + 1) // 2)
+            )
+            clip = np.clip(clip * 32767.0, -32768.0, 32767.0).astype(np.float32)
+            spectrum = mel.run(None, {"input": clip[None]})[0].reshape(-1, 32) / 10.0 + 2.0
+            windows = [spectrum[s : s + 76] for s in range(0, len(spectrum) - 75, 8)]
+            stacked = np.stack(windows)[..., None].astype(np.float32)
+            frames.append(embedding.run(None, {"input_1": stacked})[0].reshape(len(windows), 96))
+    else:
+        frames = backbones.create(backbone).graph_frames(files)
+    got = np.concatenate([graph.run(None, {"frames": f[None]})[0] for f in frames])
+    assert np.abs(got - model.predict_proba(files)).max() < 1e-4
+    assert (got.argmax(1) == model.predict_proba(files).argmax(1)).all()
 
 
 def test_a_file_longer_than_a_minute_is_named_as_read_in_part(tmp_path):

@@ -1,16 +1,18 @@
 """Export a fitted model to ONNX: the encoder's network and the strategy's head as one graph.
 
 The graph takes what the encoder's network takes (images: preprocessed pixels; text: token
-ids and attention mask) and gives class probabilities, for any batch size (and, for text,
-any length). What cannot live in a graph (decoding and resizing images, tokenising) is
-described in `model.onnx.json` next to it, with the classes in output order, so the graph
-runs with ONNX Runtime alone. `int8` (text) adds a copy quantised by ONNX Runtime's
+ids and attention mask; sounds: the frames of the encoder's front end) and gives class
+probabilities, for any batch size (and, for text and sounds, any length). What cannot live
+in a graph (decoding and resizing images, tokenising, mel spectrograms) is described in
+`model.onnx.json` next to it, with the classes in output order, so the graph runs with
+ONNX Runtime alone. `int8` (text) adds a copy quantised by ONNX Runtime's
 dynamic quantisation (weights stored as 8-bit integers, activations quantised on the fly).
 
 A table model is scikit-learn steps instead (its column transformer and classifier):
 skl2onnx converts those into one graph with an input per column (smallfit.export_sklearn).
 
-Folder written: model.onnx, model.onnx.json, model.int8.onnx (with int8), tokenizer/ (text).
+Folder written: model.onnx, model.onnx.json, model.int8.onnx (with int8), tokenizer/ (text),
+speech_mel.onnx and speech_embedding.onnx (the speech encoder's own graphs).
 """
 
 from __future__ import annotations

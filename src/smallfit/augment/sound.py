@@ -1,5 +1,6 @@
 """Augmenting sounds (audiomentations): background noise, level, timing, pitch and speed,
-the ways two recordings of one word or event differ, so that a head trained on a few
+and a room's reverberation (augment.reverb), the ways two recordings of one word or event
+differ, so that a head trained on a few
 clips learns to ignore them (a new voice is mostly another pitch and pace)."""
 
 from __future__ import annotations
@@ -19,11 +20,12 @@ from smallfit.errors import SmallfitError
 
 RATE = 16000  # copies are made at this rate; each encoder resamples them as it does files
 # Each transform with probability 1/2, in the order of a recording: the source's pitch and
-# pace, then its timing, level and the room's noise. Changing a value changes RECIPE, so
-# cached embeddings of the old copies are not reused.
+# pace, the room's echoes, then its timing, level and the room's noise. Changing a value
+# changes RECIPE, so cached embeddings of the old copies are not reused.
 STEPS = (
     ("PitchShift", dict(min_semitones=-3.0, max_semitones=3.0, p=0.5)),
     ("TimeStretch", dict(min_rate=0.85, max_rate=1.15, leave_length_unchanged=False, p=0.5)),
+    ("SyntheticReverb", dict(min_rt60=0.2, max_rt60=0.8, p=0.5)),  # living room to hall
     ("Shift", dict(min_shift=-0.1, max_shift=0.1, shift_unit="seconds", rollover=False, p=0.5)),
     ("Gain", dict(min_gain_db=-12.0, max_gain_db=6.0, p=0.5)),
     ("AddColorNoise", dict(min_snr_db=0.0, max_snr_db=30.0, p=0.5)),
@@ -35,11 +37,16 @@ RECIPE = "audiomentations|" + hashlib.sha256(repr(STEPS).encode()).hexdigest()[:
 def pipeline():
     try:
         import audiomentations
+
+        from smallfit.augment.reverb import SyntheticReverb
     except ImportError as error:
         raise SmallfitError(
             'Sound augmentation needs the audio extra: pip install -e ".[audio]"'
         ) from error
-    return audiomentations.Compose([getattr(audiomentations, n)(**p) for n, p in STEPS])
+    ours = {"SyntheticReverb": SyntheticReverb}
+    return audiomentations.Compose(
+        [(ours.get(n) or getattr(audiomentations, n))(**p) for n, p in STEPS]
+    )
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,18 @@ def centred(samples: np.ndarray, length: int) -> np.ndarray:
 def pooled(frames: np.ndarray) -> np.ndarray:
     """(frames, d) -> (2d,): the mean and the max over time."""
     return np.concatenate([frames.mean(axis=0), frames.max(axis=0)])
+
+
+class FramePooling(nn.Module):
+    """(batch, frames, d) -> (batch, 2d): `pooled` as a module, for exported graphs."""
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        return torch.cat([frames.mean(dim=1), frames.amax(dim=1)], dim=1)
+
+
+def split_by(rows: np.ndarray, counts: list[int]) -> list[np.ndarray]:
+    """`rows` cut into consecutive runs of `counts` rows (one run per clip)."""
+    return np.split(rows, np.cumsum(counts)[:-1])
 
 
 def package_file(package: str, relative: str) -> Path | None:
@@ -118,8 +131,12 @@ class SpeechEmbedding(Encoder):
         return [np.clip(c * 32767.0, -32768.0, 32767.0).astype(np.float32) for c in clips]
 
     def _forward(self, batch: list[np.ndarray]) -> torch.Tensor:
+        return torch.from_numpy(np.stack([pooled(f) for f in self._frames(batch)]))
+
+    def _frames(self, clips: list[np.ndarray]) -> list[np.ndarray]:
+        """Each prepared clip's embedding frames, (windows, 96)."""
         windows, counts = [], []
-        for clip in batch:
+        for clip in clips:
             (mel,) = self._sessions["mel"].run(None, {"input": clip[None, :]})
             mel = np.squeeze(mel).reshape(-1, 32) / 10.0 + 2.0
             starts = range(0, mel.shape[0] - MEL_WINDOW + 1, MEL_STEP)
@@ -127,11 +144,37 @@ class SpeechEmbedding(Encoder):
             counts.append(len(starts))
         stacked = np.stack(windows)[..., None].astype(np.float32)
         (frames,) = self._sessions["embedding"].run(None, {"input_1": stacked})
-        frames = frames.reshape(len(stacked), -1)
-        bounds = np.cumsum([0, *counts])
-        return torch.from_numpy(
-            np.stack([pooled(frames[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
-        )
+        return split_by(frames.reshape(len(stacked), -1), counts)
+
+    # -- exporting: the pooling and head in model.onnx, openwakeword's two graphs beside it
+    def graph_frames(self, items: list[Any]) -> list[np.ndarray]:
+        """What an exported graph takes for each item: its embedding frames (windows, 96)."""
+        return self._frames(self._prepare(items))
+
+    def embedding_module(self) -> nn.Module:
+        return FramePooling()
+
+    def describe_input(self, folder: Path) -> dict:
+        for part, relative in SPEECH_FILES.items():
+            shutil.copyfile(package_file(SPEECH_PACKAGE, relative), folder / f"speech_{part}.onnx")
+        return {
+            "frames": "float32 (batch, windows, 96): the clip's speech embedding frames",
+            "steps": [
+                "decode; mix down to mono (the mean of the channels); resample to 16000 Hz",
+                f"pad with zeros on both sides to at least {int(MIN_SECONDS * SPEECH_RATE)} "
+                "samples; multiply by 32767 and clip to [-32768, 32767]",
+                "speech_mel.onnx (openwakeword 0.5.1's melspectrogram.onnx): input 'input' "
+                "(1, samples) -> mel frames; reshape to (frames, 32); x / 10 + 2",
+                f"windows of {MEL_WINDOW} frames every {MEL_STEP} frames, stacked as "
+                f"(windows, {MEL_WINDOW}, 32, 1)",
+                "speech_embedding.onnx (openwakeword 0.5.1's embedding_model.onnx): input "
+                "'input_1' -> (windows, 1, 1, 96); reshape to (windows, 96)",
+                "clips with the same number of windows can share a batch",
+            ],
+            "files": ["speech_mel.onnx", "speech_embedding.onnx"],
+            "licence": "openwakeword's README: CC BY-NC-SA 4.0 for its included models",
+            "sample_rate": SPEECH_RATE,
+        }
 
 
 # -- sound events: the aisfx CNN (Ma and Lerch 2022), trained on sound-effect libraries ----
@@ -261,15 +304,40 @@ class SoundEventEncoder(Encoder):
         return [events_spectrogram(load_sound(i, EVENTS_RATE)) for i in items]
 
     def _forward(self, batch: list[np.ndarray]) -> torch.Tensor:
-        blocks = [block_starts(len(s)) for s in batch]
-        stacked = np.stack(
-            [s[a : a + BLOCK] for s, starts in zip(batch, blocks, strict=True) for a in starts]
-        )
-        frames = self.network(torch.from_numpy(stacked)).numpy()
-        bounds = np.cumsum([0, *map(len, blocks)])
+        blocks = [spectrogram_blocks(s) for s in batch]
+        frames = self.network(torch.from_numpy(np.concatenate(blocks))).numpy()
         return torch.from_numpy(
-            np.stack([pooled(frames[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)])
+            np.stack([pooled(f) for f in split_by(frames, [len(b) for b in blocks])])
         )
+
+    # -- exporting: the network, pooling and head in model.onnx; the spectrogram outside
+    def graph_frames(self, items: list[Any]) -> list[np.ndarray]:
+        """What an exported graph takes for each item: its spectrogram's blocks
+        (blocks, BLOCK, 96)."""
+        return [spectrogram_blocks(s) for s in self._prepare(items)]
+
+    def embedding_module(self) -> nn.Module:
+        return BlockEmbedding(self.network)
+
+    def describe_input(self, folder: Path) -> dict:
+        return {
+            "frames": f"float32 (batch, blocks, {BLOCK}, 96): the clip's log-mel blocks",
+            "steps": [
+                "decode; mix down to mono (the mean of the channels); resample to 44100 Hz",
+                "divide by the peak absolute sample (if above 0)",
+                "power mel spectrogram as librosa.feature.melspectrogram(y, sr=44100, "
+                "norm=1.0, power=2.0, "
+                + ", ".join(f"{k}={v}" for k, v in EVENTS_MEL.items())
+                + "), transposed to (frames, 96)",
+                f"log10(power * 10000 + 1) / {EVENTS_LOG_MAX}",
+                f"pad with zero frames at the end to at least {BLOCK} frames",
+                f"blocks of {BLOCK} frames starting every {BLOCK_STEP} frames, plus a last "
+                "block ending at the last frame if the others miss it",
+                "clips with the same number of blocks can share a batch",
+            ],
+            "licence": "aisfx: CC BY 4.0 (its LICENSE file; its metadata says MIT)",
+            "sample_rate": EVENTS_RATE,
+        }
 
     # -- fine-tuning ---------------------------------------------------------------------
     def layer_groups(self) -> list[nn.Module]:
@@ -295,6 +363,34 @@ class SoundEventEncoder(Encoder):
             block = loudest_block(events_spectrogram(load_sound(source, EVENTS_RATE)))
             blocks.append(block if transform is None else transform.spectrogram(block))
         return torch.from_numpy(np.stack(blocks))[:, None]
+
+
+class BlockEmbedding(nn.Module):
+    """(batch, blocks, BLOCK, 96) spectrogram blocks -> (batch, 1024): each block
+    embedded by the network, then pooled over blocks (as SoundEventEncoder.embed)."""
+
+    def __init__(self, network: nn.Module):
+        super().__init__()
+        self.network = network
+        self.pool = FramePooling()
+
+    def forward(self, blocks: torch.Tensor) -> torch.Tensor:
+        frames = self.network(blocks.flatten(0, 1))
+        return self.pool(frames.reshape(blocks.shape[0], blocks.shape[1], -1))
+
+
+class LoudestBlock(nn.Module):
+    """(batch, blocks, BLOCK, 96) -> (batch, 1, BLOCK, 96): each clip's block with the
+    most energy (as `loudest_block`; ties go to the first), the input of a fine-tuned body."""
+
+    def forward(self, blocks: torch.Tensor) -> torch.Tensor:
+        chosen = blocks.sum(dim=(2, 3)).argmax(dim=1)
+        return blocks[torch.arange(blocks.shape[0]), chosen][:, None]
+
+
+def spectrogram_blocks(spectrogram: np.ndarray) -> np.ndarray:
+    """(blocks, BLOCK, 96): the blocks embedding uses, stacked."""
+    return np.stack([spectrogram[a : a + BLOCK] for a in block_starts(len(spectrogram))])
 
 
 def loudest_block(spectrogram: np.ndarray) -> np.ndarray:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from smallfit.data import Dataset
 from smallfit.data.audio import (
@@ -230,3 +231,48 @@ class SoundModality(Modality):
 
     def warm_up_items(self) -> list[Any]:
         return [Sound(np.zeros(16000, dtype=np.float32), 16000)]
+
+    # The graph starts after the encoder's front end (a mel spectrogram, and for speech
+    # openwakeword's own ONNX graphs), which model.onnx.json describes step by step.
+    export_axes = {"frames": {0: "batch", 1: "frames"}}
+    int8_refusal = (
+        "--int8 is for text models: a sound model's graph is a small head on the speech "
+        "encoder's frames, or aisfx's convolutions, which dynamic quantisation does not suit "
+        "(as image models; benchmarks/RESULTS.md). Export sound models without --int8."
+    )
+
+    def export_graph(self, network: Any) -> Any:
+        from smallfit.backbones.audio import BlockEmbedding, FramePooling, LoudestBlock
+
+        frozen = isinstance(network, torch.nn.Sequential) and isinstance(
+            network[0], FramePooling | BlockEmbedding
+        )
+        # a frozen encoder pools every block; a trained body sees the loudest one
+        return SoundGraph(network if frozen else torch.nn.Sequential(LoudestBlock(), network))
+
+    def export_example(self, encoder: Any, n: int) -> dict[str, Any]:
+        """`n` clips of tones in noise, all (1 + n / 2) s long (so they share a batch)."""
+        rng = np.random.default_rng(n)
+        time = np.arange(int((1 + n / 2) * 16000)) / 16000
+        clips = [
+            Sound(
+                (
+                    0.3 * np.sin(2 * np.pi * 220 * (k + 1) * time)
+                    + 0.05 * rng.standard_normal(time.size)
+                ).astype(np.float32),
+                16000,
+            )
+            for k in range(n)
+        ]
+        return {"frames": torch.from_numpy(np.stack(encoder.graph_frames(clips)))}
+
+
+class SoundGraph(torch.nn.Module):
+    """frames -> probabilities."""
+
+    def __init__(self, network: torch.nn.Module):
+        super().__init__()
+        self.network = network
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.network(frames)
