@@ -208,7 +208,7 @@ def _export(
             dynamo=True,
             input_names=list(example),
             output_names=["probabilities"],
-            dynamic_shapes={name: axes[name] for name in example},
+            dynamic_shapes=tuple(axes[name] for name in example),  # by position: any names
         )
     program.save(str(path), external_data=False)
 

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from PIL import Image
 
 from smallfit import backbones
@@ -196,7 +195,7 @@ class ImageModality(Modality):
     )
 
     def export_graph(self, network: Any) -> Any:
-        return ImageGraph(network)
+        return network  # pixel_values in, probabilities out
 
     def export_example(self, encoder: Any, n: int) -> dict[str, Any]:
         """Noise images of different sizes, preprocessed by the encoder."""
@@ -209,17 +208,6 @@ class ImageModality(Modality):
 
     def near_duplicate_distances(self, items: list[Any]) -> tuple[np.ndarray, str] | None:
         return thumbnail_distances(items), "thumbnail"
-
-
-class ImageGraph(torch.nn.Module):
-    """pixel_values -> probabilities."""
-
-    def __init__(self, network: torch.nn.Module):
-        super().__init__()
-        self.network = network
-
-    def forward(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        return self.network(pixel_values)
 
 
 @lru_cache(maxsize=512)

@@ -248,7 +248,7 @@ class SoundModality(Modality):
             network[0], FramePooling | BlockEmbedding
         )
         # a frozen encoder pools every block; a trained body sees the loudest one
-        return SoundGraph(network if frozen else torch.nn.Sequential(LoudestBlock(), network))
+        return network if frozen else torch.nn.Sequential(LoudestBlock(), network)
 
     def export_example(self, encoder: Any, n: int) -> dict[str, Any]:
         """`n` clips of tones in noise, all (1 + n / 2) s long (so they share a batch)."""
@@ -265,14 +265,3 @@ class SoundModality(Modality):
             for k in range(n)
         ]
         return {"frames": torch.from_numpy(np.stack(encoder.graph_frames(clips)))}
-
-
-class SoundGraph(torch.nn.Module):
-    """frames -> probabilities."""
-
-    def __init__(self, network: torch.nn.Module):
-        super().__init__()
-        self.network = network
-
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        return self.network(frames)
