@@ -93,9 +93,10 @@ def _writer(model: Model, int8: bool) -> Callable[[Path], dict]:
     kind = modalities.get(model.modality)
     try:
         graph = kind.export_graph(model.strategy.inference_module()).eval()
-        return lambda folder: _write(model, graph, folder, int8)
     except NotImplementedError:
-        pass
+        graph = None  # not one network: perhaps scikit-learn steps
+    if graph is not None:
+        return lambda folder: _write(model, graph, folder, int8)
     try:
         form, pipeline = sklearn_form(model)
     except NotImplementedError:

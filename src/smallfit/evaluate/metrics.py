@@ -193,10 +193,7 @@ def accuracy_interval(
     scored = ~np.isnan(correct)
     correct = correct[scored]
     rng = np.random.default_rng(random_state)
-    if groups is None:
-        draws = rng.integers(0, correct.size, (n_bootstrap, correct.size))
-        return _interval(float(correct.mean()), correct[draws].mean(axis=1))
-    draw = resampler(correct.size, groups[scored])
+    draw = resampler(correct.size, None if groups is None else groups[scored])
     samples = np.array([correct[draw(rng)].mean() for _ in range(n_bootstrap)])
     return _interval(float(correct.mean()), samples)
 
