@@ -107,7 +107,13 @@ def test_default_fit_compares_both_encoders_and_mfcc_and_predicts_held_out_sound
     train, test = sound_folders
     model = api.fit(train, seed=0)
     labels = {row["candidate"] for row in model.info["candidates"]}
-    assert {"probe@speech_embedding", "probe@aisfx", "classic"} <= labels
+    assert {
+        "probe@speech_embedding",
+        "probe[copies=2]@speech_embedding",
+        "probe@aisfx",
+        "probe[copies=2]@aisfx",
+        "classic",
+    } <= labels
     assert {row["backbone"] for row in model.info["candidates"]} >= {
         "speech_embedding",
         "aisfx",
@@ -256,8 +262,8 @@ def test_synthetic_reverb_decays_by_its_rt60_and_keeps_the_clips_length_and_peak
 def test_a_probe_with_copies_trains_on_them_and_refits_identically(sound_folders):
     train, _ = sound_folders
     params = {"probe": {"copies": 2}}
-    one = api.fit(train, strategy="probe", strategy_params=params, seed=3)
-    two = api.fit(train, strategy="probe", strategy_params=params, seed=3)
+    one = api.fit(train, strategy="probe", strategy_params=params, folds=2, seed=3)
+    two = api.fit(train, strategy="probe", strategy_params=params, folds=2, seed=3)
     assert one.strategy.copies == 2
     assert one.metrics["accuracy"]["value"] == two.metrics["accuracy"]["value"]
     files = sorted((train / "tone").iterdir())[:3]

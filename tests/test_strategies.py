@@ -10,7 +10,7 @@ from smallfit.errors import SmallfitError
 from smallfit.modalities.reading import read_source
 from smallfit.model import Model, load
 from smallfit.strategies.base import encoder_for, works_on
-from smallfit.strategies.heads import row_space_basis
+from smallfit.strategies.heads import LogisticHead, row_space_basis
 from smallfit.train.losses import classification_loss
 
 # Parameters that keep a test fit short, or that a strategy cannot do without; every other
@@ -112,6 +112,20 @@ def test_row_space_fit_equals_full_fit():
     full = LogisticRegression(C=0.1, max_iter=5000, tol=1e-10).fit(X, y)
     reduced = LogisticRegression(C=0.1, max_iter=5000, tol=1e-10).fit(X @ basis, y)
     np.testing.assert_allclose(reduced.coef_ @ basis.T, full.coef_, atol=1e-4)
+
+
+def test_copies_of_one_item_stay_in_one_inner_fold_when_choosing_regularisation():
+    # labels are noise: only memorising scores well, and only where a near-copy of a
+    # validation row was trained on; kept apart, the strongest regularisation wins
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        X = rng.normal(size=(30, 20))
+        y = rng.integers(0, 2, 30)
+        copies = np.vstack([X] + [X + 0.01 * rng.normal(size=X.shape) for _ in range(2)])
+        sources = np.tile(np.arange(30), 3)
+        leaky = LogisticHead(None, 0).fit(copies, np.tile(y, 3), 2)
+        kept = LogisticHead(None, 0).fit(copies, np.tile(y, 3), 2, sources)
+        assert kept.C_ <= 0.01 < leaky.C_
 
 
 @pytest.mark.parametrize("shape", [(40, 300), (300, 40)])

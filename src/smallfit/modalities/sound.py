@@ -88,8 +88,10 @@ class SoundModality(Modality):
     default_backbone = "speech_embedding"
     candidate_backbones = ("speech_embedding", "aisfx")
     # pretrained embeddings of two kinds (probe, prototype on each encoder) and MFCC
-    # statistics (classic): speech and sound-event encoders each fail on the other's data
-    candidates = (("probe", {}), ("prototype", {}), ("classic", {}))
+    # statistics (classic): speech and sound-event encoders each fail on the other's data.
+    # A probe also trained on augmented copies is a view that has heard other pitches,
+    # paces, rooms and noise: a new voice differs from the training ones in just those ways
+    candidates = (("probe", {}), ("probe", {"copies": 2}), ("prototype", {}), ("classic", {}))
     # candidates="full": fine-tuning the sound-event encoder (the speech one is ONNX, not
     # trainable here), its clips augmented and masked (SpecAugment)
     full_candidates = (("finetune", {}),)

@@ -79,6 +79,7 @@ class Probe(Strategy):
     def fit(self, dataset, encoder, target_unlabeled=None) -> Probe:
         self._remember(dataset, encoder)
         features, y = training_features(dataset, encoder, target_unlabeled), dataset.y
+        sources = None
         if self.copies:
             if target_unlabeled is not None:
                 raise SmallfitError("probe's copies do not combine with domain adaptation yet.")
@@ -87,7 +88,8 @@ class Probe(Strategy):
             described = f"Embedding {len(views)} augmented copies"
             features = np.vstack([features, normalise(encoder.embed(views, description=described))])
             y = np.tile(y, self.copies + 1)
-        self.head_ = self._new_head().fit(features, y, len(dataset.classes))
+            sources = np.tile(np.arange(len(dataset.y)), self.copies + 1)
+        self.head_ = self._new_head().fit(features, y, len(dataset.classes), sources)
         return self
 
     def predict_proba(self, items) -> np.ndarray:
