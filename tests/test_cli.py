@@ -202,15 +202,18 @@ def test_full_candidates_add_finetuning_and_a_time_budget_leaves_out_what_does_n
     image_folder, tmp_path
 ):
     full = ("--candidates", "full")
+    quick = ("--folds", "2", "--no-learning-curve")
     code, output = run(
-        "fit", image_folder, "--out", tmp_path / "roomy", *full, "--time-budget", "10m"
+        "fit", image_folder, "--out", tmp_path / "roomy", *full, "--time-budget", "10m", *quick
     )
     assert code == 0, output
     rows = json.loads((tmp_path / "roomy" / "model.json").read_text())["candidates"]
     assert [r["strategy"] for r in rows] == ["probe", "prototype", "classic", "scratch", "finetune"]
     assert all(r["accuracy"]["value"] > 0.5 for r in rows)
 
-    code, output = run("fit", image_folder, "--out", tmp_path / "budget", "--time-budget", "10m")
+    code, output = run(
+        "fit", image_folder, "--out", tmp_path / "budget", "--time-budget", "10m", *quick
+    )
     assert code == 0, output  # a time budget alone trains no encoder
     rows = json.loads((tmp_path / "budget" / "model.json").read_text())["candidates"]
     assert [r["strategy"] for r in rows] == ["probe", "prototype", "classic", "scratch"]

@@ -117,7 +117,7 @@ def test_a_search_keeps_groups_together_in_its_folds_and_its_holdout(tmp_path):
     assert outer_split(y, 0, few) is None  # 5 groups a class: too few to hold some out
 
     table = leaky_table(tmp_path / "scans.csv")
-    grouped = smallfit.fit(table, group_column="patient", preset="fast", time_budget=40)
+    grouped = smallfit.fit(table, group_column="patient", preset="fast", time_budget=15)
     assert grouped.info["settings"]["groups"] == 20
     assert grouped.metrics["honest"]["value"] < 0.75  # a new patient is a coin flip
 

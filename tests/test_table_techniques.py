@@ -72,7 +72,7 @@ def test_the_full_candidates_try_each_technique_and_the_model_reloads(tmp_path):
     frame = make_table(10, seed=2).drop(columns=["note"])
     frame = frame[(frame["kind"] != "palm") | (frame.index % 2 == 0)]  # palms rarer
     model = smallfit.fit(
-        frame, label_column="kind", candidates="full", folds=3, learning_curve=False, seed=1
+        frame, label_column="kind", candidates="full", folds=2, learning_curve=False, seed=1
     )
     tried = {row["candidate"]: row for row in model.info["candidates"]}
     assert {"knn[augment=smote]", "mlp[augment=noise]", "boosting[bagging=10]"} <= set(tried)
