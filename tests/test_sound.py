@@ -377,7 +377,8 @@ def test_a_sound_probe_exports_to_onnx_with_the_models_probabilities(
     out = tmp_path / "onnx"
     spec = export_onnx(model, out)
     assert spec["inputs"] == ["frames"] and spec["check"]["max_abs_difference_to_pytorch"] < 1e-4
-    assert json.loads((out / "model.onnx.json").read_text())["input"]["steps"]
+    sidecar = json.loads((out / "model.onnx.json").read_text())
+    assert sidecar["input"]["steps"] and "windows" in sidecar["training_input"]
     files = sorted(test.rglob("*.wav"))[:4] + sorted(test.rglob("*.flac"))[:2]
     graph = session(out / "model.onnx")
     if backbone == "speech_embedding":  # the documented steps, with the copied graphs
@@ -411,3 +412,61 @@ def test_a_file_longer_than_a_minute_is_named_as_read_in_part(tmp_path):
     ):
         assert check_readable([path]) == []
     assert len(decode(path).samples) == int(rate * MAX_SECONDS)
+
+
+def test_windows_cover_a_sound_half_overlapping_and_end_where_it_ends():
+    from smallfit.data.audio import windows
+
+    rate = 1000
+    sound = Sound(np.arange(5200, dtype=np.float32) / 5200, rate)
+    parts = windows(sound, 1.0)
+    starts = [int(round(p.samples[0] * 5200)) for p in parts]
+    assert starts == [0, 500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 4200]
+    assert {p.samples.size for p in parts} == {1000}
+    assert parts[-1].samples[-1] == sound.samples[-1]
+    assert [p.samples.size for p in windows(Sound(np.ones(700, np.float32), rate), 1.0)] == [700]
+
+
+@needs_encoders
+def test_a_long_recording_is_predicted_by_the_windows_that_hold_something(sound_folders, tmp_path):
+    from smallfit import modalities
+    from smallfit.model import pooled_windows
+
+    train, _ = sound_folders
+    noise = tmp_path / "noise"
+    noise.mkdir()
+    rng = np.random.default_rng(7)
+    for k in range(6):
+        sf.write(noise / f"hiss{k}.wav", (0.05 * rng.standard_normal(16000)).astype("f4"), 16000)
+    model = api.fit(train, strategy="prototype", seed=0, background=noise)
+    length = model.info["input"]["clip_seconds"]
+    assert 0.8 <= length <= 1.6  # the median training clip (make_sound: 0.8 to 1.6 s)
+    rate = 16000
+    recordings = []
+    for seed in range(3):  # a chirp said once, at 3 s, in 8 s of hiss
+        hiss = (0.05 * np.random.default_rng(50 + seed).standard_normal(8 * rate)).astype("f4")
+        chirp = make_sound("chirp", 900 + seed)
+        hiss[3 * rate : 3 * rate + chirp.size] += chirp
+        recordings.append(Sound(hiss, rate))
+    quiet = Sound((0.05 * np.random.default_rng(60).standard_normal(8 * rate)).astype("f4"), rate)
+    short = Sound(make_sound("tone", 901), rate)
+    assert list(model.predict([*recordings, quiet, short])) == [
+        *["chirp"] * 3,
+        "background",
+        "tone",
+    ]
+    from smallfit.data.audio import windows
+
+    parts = windows(recordings[0], length)
+    size = parts[0].samples.size
+    assert all(p.samples.size == size for p in parts) and size == round(length * rate)
+    assert np.array_equal(parts[-1].samples, recordings[0].samples[-size:])
+    by_hand = pooled_windows(model.strategy.predict_proba(parts), model.classes)
+    assert np.allclose(model.predict_proba(recordings[:1])[0], by_hand)
+    whole = model.strategy.predict_proba(recordings[:1])[0]  # every frame pooled at once
+    assert np.abs(whole - by_hand).max() > 0.05
+    assert np.allclose(model.predict_proba([short]), model.strategy.predict_proba([short]))
+    model.save(tmp_path / "m")
+    assert smallfit.load(tmp_path / "m").info["input"] == {"clip_seconds": length}
+    described = modalities.get("sound").describe_input(model.info["input"])
+    assert f"A sound over {2 * length:g} s is cut into {length:g} s windows" in described

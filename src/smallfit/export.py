@@ -179,6 +179,9 @@ def _write(model: Model, graph: nn.Module, folder: Path, int8: bool) -> dict:
         "input": encoder.describe_input(folder),
         "check": {"max_abs_difference_to_pytorch": difference, "inputs": "3 generated items"},
     }
+    if "input" in model.info:  # what the graph leaves to its caller (a long sound's windows)
+        kind = modalities.get(model.modality)
+        description["training_input"] = kind.describe_input(model.info["input"])
     (folder / SIDECAR).write_text(json.dumps(description, indent=2))
     return description
 

@@ -22,6 +22,7 @@ from safetensors.numpy import load_file, save_file
 from smallfit import backbones, modalities, strategies
 from smallfit.data import Dataset
 from smallfit.errors import SmallfitError, refuse_existing
+from smallfit.modalities.pools import background_class
 from smallfit.modalities.reading import from_python
 from smallfit.reference import Reference
 
@@ -90,7 +91,7 @@ class Model:
         if len(dataset) == 0:
             return np.zeros((0, len(self.classes)))
         if not tta:
-            return self.strategy.predict_proba(dataset.items)
+            return self._windowed_proba(dataset.items)
         kind = modalities.get(dataset.modality)
         if not kind.test_time_views([]):  # one (empty) list per view, even of no items
             having = [m.plural for m in modalities.all_registered() if m.test_time_views([])]
@@ -101,8 +102,18 @@ class Model:
         for start in range(0, len(dataset), TTA_CHUNK):  # bounded memory for decoded views
             items = dataset.items[start : start + TTA_CHUNK]
             views = [items, *kind.test_time_views(items)]
-            parts.append(np.mean([self.strategy.predict_proba(v) for v in views], axis=0))
+            parts.append(np.mean([self._windowed_proba(v) for v in views], axis=0))
         return np.concatenate(parts)
+
+    def _windowed_proba(self, items: list) -> np.ndarray:
+        """The strategy's probabilities for `items`; an item the modality cuts into
+        windows (Modality.windows) gets its windows' predictions, pooled."""
+        parts = modalities.get(self.modality).windows(items, self.info.get("input"))
+        if parts is None:
+            return self.strategy.predict_proba(items)
+        proba = self.strategy.predict_proba([window for part in parts for window in part])
+        ends = np.cumsum([len(part) for part in parts])
+        return np.stack([pooled_windows(rows, self.classes) for rows in np.split(proba, ends[:-1])])
 
     def predict(self, X, tta: bool = False) -> np.ndarray:
         proba = self.predict_proba(X, tta=tta)
@@ -171,6 +182,20 @@ class Model:
             shutil.rmtree(directory)
         staging.rename(directory)  # appears whole or not at all
         return directory
+
+
+def pooled_windows(proba: np.ndarray, classes: list) -> np.ndarray:
+    """One item's prediction from its windows' (windows, classes): the mean over the
+    windows that hold something, i.e. that the model does not call background (all of
+    them if none does, or if no class is background). A plain mean would bury a word
+    said once in a long recording under the windows around it; a steady sound (rain)
+    fills every window and gets the plain mean."""
+    background = background_class(classes)
+    if background is not None:
+        holding = proba.argmax(axis=1) != list(classes).index(background)
+        if holding.any():
+            return proba[holding].mean(axis=0)
+    return proba.mean(axis=0)
 
 
 def load(directory: str | Path) -> Model:

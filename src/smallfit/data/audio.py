@@ -126,6 +126,26 @@ def load_sound(item: Path | Sound | AugmentedSound, rate: int) -> np.ndarray:
     return resample(sound.samples, sound.rate, rate)
 
 
+def seconds_of(item: Path | Sound | AugmentedSound) -> float:
+    """How long `item` plays, up to MAX_SECONDS (a file's header is read, not its samples);
+    an augmented copy is as long as its source."""
+    if isinstance(item, AugmentedSound):
+        return seconds_of(item.source)
+    if isinstance(item, Sound):
+        return min(item.seconds, MAX_SECONDS)
+    return min(soundfile().info(str(item)).duration, MAX_SECONDS)
+
+
+def windows(item: Path | Sound, seconds: float) -> list[Sound]:
+    """`item` cut into windows of `seconds`, each starting half a window after the one
+    before, the last one ending where the sound ends (so no part is left out)."""
+    sound = item if isinstance(item, Sound) else decode(item)
+    size = max(1, round(seconds * sound.rate))
+    last = max(0, sound.samples.size - size)
+    starts = sorted({*range(0, last + 1, max(1, size // 2)), last})
+    return [Sound(sound.samples[s : s + size], sound.rate) for s in starts]
+
+
 def resample(samples: np.ndarray, rate: int, target: int) -> np.ndarray:
     """`samples` from `rate` to `target` Hz by polyphase filtering (scipy), which keeps
     what lies below the lower of the two Nyquist frequencies and removes what would alias."""

@@ -143,6 +143,12 @@ class Modality:
         or an error naming what does not fit; unchanged by default."""
         return dataset
 
+    def windows(self, items: list[Any], schema: dict[str, Any] | None) -> list[list[Any]] | None:
+        """Each item as the parts a model predicts one by one and pools (a recording far
+        longer than the training clips, as windows of their length); None: every item
+        is predicted whole, as by default."""
+        return None
+
     def describe_input(self, schema: dict[str, Any]) -> str:
         """The training input's `schema` (see input_schema) in words, for the CLI."""
         return ""

@@ -17,6 +17,8 @@ from smallfit.data.audio import (
     decode,
     find_sounds,
     is_sound_path,
+    seconds_of,
+    windows,
 )
 from smallfit.errors import SmallfitError
 from smallfit.modalities.base import BadUpload, Modality, RawFeatures
@@ -31,6 +33,9 @@ SILENT_PEAK = 10 ** (-60 / 20)  # -60 dBFS: nothing above the noise of a quiet r
 FULL_SCALE = 0.999  # |sample| at or above: at the converter's limit (16-bit: 32735 of 32767)
 CLIPPED_SHARE = 0.001  # more samples than this at full scale: the waveform was cut off
 WAVEFORM_BARS = 64  # bars in a shown waveform's outline
+# a sound over this many training clips long is predicted window by window: a model that
+# learned from clips of a word or an event recognises one in a window of that length
+WINDOWED_AFTER = 2
 PLAYABLE_BYTES = 400_000  # a shown example larger than this gets its name, not a player
 AUDIO_TYPES = {
     ".wav": "audio/wav",
@@ -63,6 +68,14 @@ def player(path: Path) -> str:
     kind = AUDIO_TYPES.get(path.suffix.lower(), "audio/wav")
     data = base64.b64encode(path.read_bytes()).decode("ascii")
     return f'<audio controls preload=none src="data:{kind};base64,{data}"></audio>'
+
+
+def window_seconds(schema: dict[str, Any]) -> float:
+    """The window a long sound is cut into: a training clip's length, at least the
+    length every encoder pads a clip to."""
+    from smallfit.backbones.audio import MIN_SECONDS
+
+    return max(float(schema["clip_seconds"]), MIN_SECONDS)
 
 
 class MfccStatistics(RawFeatures):
@@ -137,6 +150,31 @@ class SoundModality(Modality):
 
     def finds(self, folder: Path) -> bool:
         return any(find_sounds(folder))
+
+    def input_schema(self, dataset: Dataset) -> dict[str, Any] | None:
+        """The training clips' median length: later sounds far longer are windowed."""
+        lengths = [seconds_of(item) for item in dataset.items]
+        return {"clip_seconds": round(float(np.median(lengths)), 3)} if lengths else None
+
+    def describe_input(self, schema: dict[str, Any]) -> str:
+        length = window_seconds(schema)
+        return (
+            f"Training clips: {schema['clip_seconds']:g} s (the median). A sound over "
+            f"{WINDOWED_AFTER * length:g} s is cut into {length:g} s windows, half "
+            "overlapping; its prediction is the mean of those its windows that the model "
+            "does not call background."
+        )
+
+    def windows(self, items: list[Any], schema: dict[str, Any] | None) -> list[list[Any]] | None:
+        if not schema or "clip_seconds" not in schema:
+            return None  # a model saved before windows were used
+        length = window_seconds(schema)
+        long = [seconds_of(item) > WINDOWED_AFTER * length for item in items]
+        if not any(long):
+            return None
+        return [
+            windows(item, length) if cut else [item] for item, cut in zip(items, long, strict=True)
+        ]
 
     def drop_unreadable(self, dataset: Dataset, skip_bad: bool) -> Dataset:
         bad = check_readable([i for i in dataset.items if isinstance(i, Path)])
