@@ -50,6 +50,15 @@ def write_folder(root: Path, per_class: int, first_seed: int) -> Path:
     return root
 
 
+def hiss_folder(folder: Path) -> Path:
+    """folder/hiss0.wav ... hiss5.wav: a second of hiss each (background items)."""
+    folder.mkdir()
+    rng = np.random.default_rng(7)
+    for k in range(6):
+        sf.write(folder / f"hiss{k}.wav", (0.05 * rng.standard_normal(16000)).astype("f4"), 16000)
+    return folder
+
+
 @pytest.fixture(scope="module")
 def sound_folders(tmp_path_factory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("sounds")
@@ -186,11 +195,7 @@ def test_background_items_become_a_class_and_its_absence_is_noted(sound_folders,
     train, _ = sound_folders
     without = api.fit(train, strategy="prototype", seed=0)
     assert any("--background DIR" in note for note in without.info["training_notes"])
-    noise = tmp_path / "noise"
-    noise.mkdir()
-    rng = np.random.default_rng(7)
-    for k in range(6):
-        sf.write(noise / f"hiss{k}.wav", (0.05 * rng.standard_normal(16000)).astype("f4"), 16000)
+    noise = hiss_folder(tmp_path / "noise")
     model = api.fit(train, strategy="prototype", seed=0, background=noise)
     assert model.classes == ["background", "bursts", "chirp", "tone"]
     assert "training_notes" not in model.info
@@ -433,11 +438,7 @@ def test_a_long_recording_is_predicted_by_the_windows_that_hold_something(sound_
     from smallfit.model import pooled_windows
 
     train, _ = sound_folders
-    noise = tmp_path / "noise"
-    noise.mkdir()
-    rng = np.random.default_rng(7)
-    for k in range(6):
-        sf.write(noise / f"hiss{k}.wav", (0.05 * rng.standard_normal(16000)).astype("f4"), 16000)
+    noise = hiss_folder(tmp_path / "noise")
     model = api.fit(train, strategy="prototype", seed=0, background=noise)
     length = model.info["input"]["clip_seconds"]
     assert 0.8 <= length <= 1.6  # the median training clip (make_sound: 0.8 to 1.6 s)
