@@ -161,8 +161,8 @@ class SoundModality(Modality):
         return (
             f"Training clips: {schema['clip_seconds']:g} s (the median). A sound over "
             f"{WINDOWED_AFTER * length:g} s is cut into {length:g} s windows, half "
-            "overlapping; its prediction is the mean of those its windows that the model "
-            "does not call background."
+            "overlapping; its prediction is the mean over the windows that the model does "
+            "not call background."
         )
 
     def windows(self, items: list[Any], schema: dict[str, Any] | None) -> list[list[Any]] | None:
