@@ -36,6 +36,26 @@ def test_embeddings_have_declared_shape_and_order():
     np.testing.assert_allclose(vectors[1], encoder.embed(["two"])[0])
 
 
+def test_a_long_text_is_embedded_by_all_its_windows_not_its_first():
+    from smallfit.backbones.text import MAX_WINDOWS
+
+    encoder = backbones.create("minilm")
+    headers = " ".join(f"Received: from relay{i}.example.net id {i}x{i}" for i in range(60))
+    body = " ".join(["Our football team won the championship match last night."] * 40)
+    email = f"{headers} {body}"
+    windows = encoder.windows(email)
+    assert len(windows) >= 2 and windows[0].split()[0] == "received"
+    with encoder.uncached():
+        vector = encoder.embed([email])[0]
+        parts = encoder.embed(windows)
+    np.testing.assert_allclose(vector, parts.mean(0), atol=1e-5)
+    topic = encoder.embed(["a sports team winning a game"])[0]
+    cosine = lambda a, b: a @ b / np.linalg.norm(a) / np.linalg.norm(b)  # noqa: E731
+    assert cosine(vector, topic) > cosine(parts[0], topic) + 0.1  # the body counts
+    assert len(encoder.windows(email * 20)) == MAX_WINDOWS  # a bounded cost
+    assert encoder.windows("a short text") == ["a short text"]  # embedded as before
+
+
 def test_second_embedding_pass_reads_the_disk_cache(monkeypatch, image_folder):
     paths = sorted(image_folder.rglob("*.png"))[:4]
     encoder = backbones.create("efficientnet_lite0")

@@ -1,4 +1,12 @@
-"""Text encoders: sentence-transformers models, MiniLM from its PyPI package."""
+"""Text encoders: sentence-transformers models, MiniLM from its PyPI package.
+
+A text longer than the model's window (256 word pieces for MiniLM) is embedded as the
+mean of its consecutive windows' embeddings, not cut at the first: a support ticket's
+history, a report or an e-mail (whose first window may be all headers) would otherwise
+be known by its opening lines alone. Averaging the windows' embeddings is the usual way to
+embed a long document with a sentence encoder; at most MAX_WINDOWS windows are read, which
+bounds the cost of a very long text. A text that fits one window is embedded as before.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +19,8 @@ from sentence_transformers import SentenceTransformer
 
 from smallfit.backbones.base import Encoder, weights_digest
 from smallfit.errors import SmallfitError
+
+MAX_WINDOWS = 8  # a text's first 8 windows at most (about 2,000 word pieces)
 
 
 class SentenceEncoder(Encoder):
@@ -31,7 +41,10 @@ class SentenceEncoder(Encoder):
         self.weights_id = weights_id
 
     def identity(self) -> str:
-        return f"st|{self.name}|{self.weights_id}|max_seq={self.body.max_seq_length}"
+        return (
+            f"st|{self.name}|{self.weights_id}|max_seq={self.body.max_seq_length}"
+            f"|windows={MAX_WINDOWS}"
+        )
 
     def _prepare(self, items) -> list[str]:
         return list(items)
@@ -40,9 +53,27 @@ class SentenceEncoder(Encoder):
         return np.array([len(text) for text in items])
 
     def _forward(self, batch: list[str]) -> torch.Tensor:
-        return self.body.encode(
-            batch, batch_size=len(batch), convert_to_tensor=True, show_progress_bar=False
+        """Each text's embedding: its windows' mean (one window: the text itself)."""
+        parts = [self.windows(text) for text in batch]
+        flat = [piece for pieces in parts for piece in pieces]
+        embedded = self.body.encode(
+            flat, batch_size=self.batch_size, convert_to_tensor=True, show_progress_bar=False
         )
+        ends = np.cumsum([len(pieces) for pieces in parts])
+        starts = ends - [len(pieces) for pieces in parts]
+        spans = zip(starts, ends, strict=True)
+        return torch.stack([embedded[start:end].mean(0) for start, end in spans])
+
+    def windows(self, text: str) -> list[str]:
+        """The text as consecutive windows of word pieces that each fit the model (with its
+        two special tokens), at most MAX_WINDOWS; a text that fits is returned whole."""
+        tokenizer = self.body.tokenizer
+        size = self.body.max_seq_length - 2
+        ids = tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
+        if len(ids) <= size:
+            return [text]
+        starts = range(0, min(len(ids), size * MAX_WINDOWS), size)
+        return [tokenizer.decode(ids[start : start + size]) for start in starts]
 
     # -- fine-tuning: the body as a sequence of modules (see strategies.finetune) ---------
     def transform(self, train: bool = False, augment: str = "none", corpus: list | None = None):
@@ -102,6 +133,11 @@ class SentenceEncoder(Encoder):
                 "tokenize with the tokenizer saved in tokenizer/ (e.g. transformers."
                 "AutoTokenizer.from_pretrained('tokenizer')), adding its special tokens",
                 f"truncate to {self.body.max_seq_length} tokens",
+                f"a longer text: smallfit embeds each window of "
+                f"{self.body.max_seq_length - 2} word pieces (its first {MAX_WINDOWS} at "
+                "most) and averages the embeddings before the head; this graph takes one "
+                "window, so for such a text run it on each window and average the "
+                "probabilities (close to smallfit's prediction, not equal)",
                 "pad every text of a batch to the longest, with the tokenizer's padding id",
             ],
             "tokenizer": "tokenizer",
