@@ -59,10 +59,8 @@ class SentenceEncoder(Encoder):
         embedded = self.body.encode(
             flat, batch_size=self.batch_size, convert_to_tensor=True, show_progress_bar=False
         )
-        ends = np.cumsum([len(pieces) for pieces in parts])
-        starts = ends - [len(pieces) for pieces in parts]
-        spans = zip(starts, ends, strict=True)
-        return torch.stack([embedded[start:end].mean(0) for start, end in spans])
+        each = embedded.split([len(pieces) for pieces in parts])
+        return torch.stack([windows.mean(0) for windows in each])
 
     def windows(self, text: str) -> list[str]:
         """The text as consecutive windows of word pieces that each fit the model (with its
