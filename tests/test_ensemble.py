@@ -81,7 +81,35 @@ def test_members_erring_apart_are_averaged_when_that_beats_choosing():
     assert choice.honest == resampled_scores[kept] and choice.record["kept"]
     assert kept == "average" and choice.candidate.strategy == "ensemble"
     assert [m["weight"] for m in choice.record["members"]] == [pytest.approx(1 / 3)] * 3
-    assert "averaging all candidates was the most accurate" in choice.why
+    assert "averaging the candidates better than guessing was the most accurate" in choice.why
+
+
+def test_a_candidate_no_better_than_guessing_is_left_out_of_the_average():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 3, 300)
+    probas = {f"m{k}": member_probas(y, rng.random(300) < 0.7, 0.6) for k in range(3)}
+    # sure of itself and right on a third: no better than always answering one class
+    probas["guess"] = member_probas(y, rng.random(300) < 0.3, 0.95)
+    runs = resampled(probas, y, seed=0)
+    with_guess = blend(probas, dict.fromkeys(probas, 0.25))[0].argmax(1) == y
+    assert runs["average"].mean() > with_guess.mean() + 0.05
+    choice = combine([scored(label) for label in probas], probas, y, "m0", seed=0)
+    assert choice.record["not_averaged"]["candidates"] == ["guess"]
+    assert choice.record["combination"] == "average"
+    assert {m["candidate"] for m in choice.record["members"]} == {"m0", "m1", "m2"}
+
+
+def test_the_procedure_that_chooses_least_is_kept_unless_another_leads_by_a_standard_error():
+    rng = np.random.default_rng(4)
+    noise = rng.normal(0, 0.03, 200)
+    close = {"average": 0.80 + noise, "ensemble": 0.805 + noise, "best_single": 0.81 + noise}
+    close["best_single"] = close["best_single"] + rng.normal(0, 0.03, 200)
+    assert combining.within_one_error(close) == ("average", "best_single")
+    far = close | {"best_single": 0.90 + noise + rng.normal(0, 0.03, 200)}
+    assert combining.within_one_error(far) == ("best_single", "best_single")
+    # a steady lead (the same on every resample) is no noise, however small
+    steady = {"average": 0.80 + noise, "ensemble": 0.81 + noise, "best_single": 0.79 + noise}
+    assert combining.within_one_error(steady) == ("ensemble", "ensemble")
 
 
 def test_repeats_are_averaged_so_candidates_with_different_repeats_line_up():
@@ -250,6 +278,6 @@ def test_the_candidate_a_selection_keeps_alone_is_the_one_refit(text_csv, monkey
         ),
     )
     model = smallfit.fit(text_csv, strategy=None, folds=3, learning_curve=False)
-    assert model.info["why"].startswith("classic: the ensemble selection kept it alone")
+    assert model.info["why"].startswith("classic: the selected ensemble kept it alone")
     assert model.strategy.name == "classic"
     assert model.metrics["honest"]["value"] == pytest.approx(1.0)

@@ -110,6 +110,9 @@ def print_ensemble(record: dict | None) -> None:
         members = ", ".join(f"{m['candidate']} x{m['weight']:.2f}" for m in record["members"])
         on_all = record["scores"]["selected_and_scored_on_all"]["accuracy"]
         out.print(f"Ensemble {members}; on all items, optimistically, {interval(on_all)}.")
+    if "not_averaged" in record:
+        left_out = ", ".join(record["not_averaged"]["candidates"])
+        out.print(f"Not averaged: {left_out} ({record['not_averaged']['reason']}).")
     verdict = "kept" if record["kept"] else "not kept"
     out.print(f"Ensemble {verdict}: {record['reason']}.")
 

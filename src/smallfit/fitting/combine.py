@@ -12,20 +12,25 @@ in steps of one item, so most additions tie and the greedy path is decided by
 tie-breaks; log loss is smooth, a proper scoring rule, and rewards averaging models
 whose errors differ, which is what an ensemble is for.
 
-A third procedure chooses nothing: the plain average of every scored candidate. On a
-few dozen items, cross-validation cannot tell candidates apart (their intervals overlap
-and the pick follows the noise), while averaging models with different inductive biases
-lowers the variance without choosing (Dietterich 2000); so it is compared too, and wins
-ties.
+A third procedure chooses almost nothing: the plain average of every scored candidate
+more accurate than guessing (always answering the most frequent class). On a few dozen
+items, cross-validation cannot tell candidates apart (their intervals overlap and the
+pick follows the noise), while averaging models with different inductive biases lowers
+the variance without choosing (Dietterich 2000). A candidate no better than guessing
+(zero-shot on classes whose names say nothing, say) only adds noise to the vote, and
+telling it apart needs no fine ranking, so it is left out.
 
 Honesty: choices made on the same predictions they are scored on look better than they
 are (the winner's curse). So the procedures, "average them all", "select an ensemble"
 and "pick the most accurate single candidate", are repeated on bootstrap resamples of
 the items and scored on the items each resample left out (BBC-CV, Tsamardinos et al.
-2018, applied to the whole choice, combination included): no extra training. The
-selection's final weights are the resamples' selections averaged (bagged: one selection
-on a few dozen items follows their noise). The procedure most accurate on the left-out
-items is kept (on a tie the one that chooses less: average, then selection); its
+2018, applied to the whole choice, combination included; the average's guessing test too
+is made inside each resample): no extra training. The selection's final weights are the
+resamples' selections averaged (bagged: one selection on a few dozen items follows their
+noise). Which procedure is kept follows the one-standard-error rule (Breiman et al.
+1984): the one that chooses least (average, then selection, then picking one) whose
+left-out accuracy is within one standard error of the most accurate's; a smaller lead is
+the resamples' noise, and the procedure that chooses less is steadier on new data. Its
 estimate (mean and 2.5-97.5 percentiles of the left-out accuracies) is the model's
 honest estimate (for the bagged weights a slightly cautious one; choosing among three
 procedures adds a little optimism). Written here because no maintained library does this.
@@ -49,7 +54,7 @@ N_RESAMPLES = 200  # bootstrap resamples for the honest estimate (a selection ea
 MIN_WEIGHT = 0.05  # a bagged member below this share is dropped
 # The procedures compared, in the order that wins a tie (the one that chooses less first).
 PROCEDURES = {
-    "average": "averaging all candidates",
+    "average": "averaging the candidates better than guessing",
     "ensemble": "the selected ensemble",
     "best_single": "picking the most accurate candidate",
 }
@@ -73,6 +78,25 @@ def _true_class(proba: np.ndarray, y: np.ndarray) -> np.ndarray:
     """(R, n) probability each item's true class gets."""
     index = np.broadcast_to(y[None, :, None], proba.shape[:2] + (1,))
     return np.take_along_axis(proba, index, 2)[..., 0]
+
+
+def better_than_guessing(correct: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Which candidates (rows of `correct`: each item's correctness, items as in `y`) are
+    more accurate than always answering those items' most frequent class; all of them when
+    none is (then there is nothing to prefer)."""
+    better = correct.mean(axis=1) > np.bincount(y).max() / len(y)
+    return better if better.any() else np.ones_like(better)
+
+
+def within_one_error(runs: dict[str, np.ndarray]) -> tuple[str, str]:
+    """(kept, most accurate) of PROCEDURES by their left-out accuracies on the same
+    resamples: the first procedure (the one that chooses least) whose gap to the most
+    accurate is at most one standard error, the spread of that gap over the resamples."""
+    best = max(PROCEDURES, key=lambda name: runs[name].mean())  # ties: the first
+    kept = next(
+        name for name in PROCEDURES if np.mean(gap := runs[best] - runs[name]) <= np.std(gap)
+    )
+    return kept, best
 
 
 def select(probas: dict[str, np.ndarray], y: np.ndarray, items: np.ndarray) -> dict[str, float]:
@@ -108,12 +132,13 @@ def resampled(
     `ensemble` (selection on the resample) and `best_single` (the candidate most accurate
     on the resample), both scored on the items the resample left out; and `weights`, each
     resample's selection (resamples x candidates, in `probas` order); `average`, the
-    plain average of all candidates, scored on the same left-out items. With `groups`
-    (one per item), resamples draw whole groups, and leave whole groups out."""
+    plain average of the candidates better than guessing on the resample, scored on the
+    same left-out items. With `groups` (one per item), resamples draw whole groups, and
+    leave whole groups out."""
     labels = list(probas)
     scored = np.flatnonzero(~np.isnan(probas[labels[0]][0, :, 0]))
     correct = np.stack([item_correctness(y, probas[label]) for label in labels])
-    averaged = blend(probas, dict.fromkeys(labels, 1 / len(labels)))[0].argmax(1) == y
+    stacked = np.stack([probas[label][0] for label in labels])  # (candidates, n, C)
     rng = np.random.default_rng(seed)
     draw = resampler(scored.size, None if groups is None else groups[scored])
     result: dict[str, list] = {"ensemble": [], "best_single": [], "average": [], "weights": []}
@@ -128,7 +153,9 @@ def resampled(
         result["ensemble"].append(float((blended.argmax(1) == y[left_out]).mean()))
         single = int(np.argmax(correct[:, drawn].mean(axis=1)))
         result["best_single"].append(float(correct[single, left_out].mean()))
-        result["average"].append(float(averaged[left_out].mean()))
+        members = better_than_guessing(correct[:, drawn], y[drawn])
+        averaged = stacked[members][:, left_out].mean(axis=0).argmax(1) == y[left_out]
+        result["average"].append(float(averaged.mean()))
     return {name: np.array(values) for name, values in result.items()}
 
 
@@ -165,9 +192,10 @@ def combine(
     allow_ensemble: bool = True,
     groups: np.ndarray | None = None,
 ) -> Choice:
-    """Choose among averaging the scored candidates, their selected ensemble and the best
-    single one (`best`, the leaderboard's most accurate), by left-out accuracy on resamples
-    (of whole groups, with `groups`)."""
+    """Choose among averaging the scored candidates better than guessing, their selected
+    ensemble and the best single one (`best`, the leaderboard's most accurate), by
+    left-out accuracy on resamples (of whole groups, with `groups`) and the
+    one-standard-error rule."""
     by_label = {c.label: c for c in candidates}
     probas = {c.label: over_repeats(probas[c.label]) for c in candidates if c.label in probas}
     n_scored = len(probas)
@@ -192,11 +220,19 @@ def combine(
         name: left_out_estimate(runs[name], method, units)
         for name in ("average", "ensemble", "best_single")
     }
+    correct = np.stack([item_correctness(y, p)[scored] for p in probas.values()])
+    better = better_than_guessing(correct, y[scored])
+    averaged = [label for label, b in zip(probas, better, strict=True) if b]
     weights_of = {
-        "average": dict.fromkeys(probas, 1 / n_scored),
+        "average": dict.fromkeys(averaged, 1 / len(averaged)),
         "ensemble": bagged(runs["weights"], list(probas)),
     }
-    kept = max(estimates, key=lambda name: estimates[name]["value"])  # ties: the first
+    kept, most_accurate = within_one_error(runs)
+    verdict = (
+        "was the most accurate"
+        if kept == most_accurate
+        else f"was within one standard error of {PROCEDURES[most_accurate]}, and chooses less"
+    )
     versus = ", ".join(
         f"{estimates[name]['value']:.3f} for {PROCEDURES[name]}" for name in estimates
     )
@@ -205,7 +241,9 @@ def combine(
         "selection": "greedy forward selection with replacement (Caruana et al. 2004) on "
         "log loss of the out-of-fold probabilities (averaged over repeats), on each of "
         f"{N_RESAMPLES} bootstrap resamples of the items; weights averaged (bagged); "
-        "compared with the plain average of all candidates and with picking the best one",
+        "compared with the plain average of the candidates better than guessing and with "
+        "picking the best one; the one that chooses least within one standard error of "
+        "the most accurate is kept",
         "scores": {
             "resampled": estimates
             | {
@@ -214,9 +252,15 @@ def combine(
             }
         },
     }
+    not_averaged = [label for label in probas if label not in averaged]
+    if not_averaged:
+        record["not_averaged"] = {
+            "candidates": not_averaged,
+            "reason": "no more accurate than always answering the most frequent class",
+        }
     if kept == "best_single":
-        record |= {"kept": False, "reason": f"picking one was the most accurate: {versus}"}
-        single.why = f"{best}: picking one was more accurate than combining ({versus})."
+        record |= {"kept": False, "reason": f"picking one {verdict}: {versus}"}
+        single.why = f"{best}: picking one {verdict} ({versus})."
         single.record = record
         return single
     weights = weights_of[kept]
@@ -232,10 +276,10 @@ def combine(
         ),
         "note": "optimistic: the combination was chosen on these same predictions",
     }
-    record |= {"kept": True, "reason": f"{PROCEDURES[kept]} was the most accurate: {versus}"}
+    record |= {"kept": True, "reason": f"{PROCEDURES[kept]} {verdict}: {versus}"}
     if len(weights) == 1:  # every resample's selection kept the same one candidate
         (only,) = weights
-        why = f"{only}: the ensemble selection kept it alone ({versus})."
+        why = f"{only}: {PROCEDURES[kept]} kept it alone ({versus})."
         return Choice(by_label[only], probas[only], estimates[kept], why, record)
     members = [
         {
@@ -247,5 +291,5 @@ def combine(
     ]
     params = {"members": members, "weights": [float(w) for w in weights.values()]}
     shown = ", ".join(f"{label} x{w:.2f}" for label, w in weights.items())
-    why = f"an ensemble of {shown}: {PROCEDURES[kept]} was the most accurate ({versus})."
+    why = f"an ensemble of {shown}: {PROCEDURES[kept]} {verdict} ({versus})."
     return Choice(Candidate("ensemble", params, None), blended, estimates[kept], why, record)
