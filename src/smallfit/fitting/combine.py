@@ -21,19 +21,20 @@ the variance without choosing (Dietterich 2000). A candidate no better than gues
 telling it apart needs no fine ranking, so it is left out.
 
 Honesty: choices made on the same predictions they are scored on look better than they
-are (the winner's curse). So the procedures, "average them all", "select an ensemble"
-and "pick the most accurate single candidate", are repeated on bootstrap resamples of
-the items and scored on the items each resample left out (BBC-CV, Tsamardinos et al.
-2018, applied to the whole choice, combination included; the average's guessing test too
-is made inside each resample): no extra training. The selection's final weights are the
-resamples' selections averaged (bagged: one selection on a few dozen items follows their
-noise). Which procedure is kept follows the one-standard-error rule (Breiman et al.
-1984): the one that chooses least (average, then selection, then picking one) whose
-left-out accuracy is within one standard error of the most accurate's; a smaller lead is
-the resamples' noise, and the procedure that chooses less is steadier on new data. Its
-estimate (mean and 2.5-97.5 percentiles of the left-out accuracies) is the model's
-honest estimate (for the bagged weights a slightly cautious one; choosing among three
-procedures adds a little optimism). Written here because no maintained library does this.
+are (the winner's curse). So the procedures, "average those better than guessing",
+"select an ensemble" and "pick the most accurate single candidate", are repeated on
+bootstrap resamples of the items and scored on the items each resample left out (BBC-CV,
+Tsamardinos et al. 2018, applied to the whole choice, combination included; the
+average's guessing test too is made inside each resample): no extra training. The
+selection's final weights are the resamples' selections averaged (bagged: one selection
+on a few dozen items follows their noise). Which procedure is kept follows the
+one-standard-error rule (Breiman et al. 1984): the one that chooses least (average, then
+selection, then picking one) whose left-out accuracy is within one standard error of the
+most accurate's; a smaller lead is the resamples' noise, and the procedure that chooses
+less is steadier on new data. Its estimate (mean and 2.5-97.5 percentiles of the
+left-out accuracies) is the model's honest estimate (for the bagged weights a slightly
+cautious one; choosing among three procedures adds a little optimism). Written here
+because no maintained library does this.
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ MAX_ROUNDS = 50  # additions at most; selection stops earlier once none lowers t
 MIN_GAIN = 1e-6  # an addition must lower the mean log loss by more than this
 N_RESAMPLES = 200  # bootstrap resamples for the honest estimate (a selection each)
 MIN_WEIGHT = 0.05  # a bagged member below this share is dropped
-# The procedures compared, in the order that wins a tie (the one that chooses less first).
+# The procedures compared, the one that chooses least first: within one standard error of
+# the most accurate, the earlier is kept (within_one_error).
 PROCEDURES = {
     "average": "averaging the candidates better than guessing",
     "ensemble": "the selected ensemble",
