@@ -40,7 +40,14 @@ TEST_SIZE = 500
 OUT = RESULTS / "default_fit.json"
 COMMAND = "python benchmarks/default_fit.py"
 SINGLE = {
-    "image": ("probe", "prototype", "classic", "scratch", "finetune"),
+    "image": (
+        "probe",
+        "probe@efficientnet_lite0_stages",
+        "prototype",
+        "classic",
+        "scratch",
+        "finetune",
+    ),
     "text": ("probe", "prototype", "classic", "zeroshot", "hybrid", "finetune", "contrastive"),
     # a strategy on one encoder: STRATEGY@ENCODER (classic: MFCC statistics); +copies: the
     # probe also trained on 2 augmented copies of each clip
@@ -57,7 +64,8 @@ SINGLE = {
 }
 CHEAP = tuple(
     dict.fromkeys(
-        ("default", "probe", "prototype", "classic", "scratch", "zeroshot")
+        ("default", "probe", "probe@efficientnet_lite0_stages", "prototype", "classic")
+        + ("scratch", "zeroshot")
         + tuple(m for m in SINGLE["sound"] if not m.startswith("finetune"))
     )
 )

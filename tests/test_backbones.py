@@ -115,3 +115,20 @@ def test_bf16_embeddings_agree_with_fp32(monkeypatch, image_folder):
             vectors[precision] = encoder._forward(batch).numpy()
     a, b = (v / np.linalg.norm(v, axis=1, keepdims=True) for v in vectors.values())
     assert (a * b).sum(axis=1).min() > 0.98
+
+
+def test_the_stages_encoder_gives_every_stage_unit_length_and_ends_with_the_plain_embedding(
+    image_folder,
+):
+    stages = backbones.create("efficientnet_lite0_stages")
+    plain = backbones.create("efficientnet_lite0")
+    images = sorted(image_folder.rglob("*.png"))[:4]
+    vectors = stages.embed(images)
+    assert vectors.shape == (4, stages.dim) and stages.dim > plain.dim
+    assert stages.cache_id != plain.cache_id
+    # stem, seven block stages and the head convolution, each pooled to unit length
+    assert np.linalg.norm(vectors, axis=1) == pytest.approx(np.full(4, 3.0), abs=0.02)
+    last = plain.embed(images)
+    last /= np.linalg.norm(last, axis=1, keepdims=True)
+    assert np.abs(vectors[:, -plain.dim :] - last).max() < 0.01
+    assert backbones.capabilities_of("efficientnet_lite0_stages") == frozenset()

@@ -128,6 +128,48 @@ def test_copies_of_one_item_stay_in_one_inner_fold_when_choosing_regularisation(
         assert kept.C_ <= 0.01 < leaky.C_
 
 
+def test_the_head_keeps_the_embedding_geometry_where_standardising_blows_up_noise():
+    # two informative dimensions and 300 that barely vary: standardised, the 300 noise
+    # dimensions get as much say as the two; the inner cross-validation sees that
+    rng = np.random.default_rng(0)
+
+    def draw(n):
+        y = rng.integers(0, 2, n)
+        signal = rng.normal(size=(n, 2)) + 1.5 * (2 * y[:, None] - 1)
+        X = np.hstack([signal, 0.01 * rng.normal(size=(n, 300))])
+        return X / np.linalg.norm(X, axis=1, keepdims=True), y
+
+    (X, y), (X_test, y_test) = draw(40), draw(500)
+    standardised = LogisticHead("balanced", 0).fit(X, y, 2)
+    chosen = LogisticHead("balanced", 0, scale="choose").fit(X, y, 2)
+    assert standardised.scaled_ and not chosen.scaled_
+
+    def accuracy(head):
+        return (head.predict_proba(X_test).argmax(1) == y_test).mean()
+
+    assert accuracy(chosen) > accuracy(standardised) + 0.05
+    # saved and loaded, exported as scikit-learn or torch: the same probabilities
+    arrays, config = chosen.get_state()
+    loaded = LogisticHead("balanced", 0, scale="choose").set_state(arrays, config)
+    assert not loaded.scaled_
+    np.testing.assert_allclose(loaded.predict_proba(X_test), chosen.predict_proba(X_test))
+    exported = chosen.as_sklearn().predict_proba(X_test)
+    np.testing.assert_allclose(exported, chosen.predict_proba(X_test), atol=1e-5)
+    with torch.inference_mode():
+        module = chosen.as_module()(torch.from_numpy(X_test.astype(np.float32))).numpy()
+    np.testing.assert_allclose(module, chosen.predict_proba(X_test), atol=1e-5)
+
+
+def test_the_head_standardises_where_the_inner_cross_validation_prefers_it():
+    # the informative dimension is the one that barely varies: only standardising lets a
+    # regularised model use it
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 60)
+    X = np.hstack([rng.normal(size=(60, 20)), 0.01 * (2 * y[:, None] - 1)])
+    X += 0.002 * rng.normal(size=X.shape)
+    assert LogisticHead("balanced", 0, scale="choose").fit(X, y, 2).scaled_
+
+
 @pytest.mark.parametrize("shape", [(40, 300), (300, 40)])
 def test_capped_basis_spans_the_top_principal_directions(shape):
     rng = np.random.default_rng(1)
@@ -234,6 +276,26 @@ def test_a_bad_parameter_fails_when_fit_starts_naming_it(name, params, message, 
             datasets["image"],
             backbones.create(encoder_for(type(strategy), "image", None) or "pixels"),
         )
+
+
+def test_a_candidate_with_its_own_encoder_runs_there_unless_the_user_names_one(monkeypatch):
+    from smallfit.fitting.candidates import candidates_for
+
+    def shown(candidates):
+        return [(c.label, c.backbone) for c in candidates]
+
+    stages, plain = "efficientnet_lite0_stages", "efficientnet_lite0"
+    assert shown(candidates_for("image", None, None))[:2] == [
+        (f"probe@{stages}", stages),
+        ("prototype", plain),
+    ]
+    assert shown(candidates_for("image", "pixels", None))[:2] == [
+        ("probe", "pixels"),
+        ("prototype", "pixels"),
+    ]
+    assert shown(candidates_for("image", None, "probe")) == [("probe", plain)]
+    monkeypatch.setattr(backbones, "available", lambda name: name != stages)
+    assert shown(candidates_for("image", None, None))[0] == ("probe", plain)
 
 
 def test_strategies_follow_what_the_encoder_offers_not_the_kind_of_item():

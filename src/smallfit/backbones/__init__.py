@@ -21,8 +21,10 @@ from smallfit.backbones.audio import (
 from smallfit.backbones.base import CAPABILITIES, Encoder
 from smallfit.backbones.images import (
     PixelEncoder,
+    StageImageEncoder,
     TimmImageEncoder,
     efficientnet_lite,
+    efficientnet_lite_stages,
     lite_available,
     timm_hub,
 )
@@ -89,6 +91,15 @@ for _size, _name in (
         TimmImageEncoder.capabilities,
         "Apache-2.0 (the package's LICENSE)",
     )
+register(
+    "efficientnet_lite0_stages",
+    "image",
+    "EfficientNet-Lite0's every stage, pooled and concatenated, 224px, 2096-d (packaged)",
+    partial(efficientnet_lite_stages, "efficientnet_lite0"),
+    partial(lite_available, "efficientnet_lite0"),
+    StageImageEncoder.capabilities,
+    "Apache-2.0 (the package's LICENSE)",
+)
 register(
     "minilm",
     "text",

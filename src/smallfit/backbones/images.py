@@ -201,6 +201,52 @@ def efficientnet_lite(name: str) -> TimmImageEncoder:
     return TimmImageEncoder(name, model, LITE_SIZES[name], mean, std, weights_digest(path))
 
 
+class StagePooled(torch.nn.Module):
+    """Each layer group's output (stem, every block stage, head convolution) averaged over
+    the image and scaled to unit length, concatenated: features of every depth, each
+    stage with equal say whatever its width."""
+
+    def __init__(self, groups: list[torch.nn.Module]):
+        super().__init__()
+        self.groups = torch.nn.ModuleList(groups)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        parts = []
+        for group in self.groups:
+            images = group(images)
+            parts.append(torch.nn.functional.normalize(images.mean(dim=(2, 3)), dim=1))
+        return torch.cat(parts, dim=1)
+
+
+class StageImageEncoder(TimmImageEncoder):
+    """An EfficientNet-style timm model whose embedding is StagePooled: the pooled output
+    of every stage, not the last alone. Head2Toe (Evci et al. 2022) found a linear probe
+    on features from all layers rivals fine-tuning on domains far from ImageNet, where the
+    last layer's features are specialised to ImageNet's classes and the earlier, more
+    generic ones (edges, strokes, textures) carry what the new classes differ by. Only
+    embeddings: fine-tuning runs on the plain encoder."""
+
+    capabilities = frozenset()
+
+    def __init__(self, name: str, model: torch.nn.Module, size: int, mean, std, weights_id: str):
+        super().__init__(name, model, size, mean, std, weights_id)
+        with torch.inference_mode():
+            probe = torch.zeros(1, 3, 64, 64).contiguous(memory_format=torch.channels_last)
+            self.dim = int(self.embedding_module()(probe).shape[1])
+
+    def embedding_module(self) -> torch.nn.Module:
+        return StagePooled(self.layer_groups())
+
+
+def efficientnet_lite_stages(name: str) -> StageImageEncoder:
+    """EfficientNet-Lite with every stage's pooled output as its embedding (packaged
+    weights, as efficientnet_lite)."""
+    plain = efficientnet_lite(name)
+    return StageImageEncoder(
+        f"{name}_stages", plain.body, plain.size, plain.mean, plain.std, plain.weights_id
+    )
+
+
 def timm_hub(model_name: str) -> TimmImageEncoder:
     """Any timm model by name; its pretrained weights must be reachable (cache or network)."""
     try:

@@ -126,16 +126,19 @@ def candidates_for(
     if full and not strategy:
         chosen += kind.full_candidates
     result = []
-    for name, params in chosen:
+    for name, params, *own in chosen:
         cls = type(strategies.create(name))
         params = {**params, **(strategy_params or {}).get(name, {})}
+        # an entry's own encoder serves unless the user named one (or it is not installed)
+        pinned = [] if encoders != [None] or not own or not backbones.available(own[0]) else own
         # over several encoders, a strategy runs on those that offer what it needs
-        usable = [e for e in encoders if works_on(cls, modality, e)] if cls.uses_encoder else []
+        here = pinned or encoders
+        usable = [e for e in here if works_on(cls, modality, e)] if cls.uses_encoder else []
         if cls.uses_encoder and not usable:
-            raise SmallfitError(refusal(cls, modality, encoders[0]))
+            raise SmallfitError(refusal(cls, modality, here[0]))
         for encoder in usable if cls.uses_encoder else [backbone]:
             candidate = Candidate(name, params, encoder_for(cls, modality, encoder))
-            if cls.uses_encoder and len(encoders) > 1:
+            if cls.uses_encoder and (pinned or len(encoders) > 1):
                 candidate.title = f"{candidate.label}@{encoder}"
             result.append(candidate)
     return result

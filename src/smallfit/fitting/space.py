@@ -80,7 +80,7 @@ def make_space(
     kind = modalities.get(modality)
     names = PRESETS[check_preset(preset)]
     if kind.default_backbone is None:  # no pretrained encoder (tables): its own learners
-        names, choices = tuple(dict.fromkeys(name for name, _ in kind.candidates)), [None]
+        names, choices = tuple(dict.fromkeys(name for name, *_ in kind.candidates)), [None]
     for name in names:
         cls = type(strategies.create(name))
         usable = [c for c in choices if c is None or works_on(cls, modality, c)]

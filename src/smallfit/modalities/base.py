@@ -84,10 +84,12 @@ class Modality:
     # installed (empty: the default one alone): for kinds of item where no one encoder
     # suits all data, so that the user's data chooses.
     candidate_backbones: ClassVar[tuple[str, ...]] = ()
-    # The default comparison, in order (a tie goes to the earlier): (strategy, params).
+    # The default comparison, in order (a tie goes to the earlier): (strategy, params),
+    # or (strategy, params, encoder) for a candidate whose default encoder is another
+    # (the user's choice of encoder still wins; an encoder not installed falls back).
     # probe's torch head (cosine / cosine+CE loss) is no default: with a fixed number of
     # epochs it trailed the logistic head on every cross-validation we ran.
-    candidates: ClassVar[tuple[tuple[str, dict], ...]]
+    candidates: ClassVar[tuple[tuple, ...]]
     # Costlier candidates (for images and texts the strategies that train the encoder,
     # minutes rather than seconds): they join the comparison when the user asks for them
     # (candidates="full").

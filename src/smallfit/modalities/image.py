@@ -54,10 +54,19 @@ class ImageModality(Modality):
     plural = "images"
     python_items = "paths, PIL images or numpy arrays"
     default_backbone = "efficientnet_lite0"
-    # pretrained embeddings (probe, prototype), raw pixels (classic), and a small CNN that
-    # learns features from the user's own pixels (scratch: the strong one when the images
-    # are far from the pretraining data, such as handwriting)
-    candidates = (("probe", {}), ("prototype", {}), ("classic", {}), ("scratch", {}))
+    # pretrained embeddings: a probe on the pooled output of every stage of the encoder
+    # (Head2Toe: the earlier, generic stages carry what images far from ImageNet differ by;
+    # the last stage is among them, so a probe on it alone would count one view twice) and
+    # prototypes (on the last stage: a nearest mean of every stage trailed every other
+    # candidate); raw pixels (classic); and a small CNN that learns features from the
+    # user's own pixels (scratch: the strong one when the images are far from the
+    # pretraining data, such as handwriting)
+    candidates = (
+        ("probe", {}, "efficientnet_lite0_stages"),
+        ("prototype", {}),
+        ("classic", {}),
+        ("scratch", {}),
+    )
     # SetFit-style contrastive tuning is left out: supervised contrastive learning pays
     # with large data and strong augmentation (Khosla et al. 2020), not a few dozen images.
     full_candidates = (("finetune", {}),)

@@ -59,13 +59,22 @@ class LogisticHead:
     the training data only (log loss), so the outer evaluation stays honest. `sources`
     (one per row: the item it was made from) keeps an item's augmented copies in one inner
     fold: a copy validated against its own source would reward too little regularisation.
+
+    scale="choose" (for embeddings) lets the same inner cross-validation also choose
+    between standardising each feature and keeping the embedding's geometry (the vectors
+    multiplied by sqrt(d), so that a feature's mean square is 1 as after standardising
+    and one C grid serves both). Standardising gives every dimension equal say, which
+    suits a domain the encoder knows; on images far from its pretraining (handwriting)
+    many dimensions barely vary, and standardising blows their noise up to the size of
+    the informative ones: there the geometry wins (the probe on digits at 10 per class:
+    75.1 to 83.3%, benchmarks/RESULTS.md).
     """
 
     def __init__(
         self,
         class_weight: str | None,
         random_state: int,
-        scale: bool = True,
+        scale: bool | str = True,
         max_rank: int | None = None,
     ):
         self.class_weight = class_weight
@@ -76,46 +85,56 @@ class LogisticHead:
     def fit(
         self, X, y: np.ndarray, n_classes: int, sources: np.ndarray | None = None
     ) -> LogisticHead:
-        X = self._scaled(X, fit=True)
-        basis = row_space_basis(X, self.max_rank)
-        Z = np.asarray(X @ basis) if basis is not None else X
         items = np.arange(len(y)) if sources is None else sources
         smallest = min(np.unique(items[y == c]).size for c in np.unique(y))
+        options = (True, False) if self.scale == "choose" and smallest >= 2 else (bool(self.scale),)
+        fits = [self._fit_one(X, y, scaled, sources, smallest) for scaled in options]
+        # the inner cross-validation's best mean log loss decides (ties: standardising)
+        self.scaled_, model, basis, factor, self.C_, _ = max(fits, key=lambda f: f[-1])
+        if self.scaled_:
+            scaler = StandardScaler().fit(X)
+            self.mean_ = scaler.mean_.astype(np.float32)
+            self.std_ = scaler.scale_.astype(np.float32)
+        self.present_ = model.classes_.astype(np.int64)
+        coef = model.coef_ @ basis.T if basis is not None else model.coef_
+        self.coef_ = np.asarray(coef * factor, dtype=np.float32)  # factor: sqrt(d), see above
+        self.intercept_ = model.intercept_.astype(np.float32)
+        self.n_classes_ = n_classes
+        return self
+
+    def _fit_one(self, X, y, scaled: bool, sources, smallest: int) -> tuple:
+        """(scaled, fitted model, row-space basis, the factor the raw features were
+        multiplied by, C, the inner cross-validation's best mean log loss, negated)."""
+        factor = 1.0
+        if scaled:
+            X = StandardScaler().fit_transform(X)
+        elif self.scale == "choose":
+            factor = np.sqrt(X.shape[1])
+            X = X * factor
+        basis = row_space_basis(X, self.max_rank)
+        Z = np.asarray(X @ basis) if basis is not None else X
         # newton-cg: ~25x faster than lbfgs on these small reduced problems (measured);
         # LogisticRegressionCV warm-starts along the C grid, 2x faster than a grid search.
         common = dict(solver="newton-cg", max_iter=1000, class_weight=self.class_weight)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             warnings.simplefilter("ignore", FutureWarning)  # sklearn 1.9 attribute renames
-            if smallest >= 2:
-                k = min(3, smallest)
-                if sources is None:
-                    folds = StratifiedKFold(k, shuffle=True, random_state=self.random_state)
-                else:
-                    folds = StratifiedGroupKFold(k, shuffle=True, random_state=self.random_state)
-                    folds = list(folds.split(Z, y, sources))
-                model = LogisticRegressionCV(
-                    Cs=C_GRID, cv=folds, scoring="neg_log_loss", **common
-                ).fit(Z, y)
-                self.C_ = float(np.ravel(model.C_)[0])
-            else:  # an inner split is impossible with singleton classes
-                self.C_ = 0.1
-                model = LogisticRegression(C=self.C_, **common).fit(Z, y)
-        self.present_ = model.classes_.astype(np.int64)
-        coef = model.coef_ @ basis.T if basis is not None else model.coef_
-        self.coef_ = np.asarray(coef, dtype=np.float32)
-        self.intercept_ = model.intercept_.astype(np.float32)
-        self.n_classes_ = n_classes
-        return self
+            if smallest < 2:  # an inner split is impossible with singleton classes
+                model = LogisticRegression(C=0.1, **common).fit(Z, y)
+                return scaled, model, basis, factor, 0.1, 0.0
+            k = min(3, smallest)
+            if sources is None:
+                folds = StratifiedKFold(k, shuffle=True, random_state=self.random_state)
+            else:
+                folds = StratifiedGroupKFold(k, shuffle=True, random_state=self.random_state)
+                folds = list(folds.split(Z, y, sources))
+            model = LogisticRegressionCV(Cs=C_GRID, cv=folds, scoring="neg_log_loss", **common)
+            model.fit(Z, y)
+        score = float(next(iter(model.scores_.values())).mean(axis=0).max())
+        return scaled, model, basis, factor, float(np.ravel(model.C_)[0]), score
 
-    def _scaled(self, X, fit: bool = False):
-        if not self.scale:
-            return X
-        if fit:
-            scaler = StandardScaler().fit(X)
-            self.mean_ = scaler.mean_.astype(np.float32)
-            self.std_ = scaler.scale_.astype(np.float32)
-        return (X - self.mean_) / self.std_
+    def _scaled(self, X):
+        return (X - self.mean_) / self.std_ if self.scaled_ else X
 
     def _class_weights(self) -> tuple[np.ndarray, np.ndarray]:
         """Weights and biases with one row per class present in training.
@@ -145,7 +164,7 @@ class LogisticHead:
         model.coef_, model.intercept_ = self.coef_.astype(np.float64), self.intercept_
         model.classes_ = np.arange(self.n_classes_)
         model.n_features_in_ = self.coef_.shape[1]
-        if not self.scale:
+        if not self.scaled_:
             return model
         scaler = StandardScaler()
         scaler.mean_, scaler.scale_ = self.mean_.astype(np.float64), self.std_.astype(np.float64)
@@ -155,19 +174,20 @@ class LogisticHead:
     def as_module(self) -> ProbabilityHead:
         """The same prediction as a torch module (for export)."""
         coef, intercept = self._class_weights()
-        scaling = {"mean": self.mean_, "std": self.std_} if self.scale else {}
+        scaling = {"mean": self.mean_, "std": self.std_} if self.scaled_ else {}
         return ProbabilityHead(coef, intercept, self.n_classes_, self.present_, **scaling)
 
     def get_state(self) -> tuple[dict, dict]:
         arrays = {"coef": self.coef_, "intercept": self.intercept_, "present": self.present_}
-        if self.scale:
+        if self.scaled_:
             arrays |= {"mean": self.mean_, "std": self.std_}
         return arrays, {"C": self.C_, "n_classes": self.n_classes_}
 
     def set_state(self, arrays: dict, config: dict) -> LogisticHead:
         self.coef_, self.intercept_ = arrays["coef"], arrays["intercept"]
         self.present_ = arrays["present"].astype(np.int64)
-        if self.scale:
+        self.scaled_ = "mean" in arrays  # a saved head kept its scaler exactly when it scaled
+        if self.scaled_:
             self.mean_, self.std_ = arrays["mean"], arrays["std"]
         self.C_, self.n_classes_ = config["C"], config["n_classes"]
         return self

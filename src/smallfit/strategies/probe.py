@@ -66,7 +66,7 @@ class Probe(Strategy):
 
     def _new_head(self):
         if self.head == "logreg":
-            return LogisticHead(self.class_weight, self.random_state)
+            return LogisticHead(self.class_weight, self.random_state, scale="choose")
         return TorchHead(
             self.loss,
             self.class_weight,
