@@ -24,7 +24,7 @@ from tests.conftest import COLOURS, make_image
 
 def blobs(n_labeled: int, n_pool: int, n_test: int, seed: int = 0):
     """Three Gaussian clusters in 16-D as a table of embeddings with row-number items: a
-    probe from two labels per class guesses the boundaries poorly; the pool shows them."""
+    probe from two labels per class misses part of the boundaries; the pool shows them."""
     rng = np.random.default_rng(seed)
     n = n_labeled + n_pool + n_test
     label = np.arange(n) % 3
@@ -71,7 +71,8 @@ def test_self_training_learns_the_clusters_the_pool_shows():
         float((m.predict_proba(test).argmax(1) == label[test]).mean())
         for m in (alone, self_trained)
     ]
-    assert accuracy[0] < 0.85 and accuracy[1] > 0.95, accuracy
+    # the pool's clusters at least halve the errors of the probe's two labels per class
+    assert accuracy[1] > 0.95 and 1 - accuracy[1] < (1 - accuracy[0]) / 2, accuracy
     chosen, pseudo = self_trained.pseudo_labeled_
     right = pseudo == label[np.array(pool.items)[chosen]]
     assert len(chosen) > 300 and right.mean() > 0.95

@@ -55,7 +55,7 @@ def datasets(image_folder, text_csv, table_csv):
 def test_strategy_fits_predicts_and_round_trips(name, params, modality, datasets, tmp_path):
     dataset = datasets[modality]
     if name == "ensemble":  # members: the modality's first two default candidates
-        members = [c for c, _ in modalities.get(modality).candidates[:2]]
+        members = [c for c, *_ in modalities.get(modality).candidates[:2]]
         params = {
             **params,
             "members": [
@@ -234,7 +234,7 @@ def test_the_default_image_fit_tries_scratch_and_skips_a_candidate_that_fails(
     monkeypatch.setattr(Prototype, "fit", broken)
     model = smallfit.fit(image_folder, folds=2, learning_curve=False)
     rows = {row["candidate"]: row for row in model.info["candidates"]}
-    assert list(rows) == ["probe", "prototype", "classic", "scratch"]
+    assert list(rows) == ["probe@efficientnet_lite0_stages", "prototype", "classic", "scratch"]
     assert rows["prototype"]["skipped"] == "failed: RuntimeError: no prototypes today"
     assert rows["scratch"]["accuracy"]["value"] > 0.5  # three colours: easy from pixels
     assert model.metrics["honest"]["method"].startswith("the whole choice among 3 candidates")

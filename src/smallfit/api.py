@@ -222,7 +222,7 @@ def trains(name: str, *, strategy: str | None, preset: str | None, candidates: s
     if preset is not None:
         return name in PRESETS[check_preset(preset)]
     defaults = {n for m in modalities.all_registered() for n, *_ in m.candidates}
-    training = {n for m in modalities.all_registered() for n, _ in m.full_candidates}
+    training = {n for m in modalities.all_registered() for n, *_ in m.full_candidates}
     return name in defaults or (check_candidates(candidates) == "full" and name in training)
 
 
