@@ -64,8 +64,15 @@ SINGLE = {
 }
 CHEAP = tuple(
     dict.fromkeys(
-        ("default", "probe", "probe@efficientnet_lite0_stages", "prototype", "classic")
-        + ("scratch", "zeroshot")
+        (
+            "default",
+            "probe",
+            "probe@efficientnet_lite0_stages",
+            "prototype",
+            "classic",
+            "scratch",
+            "zeroshot",
+        )
         + tuple(m for m in SINGLE["sound"] if not m.startswith("finetune"))
     )
 )

@@ -130,9 +130,9 @@ def candidates_for(
         cls = type(strategies.create(name))
         params = {**params, **(strategy_params or {}).get(name, {})}
         # an entry's own encoder serves unless the user named one (or it is not installed)
-        pinned = [] if encoders != [None] or not own or not backbones.available(own[0]) else own
+        pinned = encoders == [None] and own and backbones.available(own[0])
         # over several encoders, a strategy runs on those that offer what it needs
-        here = pinned or encoders
+        here = own if pinned else encoders
         usable = [e for e in here if works_on(cls, modality, e)] if cls.uses_encoder else []
         if cls.uses_encoder and not usable:
             raise SmallfitError(refusal(cls, modality, here[0]))
