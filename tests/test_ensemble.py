@@ -99,6 +99,24 @@ def test_a_candidate_no_better_than_guessing_is_left_out_of_the_average():
     assert {m["candidate"] for m in choice.record["members"]} == {"m0", "m1", "m2"}
 
 
+def test_an_over_confident_candidate_is_softened_so_it_no_longer_outvotes_the_others():
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 3, 300)
+    # two modest members erring apart, and a weaker one sure of every answer
+    probas = {f"m{k}": member_probas(y, rng.random(300) < 0.75, 0.6) for k in range(2)}
+    probas["sure"] = member_probas(y, rng.random(300) < 0.65, 0.99)
+    temps = combining.temperatures(np.stack([p[0] for p in probas.values()]), y, np.arange(300))
+    assert temps[0] == temps[1] == 1 and temps[2] > 2  # under-confident ones stay as they are
+    plain = blend(probas, dict.fromkeys(probas, 1 / 3))[0].argmax(1) == y
+    assert plain.mean() < 0.66  # the sure member decides nearly every vote
+    choice = combine([scored(label) for label in probas], probas, y, "m0", seed=0)
+    assert choice.record["combination"] == "average" and choice.honest["value"] > 0.78
+    assert (choice.probas[0].argmax(1) == y).mean() > plain.mean() + 0.15
+    assert [m["temperature"] for m in choice.record["members"]] == list(temps)
+    assert choice.candidate.params["temperatures"] == list(temps)
+    assert "sure x0.33 (softened, T=" in choice.why
+
+
 def test_the_procedure_that_chooses_least_is_kept_unless_another_leads_by_a_standard_error():
     rng = np.random.default_rng(4)
     noise = rng.normal(0, 0.03, 200)
@@ -145,6 +163,18 @@ def test_an_ensemble_is_one_model_directory_that_loads_with_identical_probabilit
     ].predict_proba(texts)
     np.testing.assert_allclose(loaded.predict_proba(texts), expected, rtol=1e-6)
     assert loaded.strategy.members == members
+
+    softened = Ensemble(members=members, weights=[0.7, 0.3], temperatures=[1.0, 4.0])
+    softened.fit(dataset)
+    model = Model(softened, None, "text", dataset.classes, {})
+    model.save(tmp_path / "softened")
+    proba = smallfit.load(tmp_path / "softened").predict_proba(texts)
+    classic = fitted.members_[1].predict_proba(texts) ** 0.25
+    classic /= classic.sum(axis=1, keepdims=True)
+    expected = 0.7 * fitted.members_[0].predict_proba(texts) + 0.3 * classic
+    np.testing.assert_allclose(proba, expected, rtol=1e-5)
+    with pytest.raises(NotImplementedError):  # soft voting cannot temper a member
+        softened.as_sklearn()
 
     (encoder,) = loaded.encoders()  # the probe's MiniLM; classic reads no encoder
     remembered = len(encoder._memo)

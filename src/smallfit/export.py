@@ -104,7 +104,8 @@ def _writer(model: Model, int8: bool) -> Callable[[Path], dict]:
             raise SmallfitError(
                 f"The {model.strategy.name} strategy cannot be exported to ONNX: it is not one "
                 "scikit-learn classifier on the columns. Strategies that can: "
-                f"{', '.join(sklearn_strategies())}, and an ensemble of those."
+                f"{', '.join(sklearn_strategies())}, and an ensemble of those whose members "
+                "were not softened when combined (soft voting cannot temper probabilities)."
             ) from None
         raise SmallfitError(
             f"The {model.strategy.name} strategy cannot be exported to ONNX: its features are "

@@ -1,4 +1,5 @@
-"""The small pieces of arithmetic several layers share: unit-length rows and softmax."""
+"""The small pieces of arithmetic several layers share: unit-length rows, softmax and
+tempered probabilities."""
 
 from __future__ import annotations
 
@@ -24,3 +25,13 @@ def softmax(scores: np.ndarray) -> np.ndarray:
     shifted = scores - scores.max(axis=1, keepdims=True)
     exp = np.exp(shifted)
     return exp / exp.sum(axis=1, keepdims=True)
+
+
+def soften(proba: np.ndarray, temperature: float) -> np.ndarray:
+    """Probabilities tempered over the last axis: proba ** (1 / temperature), renormalised
+    (temperature scaling of the log-probabilities, Guo et al. 2017); NaN rows stay NaN."""
+    if temperature == 1:
+        return proba
+    logs = np.log(np.clip(proba, 1e-15, 1)) / temperature
+    exp = np.exp(logs - np.max(logs, axis=-1, keepdims=True))
+    return exp / exp.sum(axis=-1, keepdims=True)

@@ -12,6 +12,15 @@ in steps of one item, so most additions tie and the greedy path is decided by
 tie-breaks; log loss is smooth, a proper scoring rule, and rewards averaging models
 whose errors differ, which is what an ensemble is for.
 
+Before any combining, each candidate's probabilities are softened where they are
+over-confident: temperature scaling (Guo et al. 2017), the temperature (at least 1) with
+the lowest log loss of its out-of-fold probabilities. An average of probabilities lets
+the most confident candidate outvote the others, and the over-confident ones are those
+that fitted the few items most closely (a network trained from scratch), not the most
+accurate; softening only, never sharpening, leaves the under-confident (usually the weak,
+such as a nearest mean's distances) their small say. Accuracy of one candidate alone does
+not change (the ranking of its classes is the same).
+
 A third procedure chooses almost nothing: the plain average of every scored candidate
 more accurate than guessing (always answering the most frequent class). On a few dozen
 items, cross-validation cannot tell candidates apart (their intervals overlap and the
@@ -25,7 +34,8 @@ are (the winner's curse). So the procedures, "average those better than guessing
 "select an ensemble" and "pick the most accurate single candidate", are repeated on
 bootstrap resamples of the items and scored on the items each resample left out (BBC-CV,
 Tsamardinos et al. 2018, applied to the whole choice, combination included; the
-average's guessing test too is made inside each resample): no extra training. The
+temperatures and the average's guessing test too are fitted inside each resample): no
+extra training. The
 selection's final weights are the resamples' selections averaged (bagged: one selection
 on a few dozen items follows their noise). Which procedure is kept follows the
 one-standard-error rule (Breiman et al. 1984): the one that chooses least (average, then
@@ -48,11 +58,13 @@ from smallfit.evaluate import accuracy_interval
 from smallfit.evaluate.metrics import item_correctness, resampler
 from smallfit.evaluate.selection import left_out_estimate
 from smallfit.fitting.candidates import Candidate, build
+from smallfit.numeric import soften
 
 MAX_ROUNDS = 50  # additions at most; selection stops earlier once none lowers the log loss
 MIN_GAIN = 1e-6  # an addition must lower the mean log loss by more than this
 N_RESAMPLES = 200  # bootstrap resamples for the honest estimate (a selection each)
 MIN_WEIGHT = 0.05  # a bagged member below this share is dropped
+TEMPERATURES = 2.0 ** (np.arange(17) / 4)  # 1 to 16 by quarter octaves: only ever soften
 # The procedures compared, the one that chooses least first: within one standard error of
 # the most accurate, the earlier is kept (within_one_error).
 PROCEDURES = {
@@ -74,6 +86,26 @@ def over_repeats(proba: np.ndarray) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=RuntimeWarning)  # all-NaN: never scored
         return np.nanmean(proba, axis=0, keepdims=True)
+
+
+def temperatures(stacked: np.ndarray, y: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """Per candidate (rows of `stacked`: candidates x items x classes), the temperature of
+    TEMPERATURES whose softened probabilities have the lowest log loss on `items`; ties
+    go to the lower (1 first: a calibrated candidate stays as it is)."""
+    logs = np.log(np.clip(stacked[:, items], 1e-15, 1))
+    truth = logs[:, np.arange(items.size), y[items]]
+    losses = []
+    for temperature in TEMPERATURES:
+        scaled = logs / temperature
+        top = scaled.max(axis=2)
+        normaliser = top + np.log(np.exp(scaled - top[..., None]).sum(axis=2))
+        losses.append((normaliser - truth / temperature).mean(axis=1))
+    return TEMPERATURES[np.argmin(np.stack(losses), axis=0)]
+
+
+def softened(probas: dict[str, np.ndarray], temps: np.ndarray) -> dict[str, np.ndarray]:
+    """Each candidate's probabilities at its temperature (`temps` in `probas` order)."""
+    return {label: soften(p, t) for (label, p), t in zip(probas.items(), temps, strict=True)}
 
 
 def _true_class(proba: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -135,8 +167,9 @@ def resampled(
     on the resample), both scored on the items the resample left out; and `weights`, each
     resample's selection (resamples x candidates, in `probas` order); `average`, the
     plain average of the candidates better than guessing on the resample, scored on the
-    same left-out items. With `groups` (one per item), resamples draw whole groups, and
-    leave whole groups out."""
+    same left-out items. The candidates are softened first, at temperatures fitted on the
+    resample. With `groups` (one per item), resamples draw whole groups, and leave whole
+    groups out."""
     labels = list(probas)
     scored = np.flatnonzero(~np.isnan(probas[labels[0]][0, :, 0]))
     correct = np.stack([item_correctness(y, probas[label]) for label in labels])
@@ -149,14 +182,17 @@ def resampled(
         left_out = np.setdiff1d(scored, drawn)
         if left_out.size == 0:
             continue
-        chosen = select(probas, y, drawn)
+        temps = temperatures(stacked, y, drawn)
+        calibrated = softened(probas, temps)
+        chosen = select(calibrated, y, drawn)
         result["weights"].append([chosen.get(label, 0.0) for label in labels])
-        blended = blend(probas, chosen)[0, left_out]
+        blended = blend(calibrated, chosen)[0, left_out]
         result["ensemble"].append(float((blended.argmax(1) == y[left_out]).mean()))
         single = int(np.argmax(correct[:, drawn].mean(axis=1)))
         result["best_single"].append(float(correct[single, left_out].mean()))
         members = better_than_guessing(correct[:, drawn], y[drawn])
-        averaged = stacked[members][:, left_out].mean(axis=0).argmax(1) == y[left_out]
+        votes = np.stack([calibrated[label][0, left_out] for label in labels])[members]
+        averaged = votes.mean(axis=0).argmax(1) == y[left_out]
         result["average"].append(float(averaged.mean()))
     return {name: np.array(values) for name, values in result.items()}
 
@@ -224,6 +260,9 @@ def combine(
     }
     correct = np.stack([item_correctness(y, p)[scored] for p in probas.values()])
     better = better_than_guessing(correct, y[scored])
+    stacked = np.stack([p[0] for p in probas.values()])
+    temps = dict(zip(probas, temperatures(stacked, y, scored), strict=True))
+    calibrated = softened(probas, list(temps.values()))
     averaged = [label for label, b in zip(probas, better, strict=True) if b]
     weights_of = {
         "average": dict.fromkeys(averaged, 1 / len(averaged)),
@@ -241,7 +280,8 @@ def combine(
     versus += " (on items left out of resamples)"
     record = {
         "selection": "greedy forward selection with replacement (Caruana et al. 2004) on "
-        "log loss of the out-of-fold probabilities (averaged over repeats), on each of "
+        "log loss of the out-of-fold probabilities (averaged over repeats; each candidate "
+        "softened by temperature scaling where over-confident), on each of "
         f"{N_RESAMPLES} bootstrap resamples of the items; weights averaged (bagged); "
         "compared with the plain average of the candidates better than guessing and with "
         "picking the best one; the one that chooses least within one standard error of "
@@ -266,9 +306,10 @@ def combine(
         single.record = record
         return single
     weights = weights_of[kept]
-    blended = blend(probas, weights)
+    blended = blend(calibrated, weights)
     record["members"] = [
-        {"candidate": label, "weight": round(w, 6)} for label, w in weights.items()
+        {"candidate": label, "weight": round(w, 6), "temperature": float(temps[label])}
+        for label, w in weights.items()
     ]
     record["combination"] = kept
     record["scores"]["selected_and_scored_on_all"] = {
@@ -291,7 +332,14 @@ def combine(
         }
         for label in weights
     ]
-    params = {"members": members, "weights": [float(w) for w in weights.values()]}
-    shown = ", ".join(f"{label} x{w:.2f}" for label, w in weights.items())
+    params = {
+        "members": members,
+        "weights": [float(w) for w in weights.values()],
+        "temperatures": [float(temps[label]) for label in weights],
+    }
+    shown = ", ".join(
+        f"{label} x{w:.2f}" + (f" (softened, T={temps[label]:.2g})" if temps[label] > 1 else "")
+        for label, w in weights.items()
+    )
     why = f"an ensemble of {shown}: {PROCEDURES[kept]} {verdict} ({versus})."
     return Choice(Candidate("ensemble", params, None), blended, estimates[kept], why, record)

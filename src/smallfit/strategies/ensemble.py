@@ -1,6 +1,7 @@
-"""The `ensemble` strategy: the weighted average of member strategies' probabilities, each
-on its own encoder, saved as one model directory. `fit` makes it when combining the
-compared candidates wins (smallfit.fitting.combine); it is not a candidate itself."""
+"""The `ensemble` strategy: the weighted average of member strategies' probabilities
+(each softened at its own temperature), each member on its own encoder, saved as one
+model directory. `fit` makes it when combining the compared candidates wins
+(smallfit.fitting.combine); it is not a candidate itself."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 
 from smallfit import backbones
 from smallfit.errors import SmallfitError
+from smallfit.numeric import soften
 from smallfit.strategies.base import Strategy, accepted_fit_params
 from smallfit.strategies.constraints import Kind
 from smallfit.strategies.registry import create, register
@@ -20,21 +22,37 @@ class Ensemble(Strategy):
     """The weighted average of member strategies' probabilities, each on its own encoder.
 
     `members`: [{"strategy": name, "params": {...}, "backbone": name or None}], each
-    refit on the whole data by `fit`; `weights`: one per member, summing to 1. Made by
-    `fit` when combining wins (smallfit.fitting.combine), not a search candidate.
+    refit on the whole data by `fit`; `weights`: one per member, summing to 1;
+    `temperatures`: one per member (None: all 1), each member's probabilities raised to
+    1 / temperature and renormalised before averaging (an over-confident member softened).
+    Made by `fit` when combining wins (smallfit.fitting.combine), not a search candidate.
     """
 
     name = "ensemble"
     uses_encoder = False  # each member brings its own
 
-    constraints = {"members": [Kind(list), None], "weights": [Kind(list), None]}
+    constraints = {
+        "members": [Kind(list), None],
+        "weights": [Kind(list), None],
+        "temperatures": [Kind(list), None],
+    }
 
-    def __init__(self, members: list[dict] | None = None, weights: list[float] | None = None):
+    def __init__(
+        self,
+        members: list[dict] | None = None,
+        weights: list[float] | None = None,
+        temperatures: list[float] | None = None,
+    ):
         self.members = members
         self.weights = weights
+        self.temperatures = temperatures
+
+    def _temperatures(self) -> list[float]:
+        return self.temperatures or [1.0] * len(self.weights or [])
 
     def _members(self) -> list[tuple[Strategy, object]]:
-        if not self.members or not self.weights or len(self.members) != len(self.weights):
+        sizes = {len(self.members or []), len(self.weights or []), len(self._temperatures())}
+        if not self.members or not self.weights or len(sizes) != 1:
             raise SmallfitError(
                 "The ensemble strategy is made by `fit` from the compared candidates; it "
                 "cannot be chosen with --strategy."
@@ -58,14 +76,19 @@ class Ensemble(Strategy):
 
     def predict_proba(self, items) -> np.ndarray:
         return sum(
-            weight * member.predict_proba(items)
-            for weight, member in zip(self.weights, self.members_, strict=True)
+            weight * soften(member.predict_proba(items), temperature)
+            for weight, temperature, member in zip(
+                self.weights, self._temperatures(), self.members_, strict=True
+            )
         )
 
     def as_sklearn(self):
         """Members that read the same features (fitted on the same rows: identical, as
         checked on generated items) with scikit-learn classifiers, as one soft-voting
-        classifier of those."""
+        classifier of those; not when a member is softened (soft voting averages the
+        members' own probabilities)."""
+        if any(t != 1 for t in self._temperatures()):
+            raise NotImplementedError
         parts = [member.as_sklearn() for member in self.members_]
         features = parts[0][0]
         probe = features.onnx_export().examples(4)
