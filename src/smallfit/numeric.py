@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from scipy import special
 from torch import nn
 
 
@@ -32,6 +33,4 @@ def soften(proba: np.ndarray, temperature: float) -> np.ndarray:
     (temperature scaling of the log-probabilities, Guo et al. 2017); NaN rows stay NaN."""
     if temperature == 1:
         return proba
-    logs = np.log(np.clip(proba, 1e-15, 1)) / temperature
-    exp = np.exp(logs - np.max(logs, axis=-1, keepdims=True))
-    return exp / exp.sum(axis=-1, keepdims=True)
+    return special.softmax(np.log(np.clip(proba, 1e-15, 1)) / temperature, axis=-1)

@@ -53,6 +53,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import logsumexp
 
 from smallfit.evaluate import accuracy_interval
 from smallfit.evaluate.metrics import item_correctness, resampler
@@ -96,9 +97,7 @@ def temperatures(stacked: np.ndarray, y: np.ndarray, items: np.ndarray) -> np.nd
     truth = logs[:, np.arange(items.size), y[items]]
     losses = []
     for temperature in TEMPERATURES:
-        scaled = logs / temperature
-        top = scaled.max(axis=2)
-        normaliser = top + np.log(np.exp(scaled - top[..., None]).sum(axis=2))
+        normaliser = logsumexp(logs / temperature, axis=2)
         losses.append((normaliser - truth / temperature).mean(axis=1))
     return TEMPERATURES[np.argmin(np.stack(losses), axis=0)]
 
