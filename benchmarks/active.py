@@ -15,9 +15,9 @@ cached), and the probe is smallfit's probe with a FIXED C = 0.1 (the value its
 LogisticHead takes when it cannot cross-validate) instead of its inner cross-validation:
 L2-normalised embeddings, standardised, multinomial logistic regression. The committee
 is that probe refit on each fold of a stratified k-fold split of the labels so far
-(smallfit.active.fold_committee, k = min(5, smallest class)), as `suggest` refits the
-model on its stored embeddings. Writes results/active.json, results/active.md and one
-learning-curve PNG per dataset.
+(smallfit.active.fold_committee, k as smallfit.evaluate.make_splits chooses), as
+`suggest` refits the model on its stored embeddings. Writes results/active.json,
+results/active.md and one learning-curve PNG per dataset.
 """
 
 from __future__ import annotations

@@ -57,6 +57,40 @@ def test_splits_use_smallest_class_and_repeat_on_small_data():
         assert not set(train) & set(test)
 
 
+@pytest.mark.parametrize(
+    ("per_class", "classes", "folds", "repeats"),
+    [(10, 10, 10, 2), (8, 8, 8, 3), (50, 10, 10, 1), (200, 10, 5, 1)],
+)
+def test_ten_folds_where_they_cost_no_more_fits_than_five(per_class, classes, folds, repeats):
+    """10 folds train on 90% of the items; they take fewer repeats, so the fits never
+    outnumber those of 5-fold repeated for about 1,000 predictions (at most 5 times)."""
+    y = np.repeat(np.arange(classes), per_class)
+    splits = make_splits(y)
+    assert (splits.folds, splits.repeats) == (folds, repeats)
+    five_fold_fits = 5 * min(5, -(-1000 // y.size))
+    assert len(splits.pairs) <= five_fold_fits
+    for repeat in range(repeats):  # each repeat scores every item once
+        tests = [te for _, te in splits.pairs[repeat * folds : (repeat + 1) * folds]]
+        assert np.array_equal(np.sort(np.concatenate(tests)), np.arange(y.size))
+
+
+def test_costly_candidates_get_the_first_partition_in_five_parts():
+    y = np.repeat(np.arange(4), 12)
+    splits = make_splits(y)
+    coarse = splits.coarse()
+    assert splits.folds == 10 and (coarse.folds, coarse.repeats, len(coarse.pairs)) == (5, 1, 5)
+    first = splits.pairs[:10]
+    for part, (train, test) in enumerate(coarse.pairs):
+        merged = np.concatenate([first[part][1], first[part + 5][1]])
+        assert np.array_equal(test, np.sort(merged))  # two of the first repeat's folds
+        assert not set(train) & set(test) and len(train) + len(test) == y.size
+        assert set(y[test]) == set(range(4))
+    tested = np.sort(np.concatenate([test for _, test in coarse.pairs]))
+    assert np.array_equal(tested, np.arange(y.size))
+    few = make_splits(np.repeat([0, 1], 4))  # four folds: left as they are
+    assert few.coarse().pairs == few.pairs[:4]
+
+
 def test_singleton_classes_are_always_trained_on_and_never_scored():
     y = np.array([0, 0, 0, 1, 1, 1, 2])
     with pytest.warns(UserWarning, match="single example"):

@@ -75,7 +75,7 @@ def test_fit_stores_the_learning_curve_in_the_documented_format(text_csv):
     assert list(curve) == ["sizes", "accuracy", "low", "high", "fit", "predicted"]
     sizes = curve["sizes"]
     assert all(isinstance(s, int) for s in sizes) and sizes == sorted(set(sizes))
-    assert len(sizes) >= 3 and sizes[-1] == 14  # 5 folds of 18 items train on 14 or 15
+    assert len(sizes) >= 3 and sizes[-1] == 15  # 6 folds of 18 items (6 a class) train on 15
     assert len(curve["accuracy"]) == len(curve["low"]) == len(curve["high"]) == len(sizes)
     for value, low, high in zip(curve["accuracy"], curve["low"], curve["high"], strict=True):
         assert 0 <= low <= value <= high <= 1

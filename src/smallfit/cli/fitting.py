@@ -81,7 +81,11 @@ def fit(
     ] = None,
     seed: Seed = 0,
     folds: Annotated[
-        int | None, typer.Option(help="Cross-validation folds (default min(5, smallest class)).")
+        int | None,
+        typer.Option(
+            help="Cross-validation folds (default 10, or the smallest class's size if less, "
+            "or 5 past 1,000 items)."
+        ),
     ] = None,
     loocv: Annotated[bool, typer.Option(help="Leave-one-out cross-validation.")] = False,
     label_descriptions: Annotated[

@@ -1,8 +1,9 @@
 """Permutation importance per column, measured honestly: never on rows the model saw.
 
-For each of a few cross-validation folds (the fit's own splits, first repeat), the chosen
-strategy is fitted on the fold's training rows; on its held-out rows, one column's values
-are shuffled among the rows (the whole column: a text or a date moves as one value) and
+For each of a few cross-validation folds (the fit's own splits, first repeat, in five
+parts at most), the chosen strategy is fitted on the fold's training rows; on its
+held-out rows, one column's values are shuffled among the rows (the whole column: a text
+or a date moves as one value) and
 the drop in accuracy is measured, a few seeded shuffles per column. A column the model
 leans on drops the accuracy; a useless one leaves it, give or take noise (the spread).
 Any kind of item whose modality names columns gets it (modalities.Modality.columns).
@@ -55,7 +56,7 @@ def permutation_importance(
         type(m).trains_body for m in getattr(strategy, "members_", [])
     ):
         return {"skipped": "the chosen model trains a network body (minutes a fold)"}
-    pairs = splits.first_repeat().pairs[:MAX_FOLDS]
+    pairs = splits.coarse().pairs[:MAX_FOLDS]
     limit = min(MAX_SECONDS, budget.left())
     if fit_seconds is not None and fit_seconds * len(pairs) > limit:
         return {"skipped": _too_long(fit_seconds * len(pairs))}

@@ -2,7 +2,8 @@
 them (or keep the best alone), and estimate the whole choice honestly (fitting.combine).
 
 All candidates are scored on the same splits with the same seed; a candidate that trains
-a network body runs the first repeat only. Embeddings are computed once per encoder
+a network body runs the first repeat only, its folds merged into five at most.
+Embeddings are computed once per encoder
 (then cached), so comparing frozen-encoder candidates costs only head fits. A candidate
 that fails on the data is listed as skipped and the others go on. With a time budget,
 fine-tuning joins the candidates, cheapest candidates go first, and a candidate whose
@@ -128,7 +129,8 @@ def fit_dataset(
         splits, scored = found.splits, found.dataset
     elif estimate:
         # the frozen-encoder candidates get repeated folds; one that trains a network body
-        # runs the first repeat of the same splits (its folds cost seconds to minutes)
+        # runs the first repeat of the same splits, in five parts at most (its folds cost
+        # seconds to minutes: Splits.coarse)
         cheap = [c.strategy for c in candidates if not trains_body(c.strategy)]
         names = cheap or [c.strategy for c in candidates]
         splits = comparison_splits(
@@ -148,7 +150,7 @@ def fit_dataset(
                     model,
                     dataset,
                     encoder,
-                    splits.first_repeat() if trains_body(candidate.strategy) else splits,
+                    splits.coarse() if trains_body(candidate.strategy) else splits,
                     description=f"Cross-validating {candidate.label}",
                     budget=budget if index else UNLIMITED,  # the first always completes
                     fit_params=fit_params,
@@ -242,7 +244,7 @@ def fit_dataset(
         in_time = budget.left() > 0
         per_fit = fold_seconds(leaderboard, info, best, splits)  # projects both analyses
         full = None if best.strategy == "ensemble" else probas_by_label[best.label]
-        own = splits.first_repeat() if trains_body(best.strategy) and not searching else splits
+        own = splits.coarse() if trains_body(best.strategy) and not searching else splits
         if learning_curve is None:  # when cheap: within its share of the time left
             limit = min(curves.MAX_SECONDS, budget.left())
             cheap = in_time and not curves.costly(final)
