@@ -43,6 +43,7 @@ SINGLE = {
     "image": (
         "probe",
         "probe@efficientnet_lite0_stages",
+        "probe+copies1@efficientnet_lite0_stages",
         "prototype",
         "classic",
         "scratch",
@@ -50,7 +51,7 @@ SINGLE = {
     ),
     "text": ("probe", "prototype", "classic", "zeroshot", "hybrid", "finetune", "contrastive"),
     # a strategy on one encoder: STRATEGY@ENCODER (classic: MFCC statistics); +copies: the
-    # probe also trained on 2 augmented copies of each clip
+    # probe also trained on 2 augmented copies of each clip (+copies1: on 1, as images' is)
     "sound": (
         "probe@speech_embedding",
         "probe@aisfx",
@@ -168,8 +169,8 @@ def measure(method: str, train, test_items, test_labels, seed: int) -> dict:
         model = fit_dataset(train, seed=seed)  # train.groups holds the speakers
     else:
         strategy, _, backbone = method.partition("@")
-        strategy, _, copies = strategy.partition("+")
-        params = {strategy: {"copies": 2}} if copies else None
+        strategy, _, copies = strategy.partition("+")  # +copies: 2 copies, +copies1: 1
+        params = {strategy: {"copies": int(copies.removeprefix("copies") or 2)}} if copies else None
         model = fit_dataset(
             train,
             strategy=strategy,

@@ -188,6 +188,26 @@ def test_the_target_pool_reaches_every_fold_and_the_refit(text_csv, monkeypatch)
     assert first.info["candidates"][0]["adaptation"] == "coral"
 
 
+def test_a_probe_with_copies_aligns_them_with_their_sources(image_folder, tmp_path, monkeypatch):
+    from PIL import ImageOps
+
+    from smallfit import backbones
+    from smallfit.data import load_image
+
+    dataset = read_source(image_folder, labeled=True)
+    (tmp_path / "pool").mkdir()
+    for i, path in enumerate(dataset.items[::3]):  # another domain: the colours inverted
+        ImageOps.invert(load_image(path)).save(tmp_path / "pool" / f"{i}.png")
+    pool = read_pool(tmp_path / "pool", dataset, what="The target pool")
+    calls = []
+    real = coral.align
+    monkeypatch.setattr(coral, "align", lambda f, t: calls.append(len(f)) or real(f, t))
+    probe = strategies.create("probe", copies=1, random_state=0)
+    probe.fit(dataset, backbones.create("efficientnet_lite0"), target_unlabeled=pool)
+    assert calls == [2 * len(dataset)]  # each image and its copy, aligned together
+    assert probe.predict_proba(pool.items[:2]).shape == (2, 3)
+
+
 def test_cli_fit_with_a_target_pool_records_it(text_csv, tmp_path):
     pool = tmp_path / "pool.csv"
     pd.DataFrame({"text": TEXT_POOL}).to_csv(pool, index=False)

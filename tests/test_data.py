@@ -54,6 +54,33 @@ def test_exif_rotation_is_applied(tmp_path):
     assert load_image(path).size == (10, 20)
 
 
+def test_reframed_copies_are_the_same_in_every_fold_and_differ_from_their_source(tmp_path):
+    from smallfit.data.identity import item_key
+    from smallfit.modalities import get
+
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(3):
+        paths.append(tmp_path / f"{i}.png")
+        Image.fromarray(rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)).save(paths[-1])
+    tiny = (np.arange(64).reshape(8, 8) * 4).astype(np.uint8)  # 8x8, as scikit-learn's digits
+    image = get("image")
+    first = image.augmented([*paths, tiny], 2, seed=0)
+    again = image.augmented(paths[1:], 2, seed=0)  # another fold: fewer items
+    assert len(first) == 8 and len(again) == 4
+    assert item_key(first[1]) == item_key(again[0])  # the same copy of the same file
+    assert np.array_equal(np.asarray(load_image(first[1])), np.asarray(load_image(again[0])))
+    assert item_key(first[0]) != item_key(image.augmented(paths, 2, seed=1)[0])
+    assert len({item_key(c) for c in first}) == 8
+    for copy, source in zip(first[:3], paths, strict=True):
+        view = load_image(copy)
+        assert view.size == (256 * 60 // 40, 256)  # made at the encoders' input scale
+        resized = load_image(source).resize(view.size)
+        assert not np.array_equal(np.asarray(view), np.asarray(resized))
+    assert load_image(first[3]).size == (256, 256)
+    assert 0.3 < np.asarray(load_image(first[3])).mean() / 255 < 0.7  # the digit's own pixels
+
+
 def test_corrupt_images_are_named_or_skipped(tmp_path):
     for name in ("a", "b"):
         (tmp_path / name).mkdir()

@@ -234,7 +234,8 @@ def test_the_default_image_fit_tries_scratch_and_skips_a_candidate_that_fails(
     monkeypatch.setattr(Prototype, "fit", broken)
     model = smallfit.fit(image_folder, folds=2, learning_curve=False)
     rows = {row["candidate"]: row for row in model.info["candidates"]}
-    assert list(rows) == ["probe@efficientnet_lite0_stages", "prototype", "classic", "scratch"]
+    probe = "probe[copies=1]@efficientnet_lite0_stages"
+    assert list(rows) == [probe, "prototype", "classic", "scratch"]
     assert rows["prototype"]["skipped"] == "failed: RuntimeError: no prototypes today"
     assert rows["scratch"]["accuracy"]["value"] > 0.5  # three colours: easy from pixels
     assert model.metrics["honest"]["method"].startswith("the whole choice among 3 candidates")
@@ -286,16 +287,16 @@ def test_a_candidate_with_its_own_encoder_runs_there_unless_the_user_names_one(m
 
     stages, plain = "efficientnet_lite0_stages", "efficientnet_lite0"
     assert shown(candidates_for("image", None, None))[:2] == [
-        (f"probe@{stages}", stages),
+        (f"probe[copies=1]@{stages}", stages),
         ("prototype", plain),
     ]
     assert shown(candidates_for("image", "pixels", None))[:2] == [
-        ("probe", "pixels"),
+        ("probe[copies=1]", "pixels"),
         ("prototype", "pixels"),
     ]
     assert shown(candidates_for("image", None, "probe")) == [("probe", plain)]
     monkeypatch.setattr(backbones, "available", lambda name: name != stages)
-    assert shown(candidates_for("image", None, None))[0] == ("probe", plain)
+    assert shown(candidates_for("image", None, None))[0] == ("probe[copies=1]", plain)
 
 
 def test_strategies_follow_what_the_encoder_offers_not_the_kind_of_item():

@@ -58,11 +58,12 @@ def align(features: np.ndarray, target: tuple[np.ndarray, np.ndarray]) -> np.nda
 
 
 def training_features(
-    dataset: Dataset, encoder: Encoder, target_unlabeled: Dataset | None = None
+    items: list, encoder: Encoder, target_unlabeled: Dataset | None = None
 ) -> np.ndarray:
-    """Unit-length embeddings of `dataset` to train a head on; with a target pool, CORAL
-    aligned to it (in the unit-length space the heads see, then made unit length again)."""
-    features = normalise(encoder.embed(dataset.items))
+    """Unit-length embeddings of the training `items` to train a head on; with a target
+    pool, CORAL aligned to it (in the unit-length space the heads see, then made unit
+    length again)."""
+    features = normalise(encoder.embed(items))
     if target_unlabeled is None:
         return features
     key = (encoder.cache_id, target_unlabeled.fingerprint())

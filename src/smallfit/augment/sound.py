@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from smallfit.data.audio import AugmentedSound
-from smallfit.data.identity import item_key
+from smallfit.data.identity import copy_seed
 from smallfit.errors import SmallfitError
 
 RATE = 16000  # copies are made at this rate; each encoder resamples them as it does files
@@ -71,15 +71,12 @@ def augment(samples: np.ndarray, rate: int, seed: int) -> np.ndarray:
 
 def augmented_sounds(items: list[Any], copies: int, seed: int) -> list[AugmentedSound]:
     """`copies` augmented versions of each item, copy by copy (all first copies, then all
-    second ones). Each draws from (seed, the item's content, the copy number), so an item
-    gets the same copies in every fold, and each copy is made and embedded once."""
-    result = []
-    for copy in range(copies):
-        for item in items:
-            key = hashlib.sha256(f"{seed}|{item_key(item)}|{copy}".encode()).digest()
-            draw = int.from_bytes(key[:8], "little")
-            result.append(AugmentedSound(item, draw, augment, RECIPE, RATE))
-    return result
+    second ones), each drawn by copy_seed."""
+    return [
+        AugmentedSound(item, copy_seed(seed, item, copy), augment, RECIPE, RATE)
+        for copy in range(copies)
+        for item in items
+    ]
 
 
 # SpecAugment (Park et al. 2019) for fine-tuning: bands of frequency and spans of time of

@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image
 
 from smallfit.data.audio import AugmentedSound, Sound
+from smallfit.data.images import AugmentedImage
 
 _PATH_HASHES: dict[tuple[str, int, int], str] = {}
 
@@ -43,7 +44,7 @@ def item_key(item: Any) -> str:
     elif isinstance(item, Sound):
         samples = item.samples
         digest.update(f"sound\0{item.rate}\0{samples.size}\0".encode() + samples.tobytes())
-    elif isinstance(item, AugmentedSound):
+    elif isinstance(item, AugmentedSound | AugmentedImage):
         source = item_key(item.source)
         digest.update(f"augmented\0{source}\0{item.recipe_id}\0{item.seed}".encode())
     elif isinstance(item, np.ndarray):
@@ -52,3 +53,11 @@ def item_key(item: Any) -> str:
     else:
         raise TypeError(f"Cannot hash an item of type {type(item).__name__}")
     return digest.hexdigest()
+
+
+def copy_seed(seed: int, item: Any, copy: int) -> int:
+    """The random draw of augmented copy number `copy` of `item`: from (seed, the item's
+    content, the copy number), so an item gets the same copies in every fold and each
+    copy is made and embedded once."""
+    key = hashlib.sha256(f"{seed}|{item_key(item)}|{copy}".encode()).digest()
+    return int.from_bytes(key[:8], "little")

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -42,8 +45,24 @@ def to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+@dataclass(frozen=True, eq=False)
+class AugmentedImage:
+    """`source` changed by `recipe` (a function of an RGB image and a seed, named by
+    `recipe_id`) with random draws from `seed`. Its pixels are made only when it is
+    loaded, and it is identified by what it is made from, so an embedding cache finds it
+    without making it."""
+
+    source: Any
+    seed: int
+    recipe: Callable[[Image.Image, int], Image.Image]
+    recipe_id: str
+
+
 def load_image(item) -> Image.Image:
-    """Decode a path, PIL image or numpy array (HxW, HxWx3 or HxWx4) into RGB."""
+    """Decode a path, PIL image or numpy array (HxW, HxWx3 or HxWx4) into RGB, or make an
+    AugmentedImage from its source."""
+    if isinstance(item, AugmentedImage):
+        return item.recipe(load_image(item.source), item.seed)
     if isinstance(item, Image.Image):
         return to_rgb(item)
     if isinstance(item, np.ndarray):

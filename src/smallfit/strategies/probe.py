@@ -6,7 +6,6 @@ import numpy as np
 
 from smallfit import modalities
 from smallfit.adapt.coral import training_features
-from smallfit.errors import SmallfitError
 from smallfit.numeric import normalise
 from smallfit.strategies.base import Strategy, frozen_encoder_module
 from smallfit.strategies.constraints import Between, OneOf
@@ -78,17 +77,13 @@ class Probe(Strategy):
 
     def fit(self, dataset, encoder, target_unlabeled=None) -> Probe:
         self._remember(dataset, encoder)
-        features, y = training_features(dataset, encoder, target_unlabeled), dataset.y
-        sources = None
-        if self.copies:
-            if target_unlabeled is not None:
-                raise SmallfitError("probe's copies do not combine with domain adaptation yet.")
+        items, y, sources = dataset.items, dataset.y, None
+        if self.copies:  # (with a target pool, CORAL aligns the copies with their sources)
             kind = modalities.get(dataset.modality)
-            views = kind.augmented(dataset.items, self.copies, self.random_state)
-            described = f"Embedding {len(views)} augmented copies"
-            features = np.vstack([features, normalise(encoder.embed(views, description=described))])
+            items = [*items, *kind.augmented(items, self.copies, self.random_state)]
             y = np.tile(y, self.copies + 1)
             sources = np.tile(np.arange(len(dataset.y)), self.copies + 1)
+        features = training_features(items, encoder, target_unlabeled)
         self.head_ = self._new_head().fit(features, y, len(dataset.classes), sources)
         return self
 

@@ -33,7 +33,7 @@ class Prototype(Strategy):
 
     def fit(self, dataset, encoder, target_unlabeled=None) -> Prototype:
         self._remember(dataset, encoder)
-        features, y = training_features(dataset, encoder, target_unlabeled), dataset.y
+        features, y = training_features(dataset.items, encoder, target_unlabeled), dataset.y
         centroids = np.zeros((len(dataset.classes), features.shape[1]), dtype=np.float32)
         for index in np.unique(y):
             centroids[index] = features[y == index].mean(axis=0)
