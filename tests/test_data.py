@@ -62,7 +62,8 @@ def test_reframed_copies_are_the_same_in_every_fold_and_differ_from_their_source
     paths = []
     for i in range(3):
         paths.append(tmp_path / f"{i}.png")
-        Image.fromarray(rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)).save(paths[-1])
+        shape = (40, 60, 3) if i else (1200, 1800, 3)  # a large photo's copy is made small
+        Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(paths[-1])
     tiny = (np.arange(64).reshape(8, 8) * 4).astype(np.uint8)  # 8x8, as scikit-learn's digits
     image = get("image")
     first = image.augmented([*paths, tiny], 2, seed=0)

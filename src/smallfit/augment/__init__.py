@@ -52,36 +52,35 @@ def mirrored(items: list) -> list[Image.Image]:
 
 
 # Copies for a probe are reframed as "light" training views are (a crop of 80-100% of the
-# area, mirrored half the time), at a short side of at least COPY_SIDE pixels: the
+# area, mirrored half the time) and made at COPY_SIDE pixels on the short side: the
 # encoders' input before their crop, so a crop of an 8x8 image moves by fractions of its
-# pixels rather than whole ones. Changing a value changes COPY_RECIPE, so cached
-# embeddings of the old copies are not reused.
+# pixels, and a 12-megapixel photo's copy is not made at full size only to be shrunk.
+# Changing a value changes COPY_RECIPE, so cached embeddings of old copies are not reused.
 COPY_SIDE = 256
 COPY_AREA = (0.8, 1.0)
 COPY_ASPECT = (3 / 4, 4 / 3)
-COPY_RECIPE = f"reframed|{COPY_SIDE}|{COPY_AREA}|{COPY_ASPECT}|mirror0.5"
+COPY_RECIPE = f"reframed2|{COPY_SIDE}|{COPY_AREA}|{COPY_ASPECT}|mirror0.5"
 
 
 def reframed(image: Image.Image, seed: int) -> Image.Image:
     """`image` as another shot of the same thing might frame it: a random crop of
-    COPY_AREA of its area (aspect ratio within COPY_ASPECT), scaled back to the image's
-    size, mirrored half the time. Every draw comes from `seed` (torchvision's transforms
-    draw from torch's global generator, which embedding's preparing thread must not
-    share), hence written here."""
+    COPY_AREA of its area (aspect ratio within COPY_ASPECT, placed to a fraction of a
+    pixel), scaled to the image's shape at COPY_SIDE pixels on the short side, mirrored
+    half the time. Every draw comes from `seed` (torchvision's transforms draw from
+    torch's global generator, which embedding's preparing thread must not share), hence
+    written here."""
     rng = np.random.default_rng(seed)
     width, height = image.size
-    if min(width, height) < COPY_SIDE:
-        grow = COPY_SIDE / min(width, height)
-        width, height = round(width * grow), round(height * grow)
-        image = image.resize((width, height), Image.Resampling.BICUBIC)
     area = width * height * rng.uniform(*COPY_AREA)
     aspect = np.exp(rng.uniform(*np.log(COPY_ASPECT)))
-    crop_width = min(width, round(np.sqrt(area * aspect)))
-    crop_height = min(height, round(np.sqrt(area / aspect)))
-    left = int(rng.integers(0, width - crop_width + 1))
-    top = int(rng.integers(0, height - crop_height + 1))
+    crop_width = min(width, np.sqrt(area * aspect))
+    crop_height = min(height, np.sqrt(area / aspect))
+    left = rng.uniform(0, width - crop_width)
+    top = rng.uniform(0, height - crop_height)
+    scale = COPY_SIDE / min(width, height)
+    size = (round(width * scale), round(height * scale))
     box = (left, top, left + crop_width, top + crop_height)
-    view = image.resize((width, height), Image.Resampling.BICUBIC, box=box)
+    view = image.resize(size, Image.Resampling.BICUBIC, box=box)
     return ImageOps.mirror(view) if rng.random() < 0.5 else view
 
 
