@@ -288,7 +288,11 @@ def test_a_server_killed_during_a_fit_restarts_with_its_models_and_the_fit_inter
             paste(page, label, texts)
         train(page, "prototype")
         page.get_by_text("Fit done").wait_for(timeout=FIT_SECONDS)
-        train(page, "")  # the default comparison: long enough to be cut
+        # the default comparison with the widest search (the strategy field still says
+        # prototype, a fit of seconds that could end before the server is back): minutes
+        page.get_by_label("Strategy (empty: compare the default candidates)").fill("")
+        page.get_by_label("Search preset").select_option("best")
+        train(page, "")
         page.get_by_text("Fit running").wait_for()
         fit = page.request.get(f"{url}/api/projects/topics/fit").json()
         server.send_signal(signal.SIGKILL)
