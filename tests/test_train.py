@@ -18,6 +18,7 @@ from smallfit.train.loop import (
     TrainSettings,
     early_stopping_split,
     parameter_groups,
+    refresh_batch_norm,
     stratified_holdout,
     train,
 )
@@ -277,3 +278,35 @@ def test_random_shifts_move_each_image_by_at_most_the_given_pixels():
     assert ((rows - 4).abs() <= 2).all() and ((cols - 4).abs() <= 2).all()
     assert len(set(zip(rows.tolist(), cols.tolist(), strict=True))) > 5  # per image
     assert torch.equal(shifted(x, 0, torch.Generator()), x)
+
+
+def test_refreshed_batch_norm_holds_the_training_inputs_statistics():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(4, 2))
+    x = torch.randn(40, 3) * 5 + 2
+    refresh_batch_norm(model, x, batch_size=8)
+    with torch.no_grad():
+        hidden = model[0](x)
+    norm = model[1]
+    assert torch.allclose(norm.running_mean, hidden.mean(0), atol=1e-4)
+    assert torch.allclose(norm.running_var, hidden.var(0), rtol=0.2)
+    assert norm.momentum == 0.1 and not model.training
+    plain = nn.Sequential(nn.Linear(3, 2))
+    before = [p.clone() for p in plain.parameters()]
+    refresh_batch_norm(plain, x, batch_size=8)  # nothing to refresh: nothing changes
+    assert all(torch.equal(a, b) for a, b in zip(before, plain.parameters(), strict=True))
+
+
+def test_training_with_refreshed_norms_leaves_statistics_of_the_final_weights():
+    # one step an epoch: the moving average has moved a tenth of the way from its start
+    x = torch.randn(16, 3) + 50.0
+    y = torch.tensor([0, 1] * 8)
+    means = {}
+    for refresh in (False, True):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.BatchNorm1d(3), nn.Linear(3, 2))
+        settings = TrainSettings(epochs=1, batch_size=32, refresh_norms=refresh)
+        train(model, [model], x, y, settings)
+        means[refresh] = model[0].running_mean
+    assert torch.allclose(means[True], x.mean(0), atol=1e-4)
+    assert (means[False] < 0.2 * x.mean(0)).all()  # stale: 0.1 of the way from 0

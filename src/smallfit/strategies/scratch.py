@@ -8,6 +8,12 @@ scratch on small data, so it is the default. Input is the `pixels` encoder's 32x
 so the strategy never reads files itself. Kept cheap enough to cross-validate by default
 (width 16: seconds a fold at 100 images on 2 cores), with random shifts of up to `shift`
 pixels as its augmentation (no flips: a flipped digit or letter is another symbol).
+
+Its batch-norm statistics are recomputed on the training images before every evaluation
+(train.loop.refresh_batch_norm): at one to three steps an epoch the moving averages lag
+the weights, and the network gave nearly every image the same class. With that fixed it
+converges within 30 epochs: 60 scored the same (digits and Fashion-MNIST at 10 and 50 per
+class, 3 seeds) and took nearly twice as long on 500 images.
 """
 
 from __future__ import annotations
@@ -73,7 +79,7 @@ class Scratch(Strategy):
         self,
         loss: str = "cosine",
         width: int = 16,
-        epochs: int = 60,
+        epochs: int = 30,
         lr: float = 3e-3,
         batch_size: int = 32,
         shift: int = 2,
@@ -109,6 +115,7 @@ class Scratch(Strategy):
             loss=self.loss,
             patience=10,
             shift=self.shift,
+            refresh_norms=True,  # a few steps an epoch: moving statistics go stale
             seed=self.random_state,
         )
         self.history_ = train(
