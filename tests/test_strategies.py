@@ -212,14 +212,29 @@ def test_image_adapters_train_a_few_weights_and_save_only_those(datasets, tmp_pa
 
 def test_a_network_on_too_few_items_per_class_trains_fixed_epochs_and_says_so(datasets):
     from smallfit.fitting.compare import fixed_epochs_notes
-    from smallfit.strategies.scratch import Scratch
 
+    encoder = backbones.create("efficientnet_lite0")
     tiny = datasets["image"].subset(np.flatnonzero(np.isin(np.arange(18) % 6, [0, 1, 2, 3])))
-    model = Scratch(epochs=3).fit(tiny, backbones.create("pixels"))
+    model = strategies.create("adapter", epochs=3).fit(tiny, encoder)
     assert model.early_stopping_ is False and len(model.history_) == 3
     (note,) = fixed_epochs_notes(model)
-    assert note.startswith("scratch trained for its fixed 3 epochs")
-    assert Scratch(epochs=3).fit(datasets["image"], backbones.create("pixels")).early_stopping_
+    assert note.startswith("adapter trained for its fixed 3 epochs")
+    assert strategies.create("adapter", epochs=3).fit(datasets["image"], encoder).early_stopping_
+
+
+def test_scratch_trains_its_epochs_on_every_image_with_statistics_of_its_final_weights(datasets):
+    from smallfit.fitting.compare import fixed_epochs_notes
+    from smallfit.strategies.scratch import Scratch
+
+    dataset, encoder = datasets["image"], backbones.create("pixels")
+    model = Scratch(epochs=3).fit(dataset, encoder)
+    assert len(model.history_) == 3 and "val_loss" not in model.history_[-1]
+    assert not fixed_epochs_notes(model)  # its design, not a shortage of items
+    first = model.network_[0]  # the first convolution's output feeds the first batch norm
+    with torch.no_grad():
+        out = first(model._images(dataset.items))
+    expected = out.mean(dim=(0, 2, 3))
+    assert torch.allclose(model.network_[1].running_mean, expected, atol=1e-4)
 
 
 def test_the_default_image_fit_tries_scratch_and_skips_a_candidate_that_fails(

@@ -18,10 +18,10 @@ from smallfit.train.loop import (
     TrainSettings,
     early_stopping_split,
     parameter_groups,
-    refresh_batch_norm,
     stratified_holdout,
     train,
 )
+from smallfit.train.norms import refresh_batch_norm
 
 
 def test_discriminative_rates_decay_from_the_top_and_spare_biases_from_decay():
