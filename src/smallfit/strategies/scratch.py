@@ -15,7 +15,7 @@ Fashion-MNIST at 10 and 50 per class, 3 seeds) holding a fifth out to stop early
 stopped within 30 epochs, and cost that fifth of the images: 95.5 / 69.6 / 81.5% with it,
 96.4 / 71.7 / 82.5% without; 15 or 20 epochs scored 1 to 3 points lower. Its batch-norm
 statistics are recomputed on the training images after the last epoch
-(train.loop.refresh_batch_norm): at one to three steps an epoch the moving averages lag
+(train.norms.refresh_batch_norm): at one to three steps an epoch the moving averages lag
 the weights, and the network had given nearly every image the same class.
 """
 
