@@ -74,21 +74,22 @@ def test_ten_folds_where_they_cost_no_more_fits_than_five(per_class, classes, fo
         assert np.array_equal(np.sort(np.concatenate(tests)), np.arange(y.size))
 
 
-def test_costly_candidates_get_the_first_partition_in_five_parts():
+def test_costly_candidates_get_the_first_partition_in_three_parts():
     y = np.repeat(np.arange(4), 12)
     splits = make_splits(y)
     coarse = splits.coarse()
-    assert splits.folds == 10 and (coarse.folds, coarse.repeats, len(coarse.pairs)) == (5, 1, 5)
+    assert splits.folds == 10 and (coarse.folds, coarse.repeats, len(coarse.pairs)) == (3, 1, 3)
     first = splits.pairs[:10]
     for part, (train, test) in enumerate(coarse.pairs):
-        merged = np.concatenate([first[part][1], first[part + 5][1]])
-        assert np.array_equal(test, np.sort(merged))  # two of the first repeat's folds
+        merged = np.concatenate([fold_test for _, fold_test in first[part::3]])
+        assert np.array_equal(test, np.sort(merged))  # folds part, part + 3, ... of repeat 1
         assert not set(train) & set(test) and len(train) + len(test) == y.size
         assert set(y[test]) == set(range(4))
     tested = np.sort(np.concatenate([test for _, test in coarse.pairs]))
     assert np.array_equal(tested, np.arange(y.size))
-    few = make_splits(np.repeat([0, 1], 4))  # four folds: left as they are
-    assert few.coarse().pairs == few.pairs[:4]
+    assert len(splits.coarse(5).pairs) == 5  # column importance's five parts
+    few = make_splits(np.repeat([0, 1], 3))  # three folds: left as they are
+    assert few.coarse().pairs == few.pairs[:3]
 
 
 def test_singleton_classes_are_always_trained_on_and_never_scored():

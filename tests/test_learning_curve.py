@@ -41,8 +41,10 @@ def test_an_automatic_curve_runs_on_all_repeats_one_repeat_or_none_as_its_cost_a
     assert len(splits.pairs) == 20
     # 20 folds x (0.25 + 0.5 + 0.75) of a 0.5 s fit: 15 s; refitting the 100% point: 25 s
     assert affordable(splits, 0.5, refits_full=False, limit=20.0) is splits
-    assert len(affordable(splits, 0.5, refits_full=True, limit=20.0).pairs) == 5
+    assert len(affordable(splits, 0.5, refits_full=True, limit=20.0).pairs) == 3
     assert affordable(splits, 5.0, refits_full=True, limit=20.0) is None
+    # the coarse parts are other folds, so their 100% point is refitted: 3 x 2.5 x 3 s
+    assert affordable(splits, 3.0, refits_full=False, limit=20.0) is None
     assert affordable(splits, None, refits_full=True, limit=20.0) is splits
 
 

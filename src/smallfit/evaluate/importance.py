@@ -56,7 +56,7 @@ def permutation_importance(
         type(m).trains_body for m in getattr(strategy, "members_", [])
     ):
         return {"skipped": "the chosen model trains a network body (minutes a fold)"}
-    pairs = splits.coarse().pairs[:MAX_FOLDS]
+    pairs = splits.coarse(MAX_FOLDS).pairs
     limit = min(MAX_SECONDS, budget.left())
     if fit_seconds is not None and fit_seconds * len(pairs) > limit:
         return {"skipped": _too_long(fit_seconds * len(pairs))}

@@ -42,15 +42,16 @@ def costly(strategy) -> bool:
 def affordable(
     splits: Splits, fit_seconds: float | None, refits_full: bool, limit: float
 ) -> Splits | None:
-    """The splits an automatic curve can afford within `limit` seconds: all repeats, else
-    the first repeat in five parts at most (Splits.coarse), else None. A fraction of a
-    fold's rows costs about that fraction of the fold's fit (`fit_seconds`, None:
-    unknown, taken as cheap); the 100% point is refitted only when `refits_full` (its
-    predictions are not at hand)."""
+    """The splits an automatic curve can afford within `limit` seconds: `splits` itself,
+    else the first repeat in three parts at most (Splits.coarse), else None. A fraction
+    of a fold's rows costs about that fraction of the fold's fit (`fit_seconds`, None:
+    unknown, taken as cheap); the 100% point is refitted when `refits_full` (its
+    predictions are not at hand) and always on the coarse parts (other folds)."""
     if fit_seconds is None:
         return splits
-    share = sum(FRACTIONS[:-1]) + (1.0 if refits_full else 0.0)
     for choice in (splits, splits.coarse()):
+        refit = refits_full or choice is not splits
+        share = sum(FRACTIONS[:-1]) + (1.0 if refit else 0.0)
         if fit_seconds * share * len(choice.pairs) <= limit:
             return choice
     return None

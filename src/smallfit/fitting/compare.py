@@ -2,7 +2,7 @@
 them (or keep the best alone), and estimate the whole choice honestly (fitting.combine).
 
 All candidates are scored on the same splits with the same seed; a candidate that trains
-a network body runs the first repeat only, its folds merged into five at most.
+a network body runs the first repeat only, its folds merged into three parts at most.
 Embeddings are computed once per encoder
 (then cached), so comparing frozen-encoder candidates costs only head fits. A candidate
 that fails on the data is listed as skipped and the others go on. With a time budget,
@@ -129,7 +129,7 @@ def fit_dataset(
         splits, scored = found.splits, found.dataset
     elif estimate:
         # the frozen-encoder candidates get repeated folds; one that trains a network body
-        # runs the first repeat of the same splits, in five parts at most (its folds cost
+        # runs the first repeat of the same splits, in three parts at most (its folds cost
         # seconds to minutes: Splits.coarse)
         cheap = [c.strategy for c in candidates if not trains_body(c.strategy)]
         names = cheap or [c.strategy for c in candidates]
@@ -248,7 +248,9 @@ def fit_dataset(
         if learning_curve is None:  # when cheap: within its share of the time left
             limit = min(curves.MAX_SECONDS, budget.left())
             cheap = in_time and not curves.costly(final)
-            own = curves.affordable(own, per_fit, full is None, limit) if cheap else None
+            chosen = curves.affordable(own, per_fit, full is None, limit) if cheap else None
+            if chosen is not own:  # other folds: the 100% point is refitted on them too
+                own, full = chosen, None
         if learning_curve is not False and own is not None:
             curve = curves.learning_curve(final, scored, encoder, own, full, fit_params, seed)
             if curve:
