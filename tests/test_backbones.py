@@ -132,3 +132,23 @@ def test_the_stages_encoder_gives_every_stage_unit_length_and_ends_with_the_plai
     last /= np.linalg.norm(last, axis=1, keepdims=True)
     assert np.abs(vectors[:, -plain.dim :] - last).max() < 0.01
     assert backbones.capabilities_of("efficientnet_lite0_stages") == frozenset()
+
+
+def test_one_pass_of_the_stages_encoder_also_gives_the_plain_embedding(image_folder, monkeypatch):
+    stages = backbones.create("efficientnet_lite0_stages")
+    plain = backbones.create("efficientnet_lite0")
+    assert stages.body is plain.body  # one copy of the weights
+    images = sorted(image_folder.rglob("*.png"))[4:8]
+    with plain.uncached(), stages.uncached():  # fresh passes, nothing kept afterwards
+        stages.embed(images)
+        with monkeypatch.context() as patched:
+            patched.setattr(plain, "_forward", lambda batch: pytest.fail("a second pass"))
+            shared = plain.embed(images)
+    with plain.uncached():
+        own = plain.embed(images)  # the plain encoder's own pass
+    assert np.array_equal(shared, own)
+    # predicting through the stages encoder alone (a server): the plain one keeps nothing
+    kept = set(plain._memo)
+    with stages.uncached():
+        stages.embed(images)
+    assert set(plain._memo) == kept

@@ -127,10 +127,7 @@ class Encoder:
                 if not bad:
                     with torch.inference_mode():
                         vectors = self._forward(prepared).float().cpu().numpy()
-                    for key, vector in zip(batch_keys, vectors, strict=True):
-                        self._memo[key] = vector
-                    if self.use_cache:
-                        self._disk.put(batch_keys, vectors)
+                    self._store(batch_keys, vectors)
                 advance(len(batch_items))
         if failures:
             raise SmallfitError(
@@ -138,6 +135,14 @@ class Encoder:
                 f"{self.modality}s):\n{list_some(failures)}\nFix or remove them, or pass "
                 "--skip-bad to leave them out."
             )
+
+    def _store(self, keys: list[str], vectors: np.ndarray) -> None:
+        """Remember computed embeddings (and, caching, write them to the disk cache)."""
+        for key, vector in zip(keys, vectors, strict=True):
+            self._memo[key] = vector
+        if self.use_cache:
+            self._disk = self._disk or EmbeddingCache(self.cache_id, self.dim)
+            self._disk.put(keys, vectors)
 
     def _safe_prepare(self, items: list[Any]) -> tuple[Any, list[str]]:
         """Prepare a batch; on failure, find which items cannot be decoded."""

@@ -79,8 +79,12 @@ class TimmImageEncoder(Encoder):
 
     def _forward(self, batch: torch.Tensor) -> torch.Tensor:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"):
-            features = self.embedding_module()(batch)
+            features = self._pass()(batch)
         return features.float()
+
+    def _pass(self) -> torch.nn.Module:
+        """What one pass over a batch runs: the embedding (a subclass may add to it)."""
+        return self.embedding_module()
 
     def embedding_module(self) -> torch.nn.Module:
         return PooledFeatures(self.body)
@@ -204,18 +208,21 @@ def efficientnet_lite(name: str) -> TimmImageEncoder:
 class StagePooled(torch.nn.Module):
     """Each layer group's output (stem, every block stage, head convolution) averaged over
     the image and scaled to unit length, concatenated: features of every depth, each
-    stage with equal say whatever its width."""
+    stage with equal say whatever its width. `with_last` appends the last group's average
+    as it is: the plain encoder's embedding (PooledFeatures), from the same pass."""
 
-    def __init__(self, groups: list[torch.nn.Module]):
+    def __init__(self, groups: list[torch.nn.Module], with_last: bool = False):
         super().__init__()
         self.groups = torch.nn.ModuleList(groups)
+        self.with_last = with_last
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         parts = []
         for group in self.groups:
             images = group(images)
-            parts.append(torch.nn.functional.normalize(images.mean(dim=(2, 3)), dim=1))
-        return torch.cat(parts, dim=1)
+            pooled = images.mean(dim=(2, 3))
+            parts.append(torch.nn.functional.normalize(pooled, dim=1))
+        return torch.cat([*parts, pooled] if self.with_last else parts, dim=1)
 
 
 class StageImageEncoder(TimmImageEncoder):
@@ -224,12 +231,20 @@ class StageImageEncoder(TimmImageEncoder):
     on features from all layers rivals fine-tuning on domains far from ImageNet, where the
     last layer's features are specialised to ImageNet's classes and the earlier, more
     generic ones (edges, strokes, textures) carry what the new classes differ by. Only
-    embeddings: fine-tuning runs on the plain encoder."""
+    embeddings: fine-tuning runs on the plain encoder.
+
+    It shares the `plain` encoder's body, and each pass also gives the plain embedding
+    (the last stage's average, exactly as the plain encoder computes it), which it hands
+    to `plain`: where both embed the same images (the default image candidates, at fit
+    and at prediction) every image goes through the network once, not twice. Only when
+    both cache alike: a server predicting through this encoder alone must not grow the
+    plain one's memory (Encoder.uncached)."""
 
     capabilities = frozenset()
 
-    def __init__(self, name: str, model: torch.nn.Module, size: int, mean, std, weights_id: str):
-        super().__init__(name, model, size, mean, std, weights_id)
+    def __init__(self, name: str, plain: TimmImageEncoder):
+        super().__init__(name, plain.body, plain.size, plain.mean, plain.std, plain.weights_id)
+        self.plain = plain
         with torch.inference_mode():
             probe = torch.zeros(1, 3, 64, 64).contiguous(memory_format=torch.channels_last)
             self.dim = int(self.embedding_module()(probe).shape[1])
@@ -237,14 +252,21 @@ class StageImageEncoder(TimmImageEncoder):
     def embedding_module(self) -> torch.nn.Module:
         return StagePooled(self.layer_groups())
 
+    def _pass(self) -> torch.nn.Module:
+        return StagePooled(self.layer_groups(), with_last=True)
+
+    def _store(self, keys: list[str], vectors: np.ndarray) -> None:
+        super()._store(keys, np.ascontiguousarray(vectors[:, : self.dim]))
+        if self.plain.use_cache == self.use_cache:
+            self.plain._store(keys, np.ascontiguousarray(vectors[:, self.dim :]))
+
 
 def efficientnet_lite_stages(name: str) -> StageImageEncoder:
-    """EfficientNet-Lite with every stage's pooled output as its embedding (packaged
-    weights, as efficientnet_lite)."""
-    plain = efficientnet_lite(name)
-    return StageImageEncoder(
-        f"{name}_stages", plain.body, plain.size, plain.mean, plain.std, plain.weights_id
-    )
+    """EfficientNet-Lite with every stage's pooled output as its embedding, on the plain
+    encoder `name` of this process (smallfit.backbones.create): one copy of the weights."""
+    from smallfit import backbones  # the registry imports this module
+
+    return StageImageEncoder(f"{name}_stages", backbones.create(name))
 
 
 def timm_hub(model_name: str) -> TimmImageEncoder:
