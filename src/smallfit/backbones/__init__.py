@@ -95,7 +95,7 @@ register(
     "efficientnet_lite0_stages",
     "image",
     "EfficientNet-Lite0's every stage, pooled and concatenated, 224px, 2096-d (packaged)",
-    partial(efficientnet_lite_stages, "efficientnet_lite0"),
+    lambda: efficientnet_lite_stages(create("efficientnet_lite0")),  # shares its weights
     partial(lite_available, "efficientnet_lite0"),
     StageImageEncoder.capabilities,
     "Apache-2.0 (the package's LICENSE)",

@@ -261,12 +261,10 @@ class StageImageEncoder(TimmImageEncoder):
             self.plain._store(keys, np.ascontiguousarray(vectors[:, self.dim :]))
 
 
-def efficientnet_lite_stages(name: str) -> StageImageEncoder:
-    """EfficientNet-Lite with every stage's pooled output as its embedding, on the plain
-    encoder `name` of this process (smallfit.backbones.create): one copy of the weights."""
-    from smallfit import backbones  # the registry imports this module
-
-    return StageImageEncoder(f"{name}_stages", backbones.create(name))
+def efficientnet_lite_stages(plain: TimmImageEncoder) -> StageImageEncoder:
+    """EfficientNet-Lite with every stage's pooled output as its embedding, on the `plain`
+    encoder's body (the registry passes this process's one: one copy of the weights)."""
+    return StageImageEncoder(f"{plain.name}_stages", plain)
 
 
 def timm_hub(model_name: str) -> TimmImageEncoder:
