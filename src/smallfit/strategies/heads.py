@@ -113,15 +113,16 @@ class LogisticHead:
         items = np.arange(len(y)) if sources is None else sources
         smallest = min(np.unique(items[y == c]).size for c in np.unique(y))
         options = (True, False) if self.scale == "choose" and smallest >= 2 else (bool(self.scale),)
+        reduced = {scaled: self._reduced(X, scaled) for scaled in options}
         if smallest < 2:  # an inner split is impossible with singleton classes
             self.C_, scaled = 0.1, options[0]
         else:  # the inner cross-validation's best mean log loss decides (ties: standardising)
             folds = _inner_folds(y, items, min(3, smallest), self.random_state)
-            scores = {scaled: self._choose_C(X, y, scaled, folds) for scaled in options}
+            scores = {scaled: self._choose_C(Z, y, folds) for scaled, (Z, _, _) in reduced.items()}
             scaled = max(options, key=lambda option: scores[option][1])
             self.C_ = scores[scaled][0]
         self.scaled_ = scaled
-        Z, basis, factor = self._reduced(X, scaled)
+        Z, basis, factor = reduced[scaled]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             model = LogisticRegression(C=self.C_, **self._solver()).fit(Z, y)
@@ -152,10 +153,10 @@ class LogisticHead:
         basis = row_space_basis(X, self.max_rank)
         return (np.asarray(X @ basis) if basis is not None else X), basis, factor
 
-    def _choose_C(self, X, y, scaled: bool, folds: list) -> tuple[float, float]:
-        """(the C with the best mean inner log loss, that loss negated). Only the scores
-        are kept: the winning option alone is refitted, on all the rows."""
-        Z, _, _ = self._reduced(X, scaled)
+    def _choose_C(self, Z, y, folds: list) -> tuple[float, float]:
+        """(the C with the best mean inner log loss on the reduced features `Z`, that loss
+        negated). Only the scores are kept: the winning option alone is refitted, on all
+        the rows."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             warnings.simplefilter("ignore", FutureWarning)  # sklearn 1.9 attribute renames
