@@ -48,6 +48,11 @@ class RawFeatures:
         """(n, d) features: a numpy array or a scipy sparse matrix."""
         raise NotImplementedError
 
+    def fit_transform(self, items: list[Any]) -> Any:
+        """`fit`, then the same items' features (overridden where fitting already computes
+        them: TF-IDF's counting is most of its cost)."""
+        return self.fit(items).transform(items)
+
     def encoders(self) -> list[Any]:
         """The encoders computing these features (see Strategy.encoders)."""
         from smallfit import backbones

@@ -38,9 +38,10 @@ class Classic(Strategy):
     def fit(self, dataset, encoder) -> Classic:
         self._remember(dataset, encoder)
         self.modality_ = dataset.modality
-        self.raw_ = modalities.get(self.modality_).raw_features().fit(dataset.items)
+        self.raw_ = modalities.get(self.modality_).raw_features()
+        own = self.raw_.fit_transform(dataset.items)
         self.head_ = self._head()
-        self.head_.fit(self._features(dataset.items), dataset.y, len(dataset.classes))
+        self.head_.fit(self._joined(own, dataset.items), dataset.y, len(dataset.classes))
         return self
 
     def _head(self) -> LogisticHead:
@@ -49,7 +50,11 @@ class Classic(Strategy):
         )
 
     def _features(self, items):
-        return self.raw_.transform(items)
+        return self._joined(self.raw_.transform(items), items)
+
+    def _joined(self, own, items):
+        """The head's features from the items' own (`hybrid` adds the embeddings)."""
+        return own
 
     def predict_proba(self, items) -> np.ndarray:
         return self.head_.predict_proba(self._features(items))

@@ -30,8 +30,7 @@ class Hybrid(Classic):
     def as_sklearn(self):
         raise NotImplementedError  # its features include the encoder's embeddings
 
-    def _features(self, items):
-        own = super()._features(items)
+    def _joined(self, own, items):
         meaning = normalise(self.encoder_.embed(items))
         if sp.issparse(own):
             return sp.hstack([own, sp.csr_matrix(meaning)]).tocsr()

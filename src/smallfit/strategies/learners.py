@@ -79,9 +79,9 @@ class Learner(Strategy):
     def fit(self, dataset, encoder) -> Learner:
         self._remember(dataset, encoder)
         self.modality_ = dataset.modality
-        self.raw_ = modalities.get(self.modality_).raw_features().fit(dataset.items)
+        self.raw_ = modalities.get(self.modality_).raw_features()
         features, y = augmented(
-            self.raw_.transform(dataset.items), dataset.y, self.augment, self.random_state
+            self.raw_.fit_transform(dataset.items), dataset.y, self.augment, self.random_state
         )
         estimator = bagged(self._estimator(len(dataset)), self.bagging, self.random_state)
         with warnings.catch_warnings():
