@@ -12,9 +12,10 @@ inside its own fits, over all its cross-validation folds and its refit on every 
 inside a candidate's fit (a probe's reframed copies) count for it; the passes that
 embed every training item once before the comparison serve several candidates (the stage
 encoder's pass also gives the prototypes their embedding), so they are shown apart, by
-encoder. The rest is combining, the learning curve, importance and the report's
-examples. Timing wraps the strategies' `fit` methods (instrumentation in this script
-only); run it alone on the machine, as other work slows every figure.
+encoder. The chosen model's analyses (learning curve, column importance) are timed apart,
+their refits included; the rest is combining and the report's records. Timing wraps the
+strategies' `fit` methods (instrumentation in this script only); run it alone on the
+machine, as other work slows every figure.
 Writes results/candidate_cost.json and results/candidate_cost.md.
 """
 
@@ -40,11 +41,15 @@ SHARE_LIMIT = 1 / 3  # issue 15: no candidate over a third of the whole fit
 
 
 class Stopwatch:
-    """Seconds per candidate inside strategy fits, and per encoder outside them."""
+    """Seconds per candidate inside strategy fits, per encoder outside them, and per
+    analysis of the chosen model (its fits there count for the analysis, not for the
+    candidates)."""
 
     def __init__(self) -> None:
         self.inside: dict[str, float] = {}
         self.passes: dict[str, float] = {}
+        self.analyses: dict[str, float] = {}
+        self.analysing = False
         self.depth = 0  # > 0 while a candidate's fit runs (an ensemble's members nest)
         self.running: set[int] = set()  # the strategies whose fit is being timed
 
@@ -53,7 +58,8 @@ class Stopwatch:
         watch = self
 
         def fit(strategy, dataset, encoder, *args, **kwargs):
-            if id(strategy) in watch.running:  # a subclass's fit calling its parent's
+            # untimed: an analysis's refits, and a parent's fit called by a subclass's
+            if watch.analysing or id(strategy) in watch.running:
                 return original(strategy, dataset, encoder, *args, **kwargs)
             label = candidate_label(strategy, encoder)
             watch.running.add(id(strategy))
@@ -77,11 +83,26 @@ class Stopwatch:
             try:
                 return original(encoder, items, keys, description)
             finally:
-                if not watch.depth:
+                if not (watch.depth or watch.analysing):
                     seconds = time.perf_counter() - tic
                     watch.passes[encoder.name] = watch.passes.get(encoder.name, 0.0) + seconds
 
         encoder_class._compute = compute
+
+    def wrap_analysis(self, module, name: str) -> None:
+        original = getattr(module, name)
+        watch = self
+
+        def analysis(*args, **kwargs):
+            watch.analysing = True
+            tic = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                watch.analysing = False
+                watch.analyses[name] = watch.analyses.get(name, 0.0) + time.perf_counter() - tic
+
+        setattr(module, name, analysis)
 
 
 def candidate_label(strategy, encoder) -> str:
@@ -103,11 +124,13 @@ def measure(name: str, k: int, seed: int, watch: Stopwatch) -> dict:
     bench.forget(train.items)
     watch.inside.clear()
     watch.passes.clear()
+    watch.analyses.clear()
     tic = time.perf_counter()
     fit_dataset(train, seed=seed)
     whole = time.perf_counter() - tic
     candidates = {label: round(s, 2) for label, s in sorted(watch.inside.items())}
     passes = {encoder: round(s, 2) for encoder, s in sorted(watch.passes.items())}
+    analyses = {name: round(s, 2) for name, s in sorted(watch.analyses.items())}
     return {
         "set": name,
         "k": k,
@@ -117,7 +140,10 @@ def measure(name: str, k: int, seed: int, watch: Stopwatch) -> dict:
         "fit_seconds": round(whole, 2),
         "candidates": candidates,
         "shared_passes": passes,
-        "rest": round(whole - sum(candidates.values()) - sum(passes.values()), 2),
+        "analyses": analyses,
+        "rest": round(
+            whole - sum(candidates.values()) - sum(passes.values()) - sum(analyses.values()), 2
+        ),
     }
 
 
@@ -131,15 +157,18 @@ def report(result: dict) -> str:
         "cold, alone on the 2 cores. A candidate's seconds: inside its own fits, all "
         "cross-validation folds and its refit (network passes made there, such as the "
         "probe's reframed copies, included). Shared passes: every training item embedded "
-        "once before the comparison, serving several candidates. Share: of the whole fit; "
+        "once before the comparison, serving several candidates. Analyses: the chosen "
+        "model's learning curve and column importance (their refits count there). Rest: "
+        "combining and the report's records. Share: of the whole fit; "
         f"the rule is at most {SHARE_LIMIT:.0%}.",
         "",
         "| data (per class) | seed | items | whole fit s | candidate | seconds | share | "
-        "shared passes s | rest s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "shared passes s | analyses s | rest s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in result["rows"]:
         passes = ", ".join(f"{e} {s:.1f}" for e, s in row["shared_passes"].items()) or "—"
+        analyses = ", ".join(f"{a} {s:.1f}" for a, s in row["analyses"].items()) or "—"
         for index, (label, seconds) in enumerate(row["candidates"].items()):
             share = seconds / row["fit_seconds"]
             mark = " **over**" if share > SHARE_LIMIT else ""
@@ -150,7 +179,8 @@ def report(result: dict) -> str:
                 f"| {row['items'] if first else ''} "
                 f"| {row['fit_seconds'] if first else ''} "
                 f"| {label} | {seconds:.1f} | {share:.1%}{mark} "
-                f"| {passes if first else ''} | {row['rest'] if first else ''} |"
+                f"| {passes if first else ''} | {analyses if first else ''} "
+                f"| {row['rest'] if first else ''} |"
             )
     return "\n".join(lines) + "\n"
 
@@ -163,6 +193,8 @@ def main() -> None:
     os.environ["SMALLFIT_CACHE"] = tempfile.mkdtemp(prefix="smallfit-bench-")  # cold
 
     from smallfit.backbones.base import Encoder
+    from smallfit.evaluate import learning_curve as curves
+    from smallfit.fitting import compare
     from smallfit.strategies import registry
 
     watch = Stopwatch()
@@ -170,6 +202,8 @@ def main() -> None:
         if cls.name != "ensemble":  # its members' fits are timed, each for its candidate
             watch.wrap_fit(cls)
     watch.wrap_passes(Encoder)
+    watch.wrap_analysis(curves, "learning_curve")
+    watch.wrap_analysis(compare, "permutation_importance")
     command = ("python benchmarks/candidate_cost.py " + " ".join(sys.argv[1:])).strip()
     # rows of other slices and seeds are kept; a slice measured again replaces its row
     result = json.loads(OUT.read_text()) if OUT.exists() else {"rows": []}
