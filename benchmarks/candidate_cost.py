@@ -50,8 +50,8 @@ class Stopwatch:
         self.passes: dict[str, float] = {}
         self.analyses: dict[str, float] = {}
         self.analysing = False
-        self.depth = 0  # > 0 while a candidate's fit runs (an ensemble's members nest)
-        self.running: set[int] = set()  # the strategies whose fit is being timed
+        self.running: set[int] = set()  # the strategies whose fit is being timed (nested:
+        # an ensemble's members); a pass made while any runs counts for that candidate
 
     def wrap_fit(self, cls) -> None:
         original = cls.fit
@@ -63,13 +63,11 @@ class Stopwatch:
                 return original(strategy, dataset, encoder, *args, **kwargs)
             label = candidate_label(strategy, encoder)
             watch.running.add(id(strategy))
-            watch.depth += 1
             tic = time.perf_counter()
             try:
                 return original(strategy, dataset, encoder, *args, **kwargs)
             finally:
                 watch.running.discard(id(strategy))
-                watch.depth -= 1
                 watch.inside[label] = watch.inside.get(label, 0.0) + time.perf_counter() - tic
 
         cls.fit = fit
@@ -83,7 +81,7 @@ class Stopwatch:
             try:
                 return original(encoder, items, keys, description)
             finally:
-                if not (watch.depth or watch.analysing):
+                if not (watch.running or watch.analysing):
                     seconds = time.perf_counter() - tic
                     watch.passes[encoder.name] = watch.passes.get(encoder.name, 0.0) + seconds
 

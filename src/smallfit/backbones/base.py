@@ -86,8 +86,7 @@ class Encoder:
         keys = [item_key(item) for item in items]
         missing = [k for k in dict.fromkeys(keys) if k not in self._memo]
         if missing and self.use_cache:
-            self._disk = self._disk or EmbeddingCache(self.cache_id, self.dim)
-            self._memo.update(self._disk.get(missing))
+            self._memo.update(self._disk_cache().get(missing))
             missing = [k for k in missing if k not in self._memo]
         if missing:
             first_item = {k: item for k, item in zip(keys, items, strict=True)}
@@ -141,8 +140,12 @@ class Encoder:
         for key, vector in zip(keys, vectors, strict=True):
             self._memo[key] = vector
         if self.use_cache:
-            self._disk = self._disk or EmbeddingCache(self.cache_id, self.dim)
-            self._disk.put(keys, vectors)
+            self._disk_cache().put(keys, vectors)
+
+    def _disk_cache(self) -> EmbeddingCache:
+        """The on-disk cache of this encoder's embeddings, opened on first use."""
+        self._disk = self._disk or EmbeddingCache(self.cache_id, self.dim)
+        return self._disk
 
     def _safe_prepare(self, items: list[Any]) -> tuple[Any, list[str]]:
         """Prepare a batch; on failure, find which items cannot be decoded."""
