@@ -103,6 +103,17 @@ def test_fit_with_out_saves_the_model_and_replaces_it_only_when_told(tmp_path):
     assert json.loads((out / "model.json").read_text())["strategy"]["name"] == "classic"
 
 
+def test_fit_refuses_an_out_that_is_a_file_before_fitting(tmp_path, monkeypatch):
+    texts, labels = texts_and_labels()
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    monkeypatch.setattr(api, "fit_dataset", lambda *a, **k: pytest.fail("fitted"))
+    with pytest.raises(SmallfitError, match="notes.txt is a file, not a model folder"):
+        smallfit.fit(texts, labels, strategy="prototype", out=notes, overwrite=True)
+    assert notes.read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
 def test_fit_resume_needs_checkpoints_and_refuses_to_discard_them(image_folder, tmp_path):
     out = tmp_path / "model"
     message = f"Nothing to resume: {out}.checkpoints holds no checkpoints."

@@ -251,3 +251,13 @@ def test_fit_resume_needs_checkpoints_and_refuses_to_discard_them(image_folder, 
     code, output = run("fit", image_folder, "--out", out)
     assert code == 2 and "add --resume to continue it" in output
     assert (tmp_path / "model.checkpoints" / "run.json").exists()  # nothing deleted
+
+
+def test_a_warning_repeated_by_every_fold_is_printed_once(capsys):
+    from smallfit.cli import display
+
+    for _ in range(3):
+        display.show_warning(UserWarning("the same words"), UserWarning, "x.py", 1)
+    display.show_warning(UserWarning("other words"), UserWarning, "x.py", 1)
+    printed = capsys.readouterr().err
+    assert printed.count("the same words") == 1 and printed.count("other words") == 1

@@ -177,3 +177,9 @@ def test_the_only_column_of_strings_is_taken_as_the_text(tmp_path):
     path = tmp_path / "t.csv"
     pd.DataFrame({"words": ["good film", "bad film"], "label": [5, 1]}).to_csv(path, index=False)
     assert read_source(path, labeled=True).items == ["good film", "bad film"]
+
+
+def test_labels_differing_only_in_case_or_spaces_are_named_in_a_warning():
+    with pytest.warns(UserWarning, match=r"'POS', 'pos', 'pos '.* make its labels identical"):
+        dataset = from_python(["a", "b", "c", "d"], ["pos", "pos ", "POS", "neg"])
+    assert dataset.classes == ["POS", "neg", "pos", "pos "]  # the user's labels, kept apart

@@ -99,6 +99,14 @@ def test_a_candidate_no_better_than_guessing_is_left_out_of_the_average():
     assert {m["candidate"] for m in choice.record["members"]} == {"m0", "m1", "m2"}
 
 
+def test_a_warning_says_when_no_candidate_beats_answering_the_most_frequent_class():
+    rng = np.random.default_rng(4)
+    y = np.repeat([0, 1], [60, 40])  # guessing class 0 is right on 60%
+    probas = {f"m{k}": member_probas(y, rng.random(100) < 0.5, 0.6, 2) for k in range(2)}
+    with pytest.warns(UserWarning, match=r"No candidate was more accurate than always .*0\.600"):
+        combine([scored(label) for label in probas], probas, y, "m0", seed=0)
+
+
 def test_an_over_confident_candidate_is_softened_so_it_no_longer_outvotes_the_others():
     rng = np.random.default_rng(5)
     y = rng.integers(0, 3, 300)
@@ -177,6 +185,7 @@ def test_an_ensemble_is_one_model_directory_that_loads_with_identical_probabilit
         softened.as_sklearn()
 
     (encoder,) = loaded.encoders()  # the probe's MiniLM; classic reads no encoder
+    assert loaded.reads() == "minilm"  # how `fit` and `serve` name what the model reads
     remembered = len(encoder._memo)
     with loaded.uncached():  # as `smallfit serve` predicts: a member's embeddings not kept
         loaded.predict_proba(["A sentence no test has embedded before."])

@@ -48,6 +48,15 @@ def test_accuracy_interval_averages_repeats_and_skips_unscored_items():
     assert accuracy_interval(y, probas)["value"] == pytest.approx(2.5 / 3)
 
 
+def test_an_accuracy_of_every_item_right_keeps_an_interval_of_its_item_count():
+    y = np.tile([0, 1], 15)
+    perfect = accuracy_interval(y, np.eye(2)[y][None])
+    assert perfect["value"] == perfect["high"] == 1.0
+    assert 0.85 < perfect["low"] < 0.9  # Wilson's for 30 of 30, not the bootstrap's [1, 1]
+    wider = accuracy_interval(np.tile(y, 4), np.eye(2)[np.tile(y, 4)][None])
+    assert perfect["low"] < wider["low"] < 1.0
+
+
 def test_splits_use_smallest_class_and_repeat_on_small_data():
     y = np.array([0] * 10 + [1] * 3)
     splits = make_splits(y)

@@ -101,3 +101,26 @@ def test_lightgbm_boosting_splits_a_class_of_ten_and_reloads(tmp_path):
     np.testing.assert_allclose(
         smallfit.load(tmp_path / "m").predict_proba(test), model.predict_proba(test)
     )
+
+
+def test_learners_run_their_native_code_on_one_thread(monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    from smallfit.strategies import learners
+
+    seen = []
+
+    class Recording(learners.HistGradientBoostingClassifier):
+        def fit(self, X, y):
+            seen.append({pool["internal_api"]: pool["num_threads"] for pool in threadpool_info()})
+            return super().fit(X, y)
+
+        def predict_proba(self, X):
+            seen.append({pool["internal_api"]: pool["num_threads"] for pool in threadpool_info()})
+            return super().predict_proba(X)
+
+    monkeypatch.setattr(learners, "HistGradientBoostingClassifier", Recording)
+    dataset = to_dataset(make_table(6, seed=2).drop(columns=["note"]), labeled=True, label_column="kind")
+    boosting = strategies.create("boosting", rounds=20).fit(dataset, None)
+    boosting.predict_proba(dataset.items)
+    assert len(seen) == 2 and all(set(threads.values()) == {1} for threads in seen)

@@ -13,13 +13,13 @@ from sklearn.utils.validation import check_is_fitted
 
 from smallfit import modalities, strategies
 from smallfit.data import Dataset
-from smallfit.errors import SmallfitError, refuse_existing
+from smallfit.errors import SmallfitError
 from smallfit.fitting.candidates import check_candidates
 from smallfit.fitting.compare import fit_dataset
 from smallfit.fitting.space import PRESETS, check_preset
 from smallfit.modalities.pools import read_pool, with_background
 from smallfit.modalities.reading import from_python, to_dataset
-from smallfit.model import Model
+from smallfit.model import Model, check_destination
 from smallfit.train.checkpoint import checkpointing
 
 
@@ -193,7 +193,7 @@ def checkpoint_folder(out: Path) -> Path:
 def _prepare_out(out: Path, overwrite: bool, resume: bool) -> Path:
     """Before any work, refuse to replace `out` or to discard (or invent) an interrupted
     fit's checkpoints; returns the checkpoint folder."""
-    refuse_existing(out, overwrite)
+    check_destination(out, overwrite)
     checkpoints = checkpoint_folder(out)
     left_over = checkpoints.is_dir() and any(checkpoints.iterdir())
     if resume and not left_over:

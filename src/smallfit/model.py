@@ -123,6 +123,10 @@ class Model:
         """The distinct encoders the strategy reads: an ensemble's members may read several."""
         return self.strategy.encoders()
 
+    def reads(self) -> str:
+        """The encoders the model reads, by name, as a person is told it ("no encoder")."""
+        return ", ".join(encoder.name for encoder in self.encoders()) or "no encoder"
+
     @contextmanager
     def uncached(self) -> Iterator[None]:
         """Predict without keeping embeddings, for every encoder (see Encoder.uncached):
@@ -136,16 +140,7 @@ class Model:
     def save(self, directory: str | Path, overwrite: bool = False) -> Path:
         """Write the model directory; refuses to replace an existing one unless told to."""
         directory = Path(directory)
-        refuse_existing(directory, overwrite)
-        if (
-            directory.is_dir()
-            and not (directory / "model.json").exists()
-            and any(directory.iterdir())
-        ):
-            raise SmallfitError(
-                f"{directory} is a non-empty folder that is not a smallfit model; "
-                "refusing to overwrite it. Choose another --out."
-            )
+        check_destination(directory, overwrite)
         arrays, config = self.strategy.get_state()
         record = {
             "format": FORMAT,
@@ -182,6 +177,22 @@ class Model:
             shutil.rmtree(directory)
         staging.rename(directory)  # appears whole or not at all
         return directory
+
+
+def check_destination(directory: Path, overwrite: bool) -> None:
+    """Refuse, before any work, a model destination that exists (unless `overwrite`) or
+    that is not a model's to replace: a file, or a non-empty folder without model.json."""
+    refuse_existing(directory, overwrite)
+    if directory.exists() and not directory.is_dir():
+        raise SmallfitError(
+            f"{directory} is a file, not a model folder; refusing to replace it. Choose "
+            "another --out."
+        )
+    if directory.is_dir() and not (directory / "model.json").exists() and any(directory.iterdir()):
+        raise SmallfitError(
+            f"{directory} is a non-empty folder that is not a smallfit model; "
+            "refusing to overwrite it. Choose another --out."
+        )
 
 
 def pooled_windows(proba: np.ndarray, classes: list) -> np.ndarray:

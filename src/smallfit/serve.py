@@ -83,7 +83,7 @@ def create_app(
     predict_batch(kind.warm_up_items())  # the first request should not pay for it
     app = FastAPI(
         title="smallfit model",
-        summary=f"{model.strategy.name} on {model.backbone or 'no encoder'}: "
+        summary=f"{model.strategy.name} on {model.reads()}: "
         f"{kind.plural} into {', '.join(classes)}",
         version=__version__,
     )

@@ -57,6 +57,10 @@ app.registered_commands = sorted(
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit code 2."""
     warnings.showwarning = show_warning
+    # scikit-learn's guess that integer labels with many classes for few items may be a
+    # regression target: smallfit numbers the classes itself, and few items per class is
+    # what it is for
+    warnings.filterwarnings("ignore", message="The number of unique classes is greater than")
     try:
         app()
     except SmallfitError as error:

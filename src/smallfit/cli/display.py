@@ -14,9 +14,18 @@ out = Console()
 err = Console(stderr=True)
 
 
+_shown_warnings: set[str] = set()
+
+
 def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """A `warnings.showwarning` that prints one yellow line on stderr."""
-    err.print(f"[yellow]warning:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
+    """A `warnings.showwarning` that prints one yellow line on stderr, once per message:
+    a library's warning raised in every cross-validation fold (45 times on 25 classes of
+    3 texts) would bury the output."""
+    text = str(message)
+    if text in _shown_warnings:
+        return
+    _shown_warnings.add(text)
+    err.print(f"[yellow]warning:[/] {escape(text)}", highlight=False, soft_wrap=True)
 
 
 def show_error(error: Exception) -> None:
@@ -50,8 +59,7 @@ def print_fit(model, out_dir: Path) -> None:
     optimistic = ", optimistic: the choice was made on it" if "honest" in model.metrics else ""
     print_metrics(
         model.metrics,
-        f"Chosen: {model.strategy.name} on {model.backbone or 'no encoder'} "
-        f"(cross-validation{optimistic})",
+        f"Chosen: {model.strategy.name} on {model.reads()} (cross-validation{optimistic})",
     )
     if "learning_curve" in model.info:
         from smallfit.evaluate.learning_curve import advice

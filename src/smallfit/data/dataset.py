@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +52,7 @@ class Dataset:
                 )
             if not self.classes:
                 self.classes = sorted({_plain(v) for v in self.labels}, key=_sort_key)
+                warn_near_duplicate_classes(self.classes, self.source)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -136,6 +138,25 @@ class Dataset:
             digest.update(item_key(item).encode())
             digest.update(repr(_plain(label)).encode())
         return digest.hexdigest()[:16]
+
+
+def warn_near_duplicate_classes(classes: list[Any], source: str) -> None:
+    """Warn, naming them, of class names that differ only in case or surrounding spaces
+    ("positive", "Positive "): almost always one class typed two ways, which would be
+    learnt as two. They stay apart (the labels are the user's), but said once."""
+    spellings: dict[str, list[str]] = {}
+    for name in classes:
+        if isinstance(name, str):
+            spellings.setdefault(name.strip().casefold(), []).append(name)
+    alike = [names for names in spellings.values() if len(names) > 1]
+    if alike:
+        shown = "; ".join(", ".join(repr(n) for n in names) for names in alike[:5])
+        warnings.warn(
+            f"Labels in {source} that differ only in case or surrounding spaces are "
+            f"separate classes: {shown}. If each group is one class, make its labels "
+            "identical.",
+            stacklevel=3,
+        )
 
 
 def _plain(value: Any) -> Any:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from scipy.stats import rankdata
+from scipy.stats import binomtest, rankdata
 
 N_BOOTSTRAP = 1000
 ECE_BINS = 10
@@ -195,7 +195,22 @@ def accuracy_interval(
     rng = np.random.default_rng(random_state)
     draw = resampler(correct.size, None if groups is None else groups[scored])
     samples = np.array([correct[draw(rng)].mean() for _ in range(n_bootstrap)])
-    return _interval(float(correct.mean()), samples)
+    result = _interval(float(correct.mean()), samples)
+    if result["value"] is not None:
+        units = correct.size if groups is None else np.unique(groups[scored]).size
+        low, high = wilson_widened(result["value"], result["low"], result["high"], units)
+        result |= {"low": round(low, 6), "high": round(high, 6)}
+    return result
+
+
+def wilson_widened(value: float, low: float, high: float, units: int) -> tuple[float, float]:
+    """(low, high) widened where needed to the Wilson interval of accuracy `value` on
+    `units` independent items (or groups): when a model erred on none (or nearly none)
+    of a few dozen items, every bootstrap resample scores 1.0 and the percentiles give an
+    interval of zero width that no new data bears out."""
+    hits = int(round(value * units))
+    wilson = binomtest(hits, units).proportion_ci(confidence_level=0.95, method="wilson")
+    return min(low, float(wilson.low)), max(high, float(wilson.high))
 
 
 def _interval(value, samples: np.ndarray) -> dict:

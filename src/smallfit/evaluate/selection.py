@@ -15,10 +15,9 @@ Written here because no maintained library implements BBC-CV.
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import binomtest
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
-from smallfit.evaluate.metrics import item_correctness, resampler
+from smallfit.evaluate.metrics import item_correctness, resampler, wilson_widened
 
 HOLDOUT_MIN_ITEMS = 400  # below this a 20% holdout is too small to be worth its cost
 HOLDOUT_FRACTION = 0.2
@@ -82,13 +81,10 @@ def bbc_cv(
 def left_out_estimate(accuracies: np.ndarray, method: str, n_items: int) -> dict:
     """The mean of a procedure's accuracies on the items its resamples left out, with
     their 2.5-97.5 percentiles as the 95% interval (BBC-CV's estimate), widened where
-    needed to the Wilson interval of that accuracy on the `n_items` scored: when the
-    procedure erred on none (or nearly none) of a few dozen items, every resample scores
-    1.0 and the percentiles give an interval of zero width that no test set bears out."""
+    needed to the Wilson interval of that accuracy on the `n_items` scored
+    (metrics.wilson_widened)."""
     low, high = np.percentile(accuracies, [2.5, 97.5])
-    hits = int(round(float(accuracies.mean()) * n_items))
-    wilson = binomtest(hits, n_items).proportion_ci(confidence_level=0.95, method="wilson")
-    low, high = min(low, wilson.low), max(high, wilson.high)
+    low, high = wilson_widened(float(accuracies.mean()), low, high, n_items)
     return {
         "value": round(float(accuracies.mean()), 6),
         "low": round(float(low), 6),

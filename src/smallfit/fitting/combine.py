@@ -259,6 +259,14 @@ def combine(
     }
     correct = np.stack([item_correctness(y, p)[scored] for p in probas.values()])
     better = better_than_guessing(correct, y[scored])
+    guessing = np.bincount(y[scored]).max() / scored.size
+    if not (correct.mean(axis=1) > guessing).any():
+        warnings.warn(
+            f"No candidate was more accurate than always answering the most frequent class "
+            f"({guessing:.3f} of the items): the labels may not be learnable from these "
+            "items, or need more examples. The model is written, but check its estimate.",
+            stacklevel=2,
+        )
     stacked = np.stack([p[0] for p in probas.values()])
     temps = dict(zip(probas, temperatures(stacked, y, scored), strict=True))
     calibrated = softened(probas, list(temps.values()))

@@ -21,7 +21,7 @@ from smallfit.data.images import (
     is_image_path,
     load_image,
 )
-from smallfit.errors import SmallfitError
+from smallfit.errors import SmallfitError, list_some
 from smallfit.modalities.base import BadUpload, Modality, RawFeatures
 from smallfit.modalities.files import copy_labeled, existing_files, labeled_folder, unlabeled_folder
 from smallfit.progress import progress_bar
@@ -136,7 +136,11 @@ class ImageModality(Modality):
             return dataset
         if not skip_bad:
             raise bad_images_error(sorted(bad), dataset.source)
-        warnings.warn(f"Skipping {len(bad)} unreadable image(s) in {dataset.source}.", stacklevel=3)
+        warnings.warn(
+            f"Skipping {len(bad)} unreadable image(s) in {dataset.source}:\n"
+            + list_some(sorted(bad)),
+            stacklevel=3,
+        )
         keep = [i for i, item in enumerate(dataset.items) if item not in bad]
         if not keep:
             raise bad_images_error(sorted(bad), dataset.source)

@@ -67,7 +67,7 @@ def summary(model, evaluations: Sequence[dict], drift_checks: Sequence[dict]) ->
             "<p class=headline>No cross-validated estimate: this model was fitted without "
             "cross-validation.</p>"
         )
-    chosen = f"<b>{esc(model.strategy.name)}</b> on <b>{esc(model.backbone or 'no encoder')}</b>"
+    chosen = f"<b>{esc(model.strategy.name)}</b> on <b>{esc(model.reads())}</b>"
     if len(candidates) > 1 and not info.get("why"):
         chosen += (
             f", the most accurate of {len(candidates)} candidates compared on the same folds "

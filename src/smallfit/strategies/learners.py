@@ -8,6 +8,12 @@ Each is one scikit-learn estimator with settings chosen for small data rather th
 scikit-learn's defaults (which assume thousands of rows: a boosting leaf of 20 rows
 cannot split a class of 10). The fitted estimator is kept with skops (no pickle; only
 the types in `TRUSTED` load).
+
+Their native code (OpenMP in the boosting, BLAS in the network) runs on one thread: on a
+few hundred rows threads cost more to start and synchronise than they save, and where
+another program holds the cores, threads that spin while waiting for one slow a fit a
+hundredfold (on the 2-core machine beside another job, `boosting` alone on an 80-row
+table took 459 s with two threads and 9 s with one).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from sklearn.ensemble import (
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.neural_network import MLPClassifier
+from threadpoolctl import threadpool_limits
 
 from smallfit import modalities
 from smallfit.errors import SmallfitError
@@ -84,14 +91,16 @@ class Learner(Strategy):
             self.raw_.fit_transform(dataset.items), dataset.y, self.augment, self.random_state
         )
         estimator = bagged(self._estimator(len(dataset)), self.bagging, self.random_state)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), threadpool_limits(1):
             # L-BFGS's iteration cap is part of the small network's regularisation
             warnings.simplefilter("ignore", ConvergenceWarning)
             self.estimator_ = estimator.fit(features, y)
         return self
 
     def predict_proba(self, items) -> np.ndarray:
-        proba = self.estimator_.predict_proba(self.raw_.transform(items))
+        features = self.raw_.transform(items)
+        with threadpool_limits(1):
+            proba = self.estimator_.predict_proba(features)
         full = np.zeros((len(items), len(self.classes_)))
         full[:, self.estimator_.classes_] = proba  # a class absent from a fold scores 0
         return full
