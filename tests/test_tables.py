@@ -149,7 +149,10 @@ def test_the_cli_shows_the_column_types_and_predicts_a_table(table_csv, tmp_path
     before = new.read_bytes()
     code, output = run("predict", tmp_path / "m", new, "--output", tmp_path / "p.csv")
     assert code == 0, output
-    assert len(pd.read_csv(tmp_path / "p.csv")) == 6 and new.read_bytes() == before
+    predicted = pd.read_csv(tmp_path / "p.csv")
+    assert len(predicted) == 6 and new.read_bytes() == before
+    # each prediction names its row's line in the file, so it joins back to the row
+    assert [item.split(":")[0] for item in predicted["item"]] == [f"row {i}" for i in range(2, 8)]
     code, output = run("drift", tmp_path / "m", new, "--output", tmp_path / "d.json")
     assert code in (0, 1), output  # 0: no drift, 1: drift; not an error
     assert "Columns (p adjusted" in output and "height" in output, output

@@ -187,7 +187,10 @@ class TableModality(Modality):
 
     # -- showing -----------------------------------------------------------------------
     def shown(self, item: Any, name: str) -> str:
+        """The row's name ("row 12": its line in the file, so a prediction joins back to
+        it) and its cells, cut to SHOWN_CHARACTERS."""
         text = ", ".join(f"{c}={v}" for c, v in item.items() if v is not None)
+        text = f"{name}: {text}" if name else text
         return text if len(text) <= SHOWN_CHARACTERS else text[: SHOWN_CHARACTERS - 1] + "…"
 
     def snippet(self, item: Any) -> dict[str, Any]:
