@@ -21,6 +21,9 @@ def test_image_folder_reads_classes_recursively(tmp_path):
     assert dataset.classes == ["cats", "dogs"]
     assert [p.name for p in dataset.items] == ["a.jpg", "b.PNG", "c.bmp"]
     assert list(dataset.labels) == ["cats", "cats", "dogs"]
+    (tmp_path / "birds").mkdir()  # a class folder still empty: said, not silently dropped
+    with pytest.warns(UserWarning, match="Folder.s. birds in .* hold no images"):
+        assert read_source(tmp_path, labeled=True).classes == ["cats", "dogs"]
 
 
 @pytest.mark.parametrize(

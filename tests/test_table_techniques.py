@@ -120,7 +120,9 @@ def test_learners_run_their_native_code_on_one_thread(monkeypatch):
             return super().predict_proba(X)
 
     monkeypatch.setattr(learners, "HistGradientBoostingClassifier", Recording)
-    dataset = to_dataset(make_table(6, seed=2).drop(columns=["note"]), labeled=True, label_column="kind")
+    dataset = to_dataset(
+        make_table(6, seed=2).drop(columns=["note"]), labeled=True, label_column="kind"
+    )
     boosting = strategies.create("boosting", rounds=20).fit(dataset, None)
     boosting.predict_proba(dataset.items)
     assert len(seen) == 2 and all(set(threads.values()) == {1} for threads in seen)

@@ -20,9 +20,12 @@ def labeled_folder(
     """`root/<class>/**/file`: one sub-folder per class (`find` lists a folder's files,
     `example` is a file name shown in the error when there are none)."""
     class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
-    items, labels = [], []
+    items, labels, empty = [], [], []
     for class_dir in class_dirs:
-        for path in find(class_dir):
+        found = find(class_dir)
+        if not found:
+            empty.append(class_dir.name)
+        for path in found:
             items.append(path)
             labels.append(class_dir.name)
     loose = [p for p in find(root) if p.parent == root]
@@ -35,6 +38,12 @@ def labeled_folder(
     if loose:
         warnings.warn(
             f"{len(loose)} {plural} directly in {root} have no class folder and are ignored.",
+            stacklevel=4,
+        )
+    if empty:
+        warnings.warn(
+            f"Folder(s) {', '.join(empty)} in {root} hold no {plural}, so they are not "
+            "classes of this model.",
             stacklevel=4,
         )
     return Dataset(
