@@ -74,8 +74,9 @@ def recorded_fit(name: str, k: int, seed: int) -> dict:
         seen["oof"] = np.stack([combining.over_repeats(probas[label])[0] for label in labels])
         seen["y"] = y.copy()
         choice = original(candidates, probas, y, *args, **kwargs)
-        seen["kept"] = (choice.record or {}).get("combination") if choice.record else None
-        seen["members"] = [m["candidate"] for m in (choice.record or {}).get("members", [])]
+        record = choice.record or {}
+        seen["kept"] = record.get("combination")
+        seen["members"] = [m["candidate"] for m in record.get("members", [])]
         return choice
 
     compare.combine = spy
@@ -111,12 +112,12 @@ def recorded_fit(name: str, k: int, seed: int) -> dict:
 
 def weights(rule: str, correct: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Each candidate's weight under `rule` (rows of `correct`: its out-of-fold hits)."""
-    from smallfit.fitting.combine import better_than_guessing
+    from smallfit.fitting.combine import better_than_guessing, guessing_rate
 
     kept = better_than_guessing(correct, y).astype(float)
     accuracy = correct.mean(axis=1)
     if rule == "skill":
-        kept *= np.clip(accuracy - np.bincount(y).max() / len(y), 0, None)
+        kept *= np.clip(accuracy - guessing_rate(y), 0, None)
     elif rule.startswith("pruned"):
         best = int(np.argmax(accuracy))
         gaps = correct[best] - correct

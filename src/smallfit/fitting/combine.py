@@ -113,11 +113,16 @@ def _true_class(proba: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.take_along_axis(proba, index, 2)[..., 0]
 
 
+def guessing_rate(y: np.ndarray) -> float:
+    """The accuracy of always answering the most frequent class of `y`."""
+    return np.bincount(y).max() / len(y)
+
+
 def better_than_guessing(correct: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Which candidates (rows of `correct`: each item's correctness, items as in `y`) are
     more accurate than always answering those items' most frequent class; all of them when
     none is (then there is nothing to prefer)."""
-    better = correct.mean(axis=1) > np.bincount(y).max() / len(y)
+    better = correct.mean(axis=1) > guessing_rate(y)
     return better if better.any() else np.ones_like(better)
 
 
@@ -259,7 +264,7 @@ def combine(
     }
     correct = np.stack([item_correctness(y, p)[scored] for p in probas.values()])
     better = better_than_guessing(correct, y[scored])
-    guessing = np.bincount(y[scored]).max() / scored.size
+    guessing = guessing_rate(y[scored])
     if not (correct.mean(axis=1) > guessing).any():
         warnings.warn(
             f"No candidate was more accurate than always answering the most frequent class "
